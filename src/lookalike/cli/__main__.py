@@ -1,0 +1,3 @@
+from lookalike.cli._main import main
+
+raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Argument parsing and the error boundary of the command-line tool."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from lookalike.errors import LookalikeError
+
+# Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
+_COMMANDS = ("compare",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors go to the injected stream with exit code 2."""
+
+    stderr: TextIO = sys.stderr
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(self.stderr)
+        self.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+    def _print_message(self, message: str, file: object = None) -> None:
+        if message:
+            (self.stderr if file is sys.stderr else _Parser.stdout).write(message)
+
+    stdout: TextIO = sys.stdout
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lookalike import __version__
+
+    parser = _Parser(prog="lookalike", description="Find and measure images that look alike.")
+    parser.add_argument("--version", action="version", version=f"lookalike {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in _COMMANDS:
+        importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Run the command line; return the exit code."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    _Parser.stdout, _Parser.stderr = out, err
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.run(args, out, err))
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    except LookalikeError as exc:
+        err.write(f"lookalike: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        err.write("lookalike: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        _Parser.stdout, _Parser.stderr = sys.stdout, sys.stderr
+
+
+def write_error(err: TextIO, message: str) -> None:
+    """One line on stderr, prefixed like every other error of the tool."""
+    err.write(f"lookalike: error: {message}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

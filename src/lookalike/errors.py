@@ -1,0 +1,80 @@
+"""The one error hierarchy of lookalike.
+
+Every class also inherits the builtin exception it refines, so code that
+already catches ``OSError`` or ``ValueError`` keeps working::
+
+    try:
+        image = lookalike.io.load_image("holiday.jpg")
+    except OSError as exc:          # also catches ImageReadError
+        ...
+
+The command-line tool turns any :class:`LookalikeError` into a one-line
+message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "ImageReadError",
+    "ImageSizeError",
+    "IndexFormatError",
+    "LookalikeError",
+    "MissingDependencyError",
+    "ParameterError",
+]
+
+
+class LookalikeError(Exception):
+    """Base class of every error lookalike raises on purpose."""
+
+
+class ImageReadError(LookalikeError, OSError):
+    """An image could not be read: missing, empty, truncated, corrupt, too large or not an image.
+
+    Attributes
+    ----------
+    source : str
+        The file (or a description such as ``"<bytes>"``) that failed.
+    reason : str
+        What went wrong, in words a user can act on.
+    """
+
+    def __init__(self, source: object, reason: str) -> None:
+        self.source = describe_source(source)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.source}: {reason}")
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable across processes
+        return (type(self), (self.source, self.reason))
+
+
+class ImageSizeError(LookalikeError, ValueError):
+    """Two images that must have the same size do not."""
+
+
+class ParameterError(LookalikeError, ValueError):
+    """An argument has a value the function cannot use."""
+
+
+class MissingDependencyError(LookalikeError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
+class IndexFormatError(LookalikeError, OSError):
+    """An index folder is missing, damaged, or written by an incompatible version."""
+
+
+def describe_source(source: object) -> str:
+    """Name an image source for an error message: a path as given, else its kind."""
+    if isinstance(source, str):
+        return repr(source) if not source.startswith("<") else source
+    if isinstance(source, os.PathLike):
+        return repr(os.fspath(source))
+    if isinstance(source, bytes | bytearray | memoryview):
+        return f"<{len(source)} bytes>"
+    name = getattr(source, "name", None)
+    if isinstance(name, str):
+        return repr(name)
+    return f"<{type(source).__name__}>"
