@@ -1,4 +1,4 @@
-"""Descriptors of images: perceptual hashes (and, being built, local features and embeddings)."""
+"""Features of one image: local keypoints with descriptors (SIFT, RootSIFT, AKAZE, ORB) and perceptual hashes."""
 
 from lookalike.features._hash import (
     HASH_METHODS,
@@ -10,10 +10,14 @@ from lookalike.features._hash import (
     hex_to_hash,
     image_hash,
 )
+from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local
 
 __all__ = [
     "HASH_METHODS",
+    "LOCAL_METHODS",
+    "LocalFeatures",
     "dihedral_hashes",
+    "extract_local",
     "hamming_distance",
     "hash_many",
     "hash_similarity",

@@ -1,3 +1,25 @@
-"""(being built)"""
+"""Verify that two images show the same thing: ratio-test matching, MAGSAC++ and a score."""
 
-__all__: list[str] = []
+from lookalike.matching._compare import MatchResult, compare_features
+from lookalike.matching._match import MATCHERS, match_descriptors
+from lookalike.matching._score import similarity_from_inliers
+from lookalike.matching._verify import (
+    MIN_INLIERS,
+    MODELS,
+    Verification,
+    homography_is_sane,
+    verify,
+)
+
+__all__ = [
+    "MATCHERS",
+    "MIN_INLIERS",
+    "MODELS",
+    "MatchResult",
+    "Verification",
+    "compare_features",
+    "homography_is_sane",
+    "match_descriptors",
+    "similarity_from_inliers",
+    "verify",
+]

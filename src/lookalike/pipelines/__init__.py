@@ -10,6 +10,7 @@ from lookalike.pipelines._compare import (
     resize_pair,
     resolve_metrics,
 )
+from lookalike.pipelines._match import match
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -18,6 +19,7 @@ __all__ = [
     "compare",
     "compare_many",
     "compare_pairs",
+    "match",
     "resize_pair",
     "resolve_metrics",
 ]
