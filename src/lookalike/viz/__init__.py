@@ -1,3 +1,5 @@
-"""(being built)"""
+"""Pictures of results (presentation only; the core never imports this package)."""
 
-__all__: list[str] = []
+from lookalike.viz._heatmap import HEATMAP_COLORMAPS, draw_heatmap
+
+__all__: list[str] = ["HEATMAP_COLORMAPS", "draw_heatmap"]

@@ -1,0 +1,308 @@
+"""Find the image files in a folder: by suffix and by content, in a stable order, never stopping early.
+
+Shared by the commands that take folders (``matrix``, and later ``search`` and
+``duplicates``). A folder of photos is rarely clean: hidden files, ``.txt``
+notes, empty or renamed files, unreadable sub-folders and symbolic links that
+loop back. Each is either left out silently (not an image at all) or reported
+as a :class:`RejectedFile` (looks like an image but cannot be one), so a caller
+can list it without stopping the run.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lookalike.errors import ParameterError
+
+__all__ = ["IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "sniff_image_format"]
+
+#: File name suffixes (lower case) taken as images: the formats :func:`lookalike.io.load_image` decodes.
+IMAGE_SUFFIXES: frozenset[str] = frozenset({
+    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif",
+    ".avif", ".heic", ".heif", ".ppm", ".pgm", ".pbm", ".pnm",
+})
+
+_HEAD_BYTES = 32
+# ISO base media (HEIF/AVIF) brands, bytes 8..12 after "ftyp" at 4..8.
+_FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One image file found in a folder.
+
+    Attributes
+    ----------
+    path : str
+        The path to open: the folder as given joined with ``label``.
+    label : str
+        The path relative to the folder searched, with ``/`` separators
+        (``"holiday/beach.jpg"``): what tables and pictures show.
+    """
+
+    path: str
+    label: str
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """A file (or folder) that looked like it should hold images but could not be used.
+
+    Attributes
+    ----------
+    path : str
+        The file or folder.
+    label : str
+        Its path relative to the folder searched (``/`` separators).
+    reason : str
+        Why it was left out, in words a user can act on.
+    """
+
+    path: str
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImageListing:
+    """What :func:`find_images` found: the images, in a stable order, and what it had to leave out."""
+
+    root: str
+    images: list[ImageFile] = field(default_factory=list)
+    rejected: list[RejectedFile] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def paths(self) -> list[str]:
+        """The image paths, in listing order."""
+        return [f.path for f in self.images]
+
+    @property
+    def labels(self) -> list[str]:
+        """The relative labels, in listing order."""
+        return [f.label for f in self.images]
+
+
+def sniff_image_format(head: bytes) -> str | None:
+    """Name the image format from a file's first bytes (its magic number), or ``None``.
+
+    Only the formats lookalike decodes are recognised: JPEG, PNG, GIF, BMP,
+    TIFF, WebP, HEIF/HEIC, AVIF and the Netpbm family (PBM, PGM, PPM).
+
+    Examples
+    --------
+    >>> sniff_image_format(bytes.fromhex("89504e470d0a1a0a") + bytes(8))
+    'png'
+    >>> sniff_image_format(b"hello world") is None
+    True
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"BM") and len(head) >= 14:
+        return "bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "tiff"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in _FTYP_BRANDS:
+        return "avif" if head[8:12] in (b"avif", b"avis") else "heif"
+    if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n#":
+        return "netpbm"
+    return None
+
+
+def find_images(
+    root: str | os.PathLike[str],
+    *,
+    recursive: bool = False,
+    check_content: bool = True,
+    include_hidden: bool = False,
+    follow_symlinks: bool = True,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+) -> ImageListing:
+    """List the image files in a folder, in a stable order, reporting the ones that cannot be images.
+
+    A file is an image when its suffix is one of :data:`IMAGE_SUFFIXES` (any
+    case) and, with ``check_content``, its first bytes carry the signature of a
+    supported format (a cheap read of 32 bytes, no decoding). Files with an
+    image suffix that fail that check (empty, text renamed ``.jpg``, unreadable)
+    and folders that cannot be listed are returned in ``rejected`` with the
+    reason; files without an image suffix are left out silently.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The folder to search.
+    recursive : bool, keyword-only
+        Also search sub-folders, at any depth.
+    check_content : bool, keyword-only
+        Check each file's magic number (default). ``False`` trusts suffixes.
+    include_hidden : bool, keyword-only
+        Also take files and folders whose name starts with ``"."`` (skipped by
+        default, like the dot-folders of editors, version control and thumbnails).
+    follow_symlinks : bool, keyword-only
+        Follow links to files and folders (default). A folder reached twice,
+        through a link that loops back or two links to one place, is searched once.
+    exclude : iterable of path-like, keyword-only
+        Folders to leave out, such as an output folder inside ``root``.
+
+    Returns
+    -------
+    ImageListing
+        ``images`` sorted by their relative label in natural order (``img2``
+        before ``img10``, then plain string order), so the order does not depend
+        on the file system; ``rejected`` in the same order.
+
+    Raises
+    ------
+    ParameterError
+        ``root`` does not exist or is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "b.png").write_bytes(bytes.fromhex("89504e470d0a1a0a") + bytes(24))
+    >>> _ = (folder / "a.jpg").write_bytes(b"not really a jpeg")
+    >>> _ = (folder / "notes.txt").write_text("hello")
+    >>> listing = find_images(folder)
+    >>> listing.labels, [r.label for r in listing.rejected]
+    (['b.png'], ['a.jpg'])
+    """
+    root_text = os.fspath(root)
+    root_path = Path(root_text)
+    if not root_path.exists():
+        raise ParameterError(f"no such folder: {root_text!r}; give a folder that holds images")
+    if not root_path.is_dir():
+        raise ParameterError(
+            f"expected a folder of images, got the file {root_text!r}; give the folder that holds it"
+        )
+    excluded = {_identity(Path(p)) for p in exclude}
+    excluded.discard(None)
+    images: list[ImageFile] = []
+    rejected: list[RejectedFile] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    top = _identity(root_path)
+    if top is not None:
+        seen_dirs.add(top)
+    pending: list[tuple[str, str]] = [(root_text, "")]  # (folder path, label prefix)
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            rejected.append(RejectedFile(folder, prefix.rstrip("/") or ".", _os_reason(exc, "folder")))
+            continue
+        for entry in listed:
+            name = entry.name
+            if not include_hidden and name.startswith("."):
+                continue
+            label = prefix + name
+            try:
+                is_link = entry.is_symlink()
+                if is_link and not follow_symlinks:
+                    continue
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError as exc:
+                if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                    rejected.append(RejectedFile(entry.path, label, _os_reason(exc, "file")))
+                continue
+            if is_dir:
+                if not recursive:
+                    continue
+                ident = _entry_identity(entry)
+                if ident is None or ident in seen_dirs or ident in excluded:
+                    continue
+                seen_dirs.add(ident)
+                pending.append((entry.path, label + "/"))
+                continue
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            reason = _check_file(entry, check_content=check_content)
+            if reason is None:
+                images.append(ImageFile(entry.path, label))
+            else:
+                rejected.append(RejectedFile(entry.path, label, reason))
+    images.sort(key=lambda f: _natural_key(f.label))
+    rejected.sort(key=lambda f: _natural_key(f.label))
+    return ImageListing(root_text, images, rejected)
+
+
+def _check_file(entry: os.DirEntry[str], *, check_content: bool) -> str | None:
+    """None when the file can be taken as an image, else the reason it cannot."""
+    try:
+        info = entry.stat(follow_symlinks=True)
+    except FileNotFoundError:
+        return "broken link: the file it points to does not exist"
+    except OSError as exc:
+        return _os_reason(exc, "file")
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_size == 0:
+        return "the file is empty (0 bytes)"
+    if not check_content:
+        return None
+    try:
+        with open(entry.path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError as exc:
+        return _os_reason(exc, "file")
+    if sniff_image_format(head) is not None:
+        return None
+    if all(32 <= b < 127 or b in b"\r\n\t" for b in head) or head.lstrip().startswith((b"<", b"{", b"%PDF")):
+        return "not an image (the file looks like text or a document despite its suffix)"
+    return "not an image: its first bytes match no supported format (PNG, JPEG, BMP, TIFF, WebP, GIF, AVIF, HEIC, PPM)"
+
+
+def _os_reason(exc: OSError, what: str) -> str:
+    if isinstance(exc, PermissionError):
+        return f"permission denied: cannot read this {what}"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return exc.strerror or str(exc)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _entry_identity(entry: os.DirEntry[str]) -> tuple[int, int] | None:
+    try:
+        info = entry.stat(follow_symlinks=True)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural_key(label: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
+    """Sort key: path parts compared in natural order (numbers by value), the raw label breaking ties."""
+    parts = label.split("/")
+    key: list[tuple[int, int | str]] = []
+    for part in parts:
+        for chunk in _DIGITS.split(part.casefold()):
+            if chunk.isdigit():
+                key.append((0, int(chunk)))
+            elif chunk:
+                key.append((1, chunk))
+        key.append((-1, ""))  # part separator sorts before any character
+    return tuple(key), label
