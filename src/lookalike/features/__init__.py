@@ -1,5 +1,6 @@
 """Features of one image: local keypoints with descriptors (SIFT, RootSIFT, AKAZE, ORB) and perceptual hashes."""
 
+from lookalike.features._embed import EMBEDDING_MODELS, Embedder, embed_images
 from lookalike.features._hash import (
     HASH_METHODS,
     dihedral_hashes,
@@ -13,10 +14,13 @@ from lookalike.features._hash import (
 from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local
 
 __all__ = [
+    "EMBEDDING_MODELS",
     "HASH_METHODS",
     "LOCAL_METHODS",
+    "Embedder",
     "LocalFeatures",
     "dihedral_hashes",
+    "embed_images",
     "extract_local",
     "hamming_distance",
     "hash_many",
