@@ -7,8 +7,8 @@ import json
 import math
 from typing import Any, TextIO
 
-from lookalike.metrics import get_metric, metric_names
-from lookalike.metrics._ssim import SSIM_CONVENTIONS
+from lookalike.io import DEFAULT_MAX_PIXELS
+from lookalike.metrics import SSIM_CONVENTIONS, get_metric, metric_names
 from lookalike.pipelines import DEFAULT_METRICS, RESIZE_CHOICES, compare, resolve_metrics
 
 
@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare",
         help="compute similarity metrics between two images",
-        description="Compute full-reference metrics (SSIM, PSNR, FSIM, ...) and histogram distances between two images.",
+        description="Compute full-reference metrics (SSIM, PSNR, FSIM, ...) and histogram distances "
+        "between two images. Exit code 0 on success, 2 when an image cannot be read or compared.",
     )
     parser.add_argument("a", help="reference image")
     parser.add_argument("b", help="image to compare with the reference")
@@ -31,38 +32,59 @@ def register(subparsers: Any) -> None:
                         help="what to do when the images differ in size (default: none = error)")
     parser.add_argument("--data-range", type=float, default=None,
                         help="dynamic range of float images (inferred for 8/16-bit files)")
+    parser.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
+                        help=f"refuse images larger than N pixels, read from the header before decoding "
+                        f"(default: {DEFAULT_MAX_PIXELS}; 'none' for no limit)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
+
+
+def _max_pixels(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = resolve_metrics(args.metric)
     values = compare(args.a, args.b, metrics=names, resize=args.resize, convention=args.convention,
-                     data_range=args.data_range)
+                     data_range=args.data_range, max_pixels=args.max_pixels)
     if args.json:
-        payload = {"a": args.a, "b": args.b, "metrics": {k: _json_number(v) for k, v in values.items()}}
+        payload: dict[str, Any] = {"a": args.a, "b": args.b,
+                                   "metrics": {k: json_number(v) for k, v in values.items()}}
         if args.convention:
             payload["convention"] = args.convention
-        out.write(json.dumps(payload) + "\n")
+        out.write(json.dumps(payload, allow_nan=False) + "\n")
         return 0
     width = max(len(n) for n in values)
     out.write(f"{args.a}  vs  {args.b}\n")
     for name, value in values.items():
         arrow = "higher = more similar" if get_metric(name).higher_is_better else "lower = more similar"
-        out.write(f"  {name:<{width}}  {_format(value):>12}   ({arrow})\n")
+        out.write(f"  {name:<{width}}  {format_value(value):>12}   ({arrow})\n")
     return 0
 
 
-def _json_number(value: float) -> Any:
-    """JSON has no infinity: PSNR of identical images is written as the string "inf"."""
+def json_number(value: float) -> float | str | None:
+    """JSON has no infinity or NaN: PSNR of identical images is written as the string "inf", NaN as null."""
+    if math.isnan(value):
+        return None
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return value
 
 
-def _format(value: float) -> str:
+def format_value(value: float) -> str:
+    """A metric value for a table: 6 decimals for ordinary values, scientific notation for tiny or huge ones."""
+    if math.isnan(value):
+        return "nan"
     if math.isinf(value):
-        return "inf"
+        return "inf" if value > 0 else "-inf"
     if value == 0 or 1e-3 <= abs(value) < 1e5:
         return f"{value:.6g}" if abs(value) >= 1000 else f"{value:.6f}"
     return f"{value:.4e}"

@@ -418,8 +418,8 @@ def _check_size(image: Image.Image, source: object, max_pixels: int | None) -> N
         raise ImageReadError(
             source,
             f"image too large: {width}x{height} = {width * height:,} pixels exceeds "
-            f"max_pixels={max_pixels:,} (a decompression-bomb guard); pass a larger max_pixels "
-            "(or max_pixels=None) if you trust the file",
+            f"max_pixels={max_pixels:,} (a decompression-bomb guard); if you trust the file, pass a larger "
+            "max_pixels or max_pixels=None (CLI: --max-pixels N or --max-pixels none)",
         )
 
 

@@ -1,9 +1,26 @@
-"""Compare two images, one image with many, or many pairs, decoding each image once."""
+"""Compare two images, one image with many, or many pairs, decoding each image once.
+
+The rules applied before any metric runs, written once:
+
+* **Decoding.** Sources go through :func:`lookalike.io.load_image` in mode
+  ``"auto"`` with ``alpha="drop"``: grey files stay (H, W), colour files are
+  (H, W, 3), the alpha channel is discarded.
+* **Grey against colour.** The grey image is repeated into three equal
+  channels, i.e. treated as a colour image without chroma. Metrics that work on
+  luma (SSIM, MS-SSIM, FSIM, GMSD) then see the grey image unchanged, since
+  MATLAB's ``rgb2gray`` of (g, g, g) is g; MSE and PSNR compare all three
+  channels.
+* **Bit depth.** Both images must have the same sample type (an 8-bit file
+  against a 16-bit one is an error, not a silent rescale).
+* **Size.** Full-reference metrics need one size; ``resize`` says what to do
+  (see :func:`compare`). Histogram metrics take any two sizes.
+"""
 
 from __future__ import annotations
 
 import inspect
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -11,8 +28,8 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
-from lookalike.errors import ImageReadError, ImageSizeError, LookalikeError, ParameterError
-from lookalike.io import ImageSource, load_image
+from lookalike.errors import ImageSizeError, LookalikeError, ParameterError
+from lookalike.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from lookalike.metrics import get_metric, metric_names
 from lookalike.metrics._util import describe_shape
 
@@ -25,8 +42,14 @@ DEFAULT_METRICS: tuple[str, ...] = ("ssim", "psnr", "mse")
 class Comparison:
     """The result of comparing two images.
 
-    ``metrics`` maps each metric name to its value; ``error`` holds the message
-    when the pair could not be compared (``compare_many(..., on_error="record")``).
+    Attributes
+    ----------
+    a, b : str
+        The two images: the path as given, or ``"<ndarray>"``, ``"<bytes>"``, ...
+    metrics : dict of str to float
+        Each metric's value, in the order asked. Empty when ``error`` is set.
+    error : str or None
+        Why the pair could not be compared (``on_error="record"`` only).
     """
 
     a: str
@@ -35,6 +58,7 @@ class Comparison:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"a": ..., "b": ..., "metrics": {...}}`` plus ``"error"`` when set (floats as they are)."""
         out: dict[str, Any] = {"a": self.a, "b": self.b, "metrics": dict(self.metrics)}
         if self.error is not None:
             out["error"] = self.error
@@ -42,15 +66,23 @@ class Comparison:
 
 
 def resolve_metrics(metrics: str | Sequence[str]) -> list[str]:
-    """Turn ``"ssim,psnr"``, ``["ssim", "psnr"]`` or ``"all"`` into checked metric names."""
-    names = [m.strip().lower() for m in metrics.split(",")] if isinstance(metrics, str) else [
-        m.strip().lower() for m in metrics
-    ]
+    """Turn ``"ssim,psnr"``, ``["ssim", "psnr"]`` or ``"all"`` into checked metric names.
+
+    Names are case-insensitive; duplicates are dropped; an unknown name raises
+    :class:`ParameterError` listing the available ones.
+
+    Examples
+    --------
+    >>> resolve_metrics("PSNR, mse,psnr")
+    ['psnr', 'mse']
+    """
+    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    names = [str(m).strip().lower() for m in items]
     names = [n for n in names if n]
     if names == ["all"]:
         return metric_names()
     if not names:
-        raise ParameterError(f"no metric given; choose from: {', '.join(metric_names())} or 'all'")
+        raise ParameterError(f"no metric given; choose from: {', '.join(metric_names())}, or 'all'")
     for name in names:
         get_metric(name)  # raises with the list of names
     return list(dict.fromkeys(names))
@@ -64,6 +96,7 @@ def compare(
     resize: Resize = "none",
     convention: str | None = None,
     data_range: float | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> dict[str, float]:
     """Compute several metrics between two images given as paths, bytes, PIL images or arrays.
 
@@ -78,19 +111,30 @@ def compare(
         Full-reference metrics need images of one size. ``"none"`` (default)
         raises :class:`ImageSizeError` when they differ; ``"first"`` resizes
         ``image1`` to ``image0``'s size; ``"smaller"`` / ``"larger"`` resize the
-        other image to the size of the one with fewer / more pixels (area
-        interpolation when shrinking, cubic when enlarging). Histogram metrics
-        never need it.
+        other image to the size of the one with fewer / more pixels (the first
+        on a tie). Area interpolation when shrinking, bicubic when enlarging
+        (OpenCV); the aspect ratio is not kept. Histogram metrics never need it.
     convention : str, optional, keyword-only
         Passed to the metrics that accept one (SSIM: ``"wang"``, ``"wang2009"``,
         ``"skimage"``, ``"matlab"``).
     data_range : float, optional, keyword-only
-        Dynamic range for float images.
+        Dynamic range for float images (integer images infer it from the dtype).
+    max_pixels : int or None, keyword-only
+        Decompression-bomb limit passed to :func:`lookalike.io.load_image`.
 
     Returns
     -------
     dict
         ``{metric name: value}`` in the order asked.
+
+    Raises
+    ------
+    ImageReadError
+        An image cannot be read.
+    ImageSizeError
+        The images differ in size and ``resize="none"``.
+    ParameterError
+        An unknown metric, resize rule or convention; different bit depths.
 
     Examples
     --------
@@ -100,10 +144,11 @@ def compare(
     {'mse': 1.0, 'psnr': 48.13080360867909}
     """
     names = resolve_metrics(metrics)
-    pixels0 = _load(image0)
-    pixels1 = _load(image1)
+    _check_resize(resize)
+    pixels0 = _load(image0, max_pixels)
+    pixels1 = pixels0 if _same_file(image0, image1) else _load(image1, max_pixels)
     return _compute(pixels0, pixels1, names, resize=resize, convention=convention, data_range=data_range,
-                    labels=(image0, image1))
+                    labels=(_label(image0), _label(image1)))
 
 
 def compare_many(
@@ -115,11 +160,29 @@ def compare_many(
     convention: str | None = None,
     data_range: float | None = None,
     on_error: Literal["raise", "record"] = "raise",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> list[Comparison]:
-    """Compare one reference image with many others; the reference is decoded once.
+    """Compare one reference image with many others, decoding every image once.
 
-    With ``on_error="record"`` an unreadable or incompatible image gives a
-    :class:`Comparison` with ``error`` set instead of stopping the run.
+    Parameters
+    ----------
+    reference : image source
+        Decoded once, whatever its kind (path, bytes, PIL image, array).
+    others : iterable of image sources
+        Read lazily, one at a time; a path that appears several times is
+        decoded once (within the last 64 distinct paths).
+    metrics, resize, convention, data_range, max_pixels
+        As in :func:`compare`.
+    on_error : {"raise", "record"}, keyword-only
+        ``"raise"`` (default) stops at the first unreadable or incompatible
+        image; ``"record"`` returns a :class:`Comparison` with ``error`` set
+        for it and goes on (an unreadable reference gives that error on every
+        comparison).
+
+    Returns
+    -------
+    list of Comparison
+        One per item of ``others``, in order.
 
     Examples
     --------
@@ -128,8 +191,27 @@ def compare_many(
     >>> [c.metrics["mse"] for c in compare_many(ref, [ref, ref + 2], metrics="mse")]
     [0.0, 4.0]
     """
-    return compare_pairs(((reference, other) for other in others), metrics=metrics, resize=resize,
-                         convention=convention, data_range=data_range, on_error=on_error)
+    if isinstance(others, str | bytes | bytearray | os.PathLike | np.ndarray):
+        raise ParameterError(
+            f"others must be a list (or other iterable) of images, got a single {type(others).__name__}; "
+            "to compare two images use lookalike.compare(a, b)"
+        )
+    names = resolve_metrics(metrics)
+    _check_resize(resize)
+    _check_on_error(on_error)
+    decoder = _Decoder(max_pixels=max_pixels)
+    reference_label = _label(reference)
+    try:
+        reference_pixels: np.ndarray | LookalikeError = decoder.load(reference)
+    except LookalikeError as exc:
+        if on_error == "raise":
+            raise
+        reference_pixels = exc
+    return [
+        _compare_one(reference_pixels, other, decoder, names, resize=resize, convention=convention,
+                     data_range=data_range, on_error=on_error, labels=(reference_label, _label(other)))
+        for other in others
+    ]
 
 
 def compare_pairs(
@@ -141,61 +223,147 @@ def compare_pairs(
     data_range: float | None = None,
     on_error: Literal["raise", "record"] = "raise",
     cache_size: int = 64,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> list[Comparison]:
     """Compare many pairs; an image named by path in several pairs is decoded once.
 
     Decoded images are kept in a least-recently-used cache of ``cache_size``
-    entries, keyed by path (arrays and PIL images are used as they are).
+    paths (an unreadable path is remembered too, and not read again). Arrays
+    are used as they are; bytes, file objects and PIL images are decoded where
+    they appear.
+
+    Parameters
+    ----------
+    pairs : iterable of (image source, image source)
+        Read lazily, one pair at a time.
+    metrics, resize, convention, data_range, max_pixels
+        As in :func:`compare`.
+    on_error : {"raise", "record"}, keyword-only
+        As in :func:`compare_many`.
+    cache_size : int, keyword-only
+        How many decoded paths to keep (0 keeps none).
+
+    Returns
+    -------
+    list of Comparison
+        One per pair, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.zeros((8, 8), np.uint8), np.full((8, 8), 3, np.uint8)
+    >>> [c.metrics for c in compare_pairs([(a, b), (b, b)], metrics="mse")]
+    [{'mse': 9.0}, {'mse': 0.0}]
     """
-    if on_error not in ("raise", "record"):
-        raise ParameterError(f"on_error must be 'raise' or 'record', got {on_error!r}")
     names = resolve_metrics(metrics)
-    decoded: dict[str, np.ndarray | LookalikeError] = {}
+    _check_resize(resize)
+    _check_on_error(on_error)
+    if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+        raise ParameterError(f"cache_size must be a non-negative integer, got {cache_size!r}")
+    decoder = _Decoder(max_pixels=max_pixels, cache_size=cache_size)
     results: list[Comparison] = []
-    for source0, source1 in pairs:
-        label0, label1 = _label(source0), _label(source1)
+    for pair in pairs:
         try:
-            pixels0 = _cached_load(source0, decoded, cache_size)
-            pixels1 = _cached_load(source1, decoded, cache_size)
-            values = _compute(pixels0, pixels1, names, resize=resize, convention=convention,
-                              data_range=data_range, labels=(source0, source1))
+            source0, source1 = pair
+        except (TypeError, ValueError):
+            raise ParameterError(f"each item of pairs must be a pair of images, got {type(pair).__name__}") from None
+        labels = (_label(source0), _label(source1))
+        try:
+            pixels0: np.ndarray | LookalikeError = decoder.load(source0)
         except LookalikeError as exc:
             if on_error == "raise":
                 raise
-            results.append(Comparison(label0, label1, {}, str(exc)))
-            continue
-        results.append(Comparison(label0, label1, values))
+            pixels0 = exc
+        results.append(_compare_one(pixels0, source1, decoder, names, resize=resize, convention=convention,
+                                    data_range=data_range, on_error=on_error, labels=labels))
     return results
 
 
-def _label(source: ImageSource) -> str:
+def _compare_one(
+    pixels0: np.ndarray | LookalikeError,
+    source1: ImageSource,
+    decoder: _Decoder,
+    names: list[str],
+    *,
+    resize: Resize,
+    convention: str | None,
+    data_range: float | None,
+    on_error: str,
+    labels: tuple[str, str],
+) -> Comparison:
+    try:
+        if isinstance(pixels0, LookalikeError):
+            raise pixels0
+        pixels1 = decoder.load(source1)
+        values = _compute(pixels0, pixels1, names, resize=resize, convention=convention,
+                          data_range=data_range, labels=labels)
+    except LookalikeError as exc:
+        if on_error == "raise":
+            raise
+        return Comparison(labels[0], labels[1], {}, str(exc))
+    return Comparison(labels[0], labels[1], values)
+
+
+class _Decoder:
+    """Decode sources; paths through a least-recently-used cache (errors cached too)."""
+
+    def __init__(self, *, max_pixels: int | None, cache_size: int = 64) -> None:
+        self.max_pixels = max_pixels
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray | LookalikeError] = OrderedDict()
+
+    def load(self, source: ImageSource) -> np.ndarray:
+        if not isinstance(source, str | os.PathLike):
+            return _load(source, self.max_pixels)
+        key = os.fspath(source)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            hit = self._cache[key]
+        else:
+            try:
+                hit = _load(source, self.max_pixels)
+            except LookalikeError as exc:
+                hit = exc
+            if self.cache_size > 0:
+                self._cache[key] = hit
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        if isinstance(hit, LookalikeError):
+            raise hit
+        return hit
+
+
+def _label(source: object) -> str:
     if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
+        return os.fspath(source)  # type: ignore[return-value]
+    if isinstance(source, bytes | bytearray | memoryview):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and not isinstance(source, np.ndarray):
+        return name
     return f"<{type(source).__name__}>"
 
 
-def _load(source: ImageSource) -> np.ndarray:
-    return load_image(source, mode="auto")
+def _same_file(source0: object, source1: object) -> bool:
+    return (
+        isinstance(source0, str | os.PathLike)
+        and isinstance(source1, str | os.PathLike)
+        and os.fspath(source0) == os.fspath(source1)
+    )
 
 
-def _cached_load(source: ImageSource, cache_: dict[str, np.ndarray | LookalikeError], size: int) -> np.ndarray:
-    if not isinstance(source, str | os.PathLike):
-        return _load(source)
-    key = os.fspath(source)
-    if key in cache_:
-        hit = cache_.pop(key)
-        cache_[key] = hit  # most recently used goes last
-    else:
-        try:
-            hit = _load(source)
-        except ImageReadError as exc:
-            hit = exc
-        cache_[key] = hit
-        while len(cache_) > size:
-            cache_.pop(next(iter(cache_)))
-    if isinstance(hit, LookalikeError):
-        raise hit
-    return hit
+def _load(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    return load_image(source, mode="auto", alpha="drop", max_pixels=max_pixels)
+
+
+def _check_resize(resize: object) -> None:
+    if resize not in RESIZE_CHOICES:
+        raise ParameterError(f"resize must be one of {', '.join(RESIZE_CHOICES)}; got {resize!r}")
+
+
+def _check_on_error(on_error: object) -> None:
+    if on_error not in ("raise", "record"):
+        raise ParameterError(f"on_error must be 'raise' or 'record', got {on_error!r}")
 
 
 def _harmonise(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,30 +380,64 @@ def _harmonise(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np
 
 
 def resize_pair(
-    pixels0: np.ndarray, pixels1: np.ndarray, resize: Resize, *, labels: tuple[object, object] = ("image0", "image1")
+    pixels0: np.ndarray,
+    pixels1: np.ndarray,
+    resize: Resize,
+    *,
+    labels: tuple[str, str] = ("the first image", "the second image"),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bring two images to one size following the ``resize`` rule (see :func:`compare`)."""
-    if resize not in RESIZE_CHOICES:
-        raise ParameterError(f"resize must be one of {', '.join(RESIZE_CHOICES)}; got {resize!r}")
+    """Bring two images to one size following the ``resize`` rule of :func:`compare`.
+
+    Parameters
+    ----------
+    pixels0, pixels1 : ndarray
+        (H, W) or (H, W, C) images.
+    resize : {"none", "first", "smaller", "larger"}
+        See :func:`compare`.
+    labels : (str, str), keyword-only
+        How to name the images in the error message.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The two images, of one size (unchanged when they already were).
+
+    Raises
+    ------
+    ImageSizeError
+        The sizes differ and ``resize="none"``; the message names both sizes
+        and the choices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = resize_pair(np.zeros((40, 60), np.uint8), np.zeros((20, 30), np.uint8), "smaller")
+    >>> a.shape, b.shape
+    ((20, 30), (20, 30))
+    """
+    _check_resize(resize)
     h0, w0 = pixels0.shape[:2]
     h1, w1 = pixels1.shape[:2]
     if (h0, w0) == (h1, w1):
         return pixels0, pixels1
     if resize == "none":
         raise ImageSizeError(
-            f"images differ in size: {_name(labels[0])} is {describe_shape((h0, w0))}, "
-            f"{_name(labels[1])} is {describe_shape((h1, w1))}; pass resize='first', 'smaller' or "
+            f"images differ in size: {labels[0]} is {describe_shape((h0, w0))}, "
+            f"{labels[1]} is {describe_shape((h1, w1))} (width x height); pass resize='first', 'smaller' or "
             "'larger' (CLI: --resize {first,smaller,larger}) to compare them anyway"
         )
     if resize == "first":
         return pixels0, _resize_to(pixels1, (h0, w0))
-    area0, area1 = h0 * w0, w1 * h1
-    target = (h0, w0) if (area0 <= area1) == (resize == "smaller") else (h1, w1)
+    first_is_smaller = h0 * w0 <= h1 * w1
+    keep_first = first_is_smaller if resize == "smaller" else not first_is_smaller
+    if h0 * w0 == h1 * w1:
+        keep_first = True
+    target = (h0, w0) if keep_first else (h1, w1)
     return _resize_to(pixels0, target), _resize_to(pixels1, target)
 
 
-def _name(label: object) -> str:
-    return os.fspath(label) if isinstance(label, str | os.PathLike) else "the first image" if label == "image0" else str(label)
+# Sample types cv2.resize handles with INTER_AREA and INTER_CUBIC.
+_CV2_RESIZE_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
 
 def _resize_to(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -246,9 +448,17 @@ def _resize_to(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     shrinking = h * w < pixels.shape[0] * pixels.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-    out = cv2.resize(pixels, (w, h), interpolation=interpolation)
+    work = pixels if pixels.dtype.type in _CV2_RESIZE_DTYPES else pixels.astype(np.float64)
+    out = cv2.resize(np.ascontiguousarray(work), (w, h), interpolation=interpolation)
     if pixels.ndim == 3 and out.ndim == 2:
         out = out[..., None]
+    if out.dtype != pixels.dtype:
+        if pixels.dtype.kind in "ui":
+            info = np.iinfo(pixels.dtype)
+            out = np.clip(np.round(out), info.min, info.max)
+        elif pixels.dtype == np.bool_:
+            out = out >= 0.5
+        out = out.astype(pixels.dtype)
     return out
 
 
@@ -266,13 +476,13 @@ def _compute(
     resize: Resize,
     convention: str | None,
     data_range: float | None,
-    labels: tuple[object, object],
+    labels: tuple[str, str],
 ) -> dict[str, float]:
     pixels0, pixels1 = _harmonise(pixels0, pixels1)
     if pixels0.dtype != pixels1.dtype:
         raise ParameterError(
-            f"images have different sample types ({pixels0.dtype} vs {pixels1.dtype}), e.g. an 8-bit and a "
-            "16-bit file; convert one so both use the same bit depth"
+            f"images have different sample types ({labels[0]}: {pixels0.dtype}, {labels[1]}: {pixels1.dtype}), "
+            "e.g. an 8-bit and a 16-bit file; convert one so both use the same bit depth"
         )
     aligned: tuple[np.ndarray, np.ndarray] | None = None
     values: dict[str, float] = {}
@@ -290,7 +500,5 @@ def _compute(
             a, b = aligned
         else:
             a, b = pixels0, pixels1
-        value = info.func(a, b, **options)
-        values[name] = float(value) if not isinstance(value, float) else value
+        values[name] = float(info.func(a, b, **options))
     return values
-
