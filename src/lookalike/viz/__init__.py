@@ -1,5 +1,19 @@
-"""Pictures of results (presentation only; the core never imports this package)."""
+"""Pictures of results (presentation only; the core never imports this package).
 
+:func:`diff_regions` and :func:`diff_analysis` return data (boxes, the SSIM map,
+the mask); :func:`diff_image` and :func:`render_diff` draw it with OpenCV.
+:func:`draw_heatmap` draws a similarity matrix.
+"""
+
+from lookalike.viz._diff import DiffAnalysis, diff_analysis, diff_image, diff_regions, render_diff
 from lookalike.viz._heatmap import HEATMAP_COLORMAPS, draw_heatmap
 
-__all__: list[str] = ["HEATMAP_COLORMAPS", "draw_heatmap"]
+__all__: list[str] = [
+    "HEATMAP_COLORMAPS",
+    "DiffAnalysis",
+    "diff_analysis",
+    "diff_image",
+    "diff_regions",
+    "draw_heatmap",
+    "render_diff",
+]

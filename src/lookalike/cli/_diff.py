@@ -1,0 +1,146 @@
+"""``lookalike diff A B --out diff.png``: a picture of where two images differ."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from lookalike.errors import ParameterError
+from lookalike.io import load_image
+from lookalike.metrics._util import describe_shape
+from lookalike.pipelines import RESIZE_CHOICES, resize_pair
+
+#: File types the picture can be written as (OpenCV encoders present in every build).
+_WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "diff",
+        help="draw where two images differ (outlined regions and the SSIM map)",
+        description=(
+            "Write a picture with both images side by side, the regions where they differ outlined, "
+            "and the SSIM map as a heat map; print the SSIM and the differing regions."
+        ),
+    )
+    parser.add_argument("a", help="first image")
+    parser.add_argument("b", help="second image")
+    parser.add_argument("--out", "-o", required=True, help="picture to write (.png, .jpg, .webp, ...)")
+    parser.add_argument("--resize", choices=RESIZE_CHOICES, default="none",
+                        help="what to do when the images differ in size (default: none = error)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="local SSIM below which a region counts as different (default: 0.5)")
+    parser.add_argument("--min-area", type=int, default=None,
+                        help="smallest region reported, in pixels (default: image area / 2000, at least 16)")
+    parser.add_argument("--panel-size", type=int, default=512,
+                        help="longest side of each panel in the picture, in pixels (default: 512)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.viz import diff_analysis, render_diff
+    from lookalike.viz._diff import DEFAULT_THRESHOLD
+
+    target = Path(args.out)
+    _check_output(target)
+    pixels0 = load_image(args.a, mode="auto")
+    pixels1 = load_image(args.b, mode="auto")
+    pixels0, pixels1 = _same_channels(pixels0, pixels1)
+    pixels0, pixels1 = resize_pair(pixels0, pixels1, args.resize, labels=(args.a, args.b))
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    result = diff_analysis(pixels0, pixels1, threshold=threshold, min_area=args.min_area)
+    data_range = float(np.iinfo(pixels0.dtype).max)
+    picture = render_diff(pixels0, pixels1, result, data_range=data_range,
+                          labels=(os.path.basename(args.a), os.path.basename(args.b)),
+                          panel_size=_panel_size(args.panel_size))
+    _write(target, picture)
+
+    height, width = pixels0.shape[:2]
+    if args.json:
+        payload = {
+            "a": args.a,
+            "b": args.b,
+            "ssim": result.score,
+            "threshold": result.threshold,
+            "size": [width, height],
+            "regions": [{"x": x, "y": y, "w": w, "h": h} for x, y, w, h in result.regions],
+            "out": str(target),
+        }
+        out.write(json.dumps(payload) + "\n")
+        return 0
+    count = len(result.regions)
+    out.write(f"{args.a}  vs  {args.b}  ({describe_shape((height, width))})\n")
+    out.write(f"  ssim     {result.score:.6f}   (higher = more similar)\n")
+    out.write(f"  regions  {count}   (local SSIM < {result.threshold:g})\n")
+    for x, y, w, h in result.regions:
+        out.write(f"    x={x} y={y} w={w} h={h}\n")
+    out.write(f"  wrote {target}  ({picture.shape[1]}x{picture.shape[0]})\n")
+    return 0
+
+
+def _check_output(target: Path) -> None:
+    """Fail before any work when the picture could not be written."""
+    if target.is_dir():
+        raise ParameterError(
+            f"cannot write {str(target)!r}: it is a folder; give a file name such as {str(target / 'diff.png')!r}"
+        )
+    if target.suffix.lower() not in _WRITABLE:
+        raise ParameterError(
+            f"cannot write {str(target)!r}: unknown picture type {target.suffix or '(none)'!r}; "
+            f"use one of {', '.join(_WRITABLE)} (e.g. --out diff.png)"
+        )
+    folder = target.parent if str(target.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(
+            f"cannot write {str(target)!r}: {str(folder)!r} is a file, not a folder; choose another --out"
+        )
+    if not folder.is_dir():
+        raise ParameterError(
+            f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist; create it or "
+            "choose another --out"
+        )
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ParameterError(
+            f"cannot write {str(target)!r}: permission denied; choose another --out"
+        )
+
+
+def _same_channels(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A grey and a colour image: repeat the grey one; refuse different bit depths."""
+    if pixels0.dtype != pixels1.dtype:
+        raise ParameterError(
+            f"images have different sample types ({pixels0.dtype} vs {pixels1.dtype}), e.g. an 8-bit "
+            "and a 16-bit file; convert one so both use the same bit depth"
+        )
+    if pixels0.ndim == 2 and pixels1.ndim == 3:
+        pixels0 = np.repeat(pixels0[..., None], pixels1.shape[2], axis=2)
+    elif pixels1.ndim == 2 and pixels0.ndim == 3:
+        pixels1 = np.repeat(pixels1[..., None], pixels0.shape[2], axis=2)
+    if pixels0.ndim == 3:
+        channels = min(pixels0.shape[2], pixels1.shape[2], 3)
+        pixels0, pixels1 = pixels0[..., :channels], pixels1[..., :channels]
+    return pixels0, pixels1
+
+
+def _panel_size(value: int) -> int:
+    if value < 32 or value > 4096:
+        raise ParameterError(f"--panel-size must be between 32 and 4096 pixels, got {value}")
+    return value
+
+
+def _write(target: Path, picture: np.ndarray) -> None:
+    import cv2
+
+    ok, encoded = cv2.imencode(target.suffix.lower(), np.ascontiguousarray(picture[..., ::-1]))
+    if not ok:  # pragma: no cover - every listed type has an encoder in opencv-python
+        raise ParameterError(f"cannot encode the picture as {target.suffix}; use --out diff.png")
+    try:
+        target.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise ParameterError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc

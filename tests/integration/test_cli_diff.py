@@ -1,0 +1,126 @@
+"""`lookalike diff A B --out diff.png`: exit codes, what is printed, and the picture written."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lookalike.cli import main
+from lookalike.io import load_image
+from lookalike.viz import diff_image
+from tests.conftest import shared_path
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def gates() -> tuple[str, str]:
+    folder = shared_path("seeds", "ssim_blog", "gates")
+    return str(folder / "jp_gates_original.png"), str(folder / "jp_gates_photoshopped.png")
+
+
+def test_writes_the_picture_and_reports(gates: tuple[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "diff.png"
+    code, out, err = run("diff", *gates, "--out", str(target))
+    assert code == 0, err
+    assert err == ""
+    written = cv2.imread(str(target), cv2.IMREAD_COLOR_RGB)
+    image0 = load_image(gates[0])
+    image1 = load_image(gates[1])
+    expected = diff_image(image0, image1, labels=("jp_gates_original.png", "jp_gates_photoshopped.png"))
+    assert written.shape == expected.shape
+    np.testing.assert_array_equal(written, expected)  # PNG is lossless
+    assert "ssim     0.69" in out  # Wang's SSIM of this pair (grey, rgb2gray): 0.6963
+    assert "regions  1" in out
+    assert str(target) in out
+
+
+def test_json_lists_regions(gates: tuple[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "diff.jpg"
+    code, out, err = run("diff", *gates, "--out", str(target), "--json", "--threshold", "0.3")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["a"] == gates[0] and payload["b"] == gates[1]
+    assert payload["threshold"] == 0.3 and payload["size"] == [300, 300]
+    assert 0.6 < payload["ssim"] < 0.8
+    assert payload["regions"] and set(payload["regions"][0]) == {"x", "y", "w", "h"}
+    assert cv2.imread(str(target)) is not None
+
+
+def test_missing_output_folder_is_one_line_exit_2(gates: tuple[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "diff.png"
+    code, out, err = run("diff", *gates, "--out", str(target))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "does not exist" in err and str(target.parent) in err
+    assert not target.exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write to read-only folders")
+def test_unwritable_output_folder(gates: tuple[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        code, _, err = run("diff", *gates, "--out", str(folder / "diff.png"))
+    finally:
+        folder.chmod(0o700)
+    assert code == 2 and err.count("\n") == 1 and "permission" in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_write_failure_is_one_line(gates: tuple[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "diff.png"
+    target.symlink_to("/dev/full")  # every write fails with "No space left on device"
+    code, _, err = run("diff", *gates, "--out", str(target))
+    assert code == 2 and err.count("\n") == 1 and "No space left" in err
+
+
+def test_output_that_cannot_be_written(gates: tuple[str, str], tmp_path: Path) -> None:
+    code, _, err = run("diff", *gates, "--out", str(tmp_path / "diff.txt"))
+    assert code == 2 and err.count("\n") == 1 and ".txt" in err
+    code, _, err = run("diff", *gates, "--out", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "folder" in err
+    a_file = tmp_path / "file.png"
+    a_file.write_bytes(b"x")
+    code, _, err = run("diff", *gates, "--out", str(a_file / "diff.png"))
+    assert code == 2 and err.count("\n") == 1 and "not a folder" in err
+
+
+def test_missing_input_names_the_file(gates: tuple[str, str], tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere.png")
+    code, out, err = run("diff", gates[0], missing, "--out", str(tmp_path / "diff.png"))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "nowhere.png" in err and "Traceback" not in err
+    assert not (tmp_path / "diff.png").exists()
+
+
+def test_different_sizes_need_resize(gates: tuple[str, str], tmp_path: Path) -> None:
+    small = tmp_path / "small.png"
+    image = load_image(gates[1])
+    cv2.imwrite(str(small), cv2.resize(image, (200, 150), interpolation=cv2.INTER_AREA)[..., ::-1])
+    target = tmp_path / "diff.png"
+    code, _, err = run("diff", gates[0], str(small), "--out", str(target))
+    assert code == 2 and err.count("\n") == 1
+    assert "300x300" in err and "200x150" in err and "--resize" in err
+    assert not target.exists()
+    code, out, err = run("diff", gates[0], str(small), "--out", str(target), "--resize", "smaller", "--json")
+    assert code == 0, err
+    assert json.loads(out)["size"] == [200, 150]
+    assert cv2.imread(str(target)) is not None
+
+
+def test_help_lists_diff() -> None:
+    code, out, _ = run("--help")
+    assert code == 0 and "diff" in out
