@@ -307,3 +307,13 @@ def test_float32_and_float64_agree(a: np.ndarray, b: np.ndarray) -> None:
         v64 = func(a.astype(np.float64), b.astype(np.float64), data_range=256.0)
         assert v32 == pytest.approx(v64, rel=1e-9, abs=1e-12)
         assert v64 == pytest.approx(func(a, b), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "top", "data_range"), [(np.uint8, 255, None), (np.uint16, 65535, None), (np.float64, 1.0, 1.0)]
+)
+def test_hsv_bins_of_pure_colours(dtype: type, top: float, data_range: float | None) -> None:
+    # Hue 0, 120, 240 degrees -> bins 0, 2, 5 of 8 (uint8 hue is 0, 60, 120 of 180: the same bins).
+    pixels = np.array([[[top, 0, 0], [0, top, 0], [0, 0, top]]], dtype=dtype)
+    hist = histogram(pixels, space="hsv", data_range=data_range)
+    assert set(zip(*np.nonzero(hist), strict=True)) == {(0, 7, 7), (2, 7, 7), (5, 7, 7)}

@@ -117,8 +117,7 @@ def histogram(
     (8, 8, 8)
     """
     image = _check_image(image, "image")
-    space = _resolve_space(space, image.ndim == 3)
-    return _histogram(image, bins, space, data_range)
+    return _histogram(image, bins, _resolve_space(space, image.ndim == 3), data_range)
 
 
 def _check_image(image: np.ndarray, name: str) -> np.ndarray:
@@ -234,9 +233,9 @@ def _hsv_codes(rgb: np.ndarray, shape: tuple[int, ...], data_range: float | None
 
     if rgb.dtype == np.uint8 and data_range in (None, 255):
         hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)
-        levels = (180, 256, 256)
+        hsv_levels = (180, 256, 256)
         return [
-            (np.arange(levels[c], dtype=np.int64) * shape[c] // levels[c])[hsv[..., c]]
+            (np.arange(hsv_levels[c], dtype=np.int64) * shape[c] // hsv_levels[c])[hsv[..., c]]
             for c in range(3)
         ]
     if rgb.dtype.kind in "ui":
@@ -248,10 +247,10 @@ def _hsv_codes(rgb: np.ndarray, shape: tuple[int, ...], data_range: float | None
                 f"data_range is required for {rgb.dtype} images: pass data_range=255 for 0-255 "
                 "values, data_range=1.0 for 0-1 values"
             )
-        unit = rgb.astype(np.float64) / float(data_range)
-        if not np.all(np.isfinite(unit)):
+        scaled = rgb.astype(np.float64) / float(data_range)
+        if not np.all(np.isfinite(scaled)):
             raise ParameterError("image contains NaN or infinite values; histograms need finite samples")
-        unit = np.clip(unit, 0.0, 1.0).astype(np.float32)
+        unit = np.clip(scaled, 0.0, 1.0).astype(np.float32)
     hsv = cv2.cvtColor(np.ascontiguousarray(unit), cv2.COLOR_RGB2HSV).astype(np.float64)
     scales = (shape[0] / 360.0, float(shape[1]), float(shape[2]))
     return [
@@ -427,8 +426,8 @@ def hist_chisq(
     --------
     >>> import numpy as np
     >>> a = np.zeros((2, 2), np.uint8); b = a.copy(); b[0, 0] = 255
-    >>> hist_chisq(a, b, bins=2)
-    0.25
+    >>> hist_chisq(a, b, bins=2)  # h0 = [1, 0], h1 = [0.75, 0.25]: 0.25**2 / 1
+    0.0625
     """
     h0, h1, _ = _pair_histograms(image0, image1, bins, space, data_range)
     return compare_histograms(h0, h1, method="chisq")

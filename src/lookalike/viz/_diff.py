@@ -137,8 +137,8 @@ def diff_regions(
     --------
     >>> import numpy as np
     >>> a = np.zeros((64, 64), np.uint8); b = a.copy(); b[20:40, 30:50] = 200
-    >>> diff_regions(a, b)
-    [(25, 15, 30, 30)]
+    >>> diff_regions(a, b)  # the 20x20 square at (30, 20), widened by the 11x11 SSIM window
+    [(26, 16, 28, 28)]
     >>> diff_regions(a, a)
     []
     """
@@ -168,12 +168,13 @@ def _regions(raw: np.ndarray, min_area: int) -> tuple[np.ndarray, list[Box]]:
     """Clean a raw difference mask and box its regions.
 
     Closing (an ellipse ~1% of the image) joins marks that belong together, a
-    3x3 opening removes specks, holes inside a region are filled (an edit's interior can keep a high local SSIM),
-    regions smaller than ``min_area`` are dropped and overlapping boxes merged.
+    3x3 opening removes specks, holes inside a region are filled (an edit's
+    interior can keep a high local SSIM), regions smaller than ``min_area`` are
+    dropped and overlapping boxes merged.
     """
     import cv2
 
-    mask = raw.astype(np.uint8)
+    mask: np.ndarray = raw.astype(np.uint8)
     size = max(3, 2 * round(min(mask.shape) / 200) + 1)  # ~1% of the image, odd
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
