@@ -648,12 +648,31 @@ def _run_pairs(
 
 
 def _executor(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Any:
-    """A process pool started with "spawn": no fork of a parent that may run threads (OpenCV, a progress bar)."""
+    """A process pool whose workers never fork a parent that may run threads (OpenCV, a progress bar).
+
+    Where the platform has it, the "forkserver" start method is used with this
+    module, OpenCV and the matching code preloaded: the server imports them once
+    and every worker of every pool of the run is a cheap fork of it. Elsewhere
+    workers are spawned (each imports them again).
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=initializer, initargs=initargs)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context: Any = multiprocessing.get_context("forkserver")
+        # Only takes effect when this process starts its fork server; extends, never replaces.
+        from multiprocessing import forkserver
+
+        preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
+        wanted = [m for m in _PRELOAD if m not in preload]
+        if wanted:
+            context.set_forkserver_preload(preload + wanted)
+    else:  # pragma: no cover - Windows
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
+
+
+_PRELOAD = ("cv2", "lookalike.pipelines._matrix", "lookalike.features", "lookalike.matching")
 
 
 # -- the on-disk feature cache ---------------------------------------------------------------------
