@@ -1,0 +1,158 @@
+"""The main job on the bundled sample images: ``python -m lookalike.demo --out demo-output``.
+
+Compares each original in ``examples/images`` with its edited copies (JPEG
+quality 20, blur, noise, crop, rotation, brightness, a pasted patch) with every
+metric, prints a table, writes ``compare.json``, and draws where two images
+differ (``lookalike.viz``). The images are scikit-image's public-domain / CC0
+samples and copies made from them by ``examples/make_samples.py``; nothing is
+downloaded. Presentation code: it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from lookalike.errors import LookalikeError
+from lookalike.io import load_image
+from lookalike.metrics import get_metric, metric_names
+from lookalike.pipelines import Comparison, compare, compare_many
+
+#: Where ``make_samples.py`` writes the images, relative to the repository root.
+SAMPLES = Path("examples") / "images"
+
+#: A pair of unrelated pictures, to show what "not alike" looks like (sizes differ: resized).
+UNRELATED = ("chelsea.png", "coffee.jpg")
+
+#: Pairs drawn as difference pictures: local edits, where outlines say something.
+DIFFS = (("astronaut.png", "astronaut--patch.jpg"), ("camera.png", "camera--patch.jpg"))
+
+
+def default_images() -> Path:
+    """``examples/images`` of the checkout this module runs from (an editable install)."""
+    return Path(__file__).resolve().parents[2] / SAMPLES
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    """Run the demo; return the exit code (0 when every pair was compared)."""
+    out = stdout if stdout is not None else sys.stdout
+    parser = argparse.ArgumentParser(prog="python -m lookalike.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("demo-output"), help="folder for the results")
+    parser.add_argument("--images", type=Path, default=None,
+                        help=f"folder with the sample images and pairs.csv (default: {SAMPLES} of the checkout)")
+    args = parser.parse_args(argv)
+    images = args.images or default_images()
+    table = images / "pairs.csv"
+    if not table.is_file():
+        print(f"lookalike demo: error: no sample images at {images} (pairs.csv missing); run "
+              "'python examples/make_samples.py' or pass --images DIR", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    names = metric_names()
+
+    # one compare_many per original: the original is decoded once for all its copies
+    results: list[tuple[str, Comparison]] = []
+    by_original: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_original.setdefault(row["original"], []).append(row)
+    for original, copies in by_original.items():
+        compared = compare_many(images / original, [images / row["copy"] for row in copies], metrics=names,
+                                on_error="record")
+        results += [(row["edit"], comparison) for row, comparison in zip(copies, compared, strict=True)]
+    a, b = (images / name for name in UNRELATED)
+    try:
+        unrelated = Comparison(str(a), str(b), compare(a, b, metrics=names, resize="smaller"))
+    except LookalikeError as exc:
+        unrelated = Comparison(str(a), str(b), {}, str(exc))
+    results.append(("unrelated", unrelated))
+
+    out.write(f"lookalike demo: {len(results)} pairs from {images}, every metric ({len(names)})\n\n")
+    _print_table(out, results, [n for n in names if get_metric(n).kind == "full-reference"], "full-reference")
+    _print_table(out, results, [n for n in names if get_metric(n).kind != "full-reference"], "histogram")
+    out.write("  +: higher = more similar, -: lower = more similar. The last row compares two different "
+              "pictures (resized to the smaller one).\n\n")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "images": str(images),
+        "metrics": {n: {"higher_is_better": get_metric(n).higher_is_better, "kind": get_metric(n).kind}
+                    for n in names},
+        "pairs": [{"edit": edit, **_json_ready(c.to_dict())} for edit, c in results],
+    }
+    (args.out / "compare.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    out.write(f"wrote {args.out / 'compare.json'}\n")
+    _write_diffs(out, images, args.out)
+
+    failed = [(edit, c) for edit, c in results if c.error]
+    for edit, comparison in failed:
+        out.write(f"FAILED {edit}: {comparison.a} vs {comparison.b}: {comparison.error}\n")
+    out.write(f"done in {time.perf_counter() - started:.1f} s\n")
+    return 1 if failed else 0
+
+
+def _print_table(out: TextIO, results: list[tuple[str, Comparison]], names: list[str], title: str) -> None:
+    if not names:
+        return
+    labels = [f"{Path(c.a).stem} / {Path(c.b).stem if edit == 'unrelated' else edit}" for edit, c in results]
+    first = max(len(title), *(len(label) for label in labels)) + 2
+    widths = [max(9, len(n) + 2) for n in names]
+    signs = ["+" if get_metric(n).higher_is_better else "-" for n in names]
+    header = title.ljust(first) + "".join(f"{n}{s}".rjust(w + 1) for n, s, w in zip(names, signs, widths, strict=True))
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    for label, (_, comparison) in zip(labels, results, strict=True):
+        cells = "".join(_cell(comparison.metrics.get(n), w) for n, w in zip(names, widths, strict=True))
+        out.write(label.ljust(first) + (cells if not comparison.error else "  error (see below)") + "\n")
+    out.write("\n")
+
+
+def _cell(value: float | None, width: int) -> str:
+    if value is None:
+        text = "-"
+    elif math.isinf(value):
+        text = "inf"
+    elif math.isnan(value):
+        text = "nan"
+    elif abs(value) >= 100:
+        text = f"{value:.1f}"
+    elif abs(value) >= 1:
+        text = f"{value:.3f}"
+    else:
+        text = f"{value:.4f}"
+    return text.rjust(width + 1)
+
+
+def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no infinity or NaN: write "inf" / null, as ``lookalike compare --json`` does."""
+    metrics = {}
+    for name, value in payload["metrics"].items():
+        metrics[name] = None if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else value
+    return {**payload, "metrics": metrics}
+
+
+def _write_diffs(out: TextIO, images: Path, folder: Path) -> None:
+    try:
+        from lookalike.viz import diff_image
+    except ImportError as exc:
+        out.write(f"note: no difference pictures: lookalike.viz is not available here ({exc})\n")
+        return
+    from PIL import Image
+
+    for first, second in DIFFS:
+        picture = diff_image(load_image(images / first), load_image(images / second),
+                             labels=(first, second), panel_size=384)
+        path = folder / f"diff-{Path(second).stem}.png"
+        Image.fromarray(picture).save(path)
+        out.write(f"wrote {path} (both images with the differing regions outlined, and the SSIM map)\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
