@@ -374,6 +374,24 @@ def test_draft_counts_the_size_after_orientation(rgb: np.ndarray) -> None:
     assert load_image(data_, draft=(100, 390)).shape[:2] == (400, 300)
 
 
+def test_draft_leaves_a_callers_pil_image_alone(big_jpeg: bytes) -> None:
+    with Image.open(io.BytesIO(big_jpeg)) as image:
+        assert load_image(image, draft=(100, 75)).shape == (600, 800, 3)
+        assert image.size == (800, 600)
+
+
+def test_32bit_tiff_beyond_16_bits_is_unsupported(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "wide.tif"
+    tifffile.imwrite(path, np.full((4, 4), 70000, np.int32))
+    with pytest.raises(ImageReadError, match="unsupported TIFF file: 32-bit integer samples"):
+        load_image(path)
+    small = tmp_path / "fits.tif"
+    tifffile.imwrite(small, np.full((4, 4), 60000, np.int32))
+    out = load_image(small)
+    assert out.dtype == np.uint16 and out.max() == 60000
+
+
 def test_draft_is_ignored_for_png(png_file: Path) -> None:
     assert load_image(png_file, draft=(8, 8)).shape == (128, 128, 3)
 

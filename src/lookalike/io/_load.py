@@ -146,10 +146,10 @@ def load_image(
         the header: a guard against decompression bombs. ``None`` disables the
         check (also Pillow's own limit, for that call).
     draft : (width, height), optional, keyword-only
-        Allow a JPEG to be decoded at a reduced scale (1/2, 1/4 or 1/8) as long as
-        the result, after EXIF orientation, stays at least this size. Much faster
-        when a small image is all that is needed (hashes, thumbnails). Ignored for
-        other formats.
+        Allow a JPEG file to be decoded at a reduced scale (1/2, 1/4 or 1/8) as
+        long as the result, after EXIF orientation, stays at least this size. Much
+        faster when a small image is all that is needed (hashes, thumbnails).
+        Ignored for other formats and for PIL images (which are not modified).
 
     Returns
     -------
@@ -187,7 +187,7 @@ def load_image(
         return _from_array(source, mode=mode, alpha=alpha)
     if isinstance(source, Image.Image):
         _check_size(source, source, max_pixels)
-        return _decode(source, None, source, mode=mode, alpha=alpha, draft=draft)
+        return _decode(source, None, source, mode=mode, alpha=alpha, draft=None)  # never reconfigure theirs
     opener = open_image(source, max_pixels=max_pixels)
     with opener as image:
         return _decode(image, opener._fp, source, mode=mode, alpha=alpha, draft=draft)
@@ -307,14 +307,12 @@ def _check_max_pixels(max_pixels: int | None) -> None:
 
 
 def _check_draft(draft: object) -> tuple[int, int]:
-    try:
-        width, height = draft  # type: ignore[misc]
-        ok = all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0 for v in (width, height))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+    values = tuple(draft) if isinstance(draft, tuple | list) else ()
+    if len(values) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0 for v in values
+    ):
         raise ParameterError(f"draft must be a (width, height) pair of positive integers; got {draft!r}")
-    return int(width), int(height)
+    return int(values[0]), int(values[1])
 
 
 @contextmanager
@@ -460,6 +458,8 @@ def _decode(
             orientation = _orientation(image)
     except Image.DecompressionBombError as exc:
         raise ImageReadError(source, f"image too large ({_one_line(exc)})") from None
+    except _Unsupported as exc:
+        raise ImageReadError(source, f"unsupported {image.format or 'image'} file: {exc}") from None
     except _DECODE_ERRORS as exc:
         raise ImageReadError(source, _decode_failure(exc, image)) from None
     return _finish(_orient(array, orientation), mode=mode, alpha=alpha)
@@ -533,6 +533,10 @@ def _decode_16bit_colour(image: Image.Image, fp: IO[bytes] | None) -> np.ndarray
     return array[..., [2, 1, 0, 3]] if array.shape[2] == 4 else array[..., ::-1]
 
 
+class _Unsupported(ValueError):
+    """A well-formed image that lookalike does not read (the message says why)."""
+
+
 def _pil_to_array(image: Image.Image) -> np.ndarray:
     pil_mode = image.mode
     if pil_mode in ("P", "PA"):
@@ -556,7 +560,7 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
     if pil_mode == "I":
         array = np.asarray(image)
         if array.size and (array.min() < 0 or array.max() > 65535):
-            raise ValueError("32-bit integer samples outside 0..65535 are not supported")
+            raise _Unsupported("32-bit integer samples outside 0..65535 (only 8 and 16-bit integers are read)")
         return array.astype(np.uint16)
     if pil_mode == "F":
         return np.asarray(image, dtype=np.float32)

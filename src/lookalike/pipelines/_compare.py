@@ -335,7 +335,7 @@ class _Decoder:
 
 def _label(source: object) -> str:
     if isinstance(source, str | os.PathLike):
-        return os.fspath(source)  # type: ignore[return-value]
+        return str(os.fspath(source))
     if isinstance(source, bytes | bytearray | memoryview):
         return "<bytes>"
     name = getattr(source, "name", None)
@@ -449,17 +449,17 @@ def _resize_to(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     shrinking = h * w < pixels.shape[0] * pixels.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
     work = pixels if pixels.dtype.type in _CV2_RESIZE_DTYPES else pixels.astype(np.float64)
-    out = cv2.resize(np.ascontiguousarray(work), (w, h), interpolation=interpolation)
+    out: np.ndarray = cv2.resize(np.ascontiguousarray(work), (w, h), interpolation=interpolation)
     if pixels.ndim == 3 and out.ndim == 2:
         out = out[..., None]
-    if out.dtype != pixels.dtype:
-        if pixels.dtype.kind in "ui":
-            info = np.iinfo(pixels.dtype)
-            out = np.clip(np.round(out), info.min, info.max)
-        elif pixels.dtype == np.bool_:
-            out = out >= 0.5
-        out = out.astype(pixels.dtype)
-    return out
+    if out.dtype == pixels.dtype:
+        return out
+    if pixels.dtype == np.bool_:
+        return out >= 0.5
+    if pixels.dtype.kind in "ui":
+        info = np.iinfo(pixels.dtype)
+        out = np.clip(np.round(out), info.min, info.max)
+    return out.astype(pixels.dtype)
 
 
 @cache
