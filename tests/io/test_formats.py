@@ -133,3 +133,24 @@ def test_multipage_tiff_gives_the_first_page(tmp_path: Path, rgb: np.ndarray) ->
 def test_file_extension_does_not_matter(tmp_path: Path, rgb: np.ndarray) -> None:
     path = _save(tmp_path, encode(rgb, "PNG"), "really-a-png.jpg")
     np.testing.assert_array_equal(load_image(path), rgb)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF", "AVIF", "HEIF"])
+def test_exif_orientation_in_every_format_that_carries_it(fmt: str) -> None:
+    # orientation 6: the stored picture is shown turned 90 degrees clockwise
+    if fmt == "AVIF" and not features.check("avif"):
+        pytest.skip("this Pillow was built without libavif")
+    if fmt == "HEIF":
+        pillow_heif = pytest.importorskip("pillow_heif")
+        pillow_heif.register_heif_opener()
+    stored = np.full((40, 80, 3), 40, np.uint8)
+    stored[:10, :10] = 255  # a bright block in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    lossy = {"quality": 95} if fmt in ("AVIF", "HEIF") else {"lossless": True} if fmt == "WEBP" else {}
+    Image.fromarray(stored).save(buffer, fmt, exif=exif.tobytes(), **lossy)
+    out = load_image(buffer.getvalue())
+    assert out.shape == (80, 40, 3)
+    bright = np.argwhere(out.mean(axis=2) > 128)
+    assert bright.min(axis=0).tolist() == [0, 30] and bright.max(axis=0).tolist() == [9, 39]  # now top-right
