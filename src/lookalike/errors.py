@@ -46,8 +46,15 @@ class ImageReadError(LookalikeError, OSError):
         self.reason = reason
         super().__init__(f"cannot read image {self.source}: {reason}")
 
-    def __reduce__(self) -> tuple[object, ...]:  # picklable across processes
-        return (type(self), (self.source, self.reason))
+    def __reduce__(self) -> tuple[object, ...]:  # picklable across processes, message unchanged
+        return (_rebuild_read_error, (type(self), self.source, self.reason))
+
+
+def _rebuild_read_error(cls: type[ImageReadError], described: str, reason: str) -> ImageReadError:
+    error = cls.__new__(cls)
+    error.source, error.reason = described, reason
+    Exception.__init__(error, f"cannot read image {described}: {reason}")
+    return error
 
 
 class ImageSizeError(LookalikeError, ValueError):

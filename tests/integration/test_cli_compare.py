@@ -111,8 +111,6 @@ def test_bad_resize_choice_is_a_usage_error(images: dict[str, str]) -> None:
     assert "invalid choice" in err and "smaller" in err and "Traceback" not in err
 
 
-@pytest.mark.xfail(strict=True, reason="cli/_main.py: _Parser._print_message sends the usage of a usage error to "
-                   "the injected stdout, since it compares the file with sys.stderr, not the injected stream")
 def test_usage_errors_write_nothing_on_stdout(images: dict[str, str]) -> None:
     _, out, _ = run("compare", images["a"], images["b"], "--resize", "stretch")
     assert out == ""

@@ -25,8 +25,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
     def _print_message(self, message: str, file: object = None) -> None:
+        # argparse passes file=None or sys.stdout for help/usage, sys.stderr or our stream for errors
         if message:
-            (self.stderr if file is sys.stderr else _Parser.stdout).write(message)
+            to_stdout = file is None or file is sys.stdout or file is _Parser.stdout
+            (_Parser.stdout if to_stdout else _Parser.stderr).write(message)
 
     stdout: TextIO = sys.stdout
 
