@@ -1,3 +1,57 @@
-"""(being built)"""
+"""A persistent index of image files: a SQLite catalogue, vector snapshots, FAISS-style search.
 
-__all__: list[str] = []
+An index is a folder: ``manifest.json`` (format version, descriptors),
+``catalog.sqlite`` (every file: path, size, time, SHA-256, size in pixels,
+status, and its descriptors; the source of truth) and ``vectors/`` (a vector
+index per descriptor, a cache patched or rebuilt from the catalogue). Build and
+keep it current with :meth:`Index.update`; search it in bulk with
+:meth:`Index.search_vectors`.
+
+The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
+numpy brute force) are usable on their own.
+"""
+
+from lookalike.index._catalog import FileRecord
+from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DESCRIPTORS, DescriptorSpec, descriptor_spec
+from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
+from lookalike.index._vectors import (
+    BACKENDS,
+    EXACT_MAX,
+    HNSW_MAX,
+    BinaryFlatStore,
+    FlatStore,
+    HNSWStore,
+    IVFStore,
+    NumpyBinaryStore,
+    NumpyFlatStore,
+    VectorStore,
+    choose_backend,
+    load_store,
+    make_store,
+)
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_DESCRIPTORS",
+    "DESCRIPTORS",
+    "EXACT_MAX",
+    "FORMAT_VERSION",
+    "HNSW_MAX",
+    "BinaryFlatStore",
+    "DescriptorSpec",
+    "FileError",
+    "FileRecord",
+    "FlatStore",
+    "HNSWStore",
+    "IVFStore",
+    "Index",
+    "IndexInfo",
+    "IndexReport",
+    "NumpyBinaryStore",
+    "NumpyFlatStore",
+    "VectorStore",
+    "choose_backend",
+    "descriptor_spec",
+    "load_store",
+    "make_store",
+]

@@ -1,0 +1,230 @@
+"""``lookalike index build|update|add|remove|info``: make and keep a persistent index of a folder.
+
+Where the index lives: ``--index IDX`` everywhere. ``build`` and ``update``
+default to ``DIR/.lookalike-index`` (a hidden folder inside the folder indexed,
+never mistaken for images); ``add``, ``remove`` and ``info`` need ``--index``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from lookalike.errors import ParameterError
+
+_LISTED_ERRORS = 10
+_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "embedding")  # lookalike.index.DESCRIPTORS, kept light
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "index",
+        help="build and keep current a persistent index of a folder of images",
+        description=(
+            "An index is a folder holding a SQLite catalogue of the files (path, size, time, SHA-256, "
+            "size in pixels) with their descriptors (perceptual hash, deep embedding) and vector indexes "
+            "for fast search. Builds resume where an interrupted one stopped; updates only read new and "
+            "changed files."
+        ),
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+
+    build = actions.add_parser("build", help="index a folder (creating the index, or resuming / updating it)",
+                               description="Index every image of DIR (sub-folders too, unless --no-recursive).")
+    build.add_argument("folder", metavar="DIR", help="folder of images")
+    _index_option(build, required=False)
+    build.add_argument("--descriptor", "-d", action="append", choices=_DESCRIPTOR_NAMES, default=None,
+                       metavar="NAME",
+                       help="descriptor to compute, repeatable: ahash, dhash, phash, whash, embedding "
+                       "(default for a new index: phash and embedding)")
+    build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
+                       help="vector index of the embedding (default auto: exact up to 100,000 images, HNSW "
+                       "up to 2,000,000, IVF beyond)")
+    _common(build)
+    build.set_defaults(run=run_build)
+
+    update = actions.add_parser("update", help="add new files, re-index changed ones, drop deleted ones",
+                                description="Bring the index in line with DIR and print what changed.")
+    update.add_argument("folder", metavar="DIR", help="folder of images")
+    _index_option(update, required=False)
+    _common(update)
+    update.set_defaults(run=run_update)
+
+    add = actions.add_parser("add", help="index files (a folder adds every image under it)")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    _index_option(add, required=True)
+    add.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
+    add.set_defaults(run=run_add)
+
+    remove = actions.add_parser("remove", help="drop files from the index (nothing on disk is touched)")
+    remove.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to drop")
+    _index_option(remove, required=True)
+    remove.set_defaults(run=run_remove)
+
+    info = actions.add_parser("info", help="counts, descriptors, format version, size on disk")
+    _index_option(info, required=True)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(run=run_info)
+
+
+def _index_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    default = " (default: DIR/.lookalike-index)" if not required else ""
+    parser.add_argument("--index", "-i", required=required, metavar="IDX", help=f"the index folder{default}")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
+    parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
+                        help="also index sub-folders (default: yes)")
+
+
+def _check_jobs(args: argparse.Namespace) -> None:
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")
+
+
+# -- actions ---------------------------------------------------------------------------------------
+
+def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.pipelines._indexing import build_index, default_index_path
+
+    _check_jobs(args)
+    path = args.index or default_index_path(args.folder)
+    existed = os.path.exists(os.path.join(path, "manifest.json"))
+    started = time.perf_counter()
+    with _progress_bar(err) as progress:
+        index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=args.backend,
+                                    recursive=args.recursive, jobs=args.jobs, progress=progress)
+    with index:
+        verb = "updated" if existed else "built"
+        _summary(report, time.perf_counter() - started, out, err, verb=verb)
+        out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
+    return 0
+
+
+def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
+    from lookalike.pipelines._indexing import default_index_path
+
+    _check_jobs(args)
+    path = args.index or default_index_path(args.folder)
+    started = time.perf_counter()
+    with Index.open(path) as index:
+        with _progress_bar(err) as progress:
+            report = index.update(args.folder, recursive=args.recursive, jobs=args.jobs, progress=progress)
+        _summary(report, time.perf_counter() - started, out, err, verb="updated")
+        out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
+    return 0
+
+
+def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
+
+    _check_jobs(args)
+    started = time.perf_counter()
+    with Index.open(args.index) as index:
+        with _progress_bar(err) as progress:
+            report = index.add(args.paths, jobs=args.jobs, progress=progress)
+        _summary(report, time.perf_counter() - started, out, err, verb="updated")
+        out.write(f"index: {index.path} ({len(index)} images)\n")
+    return 0
+
+
+def run_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
+
+    with Index.open(args.index) as index:
+        count = index.remove(args.paths)
+        out.write(f"removed {count} file{'s' if count != 1 else ''} from the index; {len(index)} images left\n")
+    return 0
+
+
+def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
+
+    with Index.open(args.index) as index:
+        info = index.info()
+    if args.json:
+        out.write(json.dumps({
+            "path": info.path, "format_version": info.format_version, "created_by": info.created_by,
+            "created_at": info.created_at, "descriptors": list(info.descriptors), "files": info.files,
+            "errors": info.errors, "generation": info.generation, "size_bytes": info.size_bytes,
+            "stores": info.stores,
+        }) + "\n")
+        return 0
+    out.write(f"index:          {info.path}\n")
+    out.write(f"format version: {info.format_version} (created by {info.created_by}, {info.created_at})\n")
+    out.write(f"images:         {info.files}\n")
+    out.write(f"errors:         {info.errors} unreadable file{'s' if info.errors != 1 else ''}\n")
+    out.write(f"descriptors:    {', '.join(info.descriptors)}\n")
+    for name, store in info.stores.items():
+        if store["backend"] is None:
+            state = "no snapshot yet (built on first search)"
+        else:
+            state = f"{store['backend']}, {store['count']} vectors" + (
+                " (older than the catalogue: brought up to date on first search)" if store["stale"] else "")
+        out.write(f"  {name + ':':<14}{state}\n")
+    out.write(f"size on disk:   {_size(info.size_bytes)}\n")
+    return 0
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def _summary(report: Any, elapsed: float, out: TextIO, err: TextIO, *, verb: str) -> None:
+    errors = len(report.errors)
+    out.write(
+        f"{verb} in {elapsed:.1f} s: {report.added} added, {report.changed} changed, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {errors} error{'s' if errors != 1 else ''}\n"
+    )
+    if errors:
+        err.write(f"lookalike: {errors} file{'s' if errors != 1 else ''} could not be indexed:\n")
+        for item in report.errors[:_LISTED_ERRORS]:
+            err.write(f"  {item.path}: {item.reason}\n")
+        if errors > _LISTED_ERRORS:
+            err.write(f"  ... and {errors - _LISTED_ERRORS} more\n")
+
+
+class _progress_bar:
+    """A rich progress bar on the error stream when it is a terminal; otherwise nothing."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[[str, int, int], None] | None:
+        isatty = getattr(self.err, "isatty", None)
+        if not (callable(isatty) and isatty()):
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=Console(file=self.err), transient=True,
+        )
+        self.progress.start()
+        return self.update
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task("indexing images", total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

@@ -1,0 +1,312 @@
+"""The SQLite catalogue of an index: every file seen, its state, and its descriptors. The source of truth.
+
+Tables
+------
+``files``
+    One row per file: ``id`` (never reused), ``path`` (absolute, symbolic links
+    resolved, unique), ``size``, ``mtime_ns``, ``content_hash`` (SHA-256 of the
+    bytes, hex), ``width`` and ``height`` (after EXIF orientation), ``status``
+    (``'ok'`` or ``'error'``), ``error`` (why it could not be indexed) and
+    ``indexed_at`` (Unix time).
+``descriptors``
+    ``(file_id, name, vector)``: the vectors of ``'ok'`` files, as little-endian
+    BLOBs (packed bits for a hash, float32 for an embedding).
+``changes``
+    A log of ``(seq, file_id, op)`` with op ``'add'`` or ``'remove'``: what
+    happened to the vectors since a snapshot was taken. ``seq`` is the
+    catalogue's *generation*; a vector snapshot records the generation it
+    reflects and is brought up to date from the log.
+
+A file whose content changed gets a new id (the old one is removed): an id
+always names one version of one file, so a snapshot can be patched by ids alone.
+
+Writes happen in one transaction per batch of files (``BEGIN IMMEDIATE`` ...
+``COMMIT``), in WAL mode: a process killed mid-batch loses only that batch,
+and readers see the last committed state while a build runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lookalike.errors import IndexFormatError
+
+__all__ = ["SCHEMA_VERSION", "Catalog", "FileRecord", "FileResult"]
+
+#: ``PRAGMA user_version`` of the catalogue this code writes.
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER,
+    mtime_ns INTEGER,
+    content_hash TEXT,
+    width INTEGER,
+    height INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    error TEXT,
+    indexed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_content_hash ON files (content_hash);
+CREATE TABLE IF NOT EXISTS descriptors (
+    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (name, file_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS descriptors_file ON descriptors (file_id);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove'))
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_RECORD_COLUMNS = "id, path, size, mtime_ns, content_hash, width, height, status, error, indexed_at"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One row of the catalogue's ``files`` table (see the module docstring for the fields)."""
+
+    id: int
+    path: str
+    size: int | None
+    mtime_ns: int | None
+    content_hash: str | None
+    width: int | None
+    height: int | None
+    status: str
+    error: str | None
+    indexed_at: float
+
+
+@dataclass
+class FileResult:
+    """What reading one file gave, ready to be committed: vectors, or the error."""
+
+    path: str
+    size: int | None = None
+    mtime_ns: int | None = None
+    content_hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    vectors: dict[str, bytes] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _prefix_range(folder: str) -> tuple[str, str]:
+    """``(low, high)`` such that every path inside ``folder`` sorts in ``[low, high)``."""
+    low = folder.rstrip(os.sep) + os.sep
+    return low, low[:-1] + chr(ord(os.sep) + 1)
+
+
+class Catalog:
+    """A connection to ``catalog.sqlite``; every method is one statement or one transaction."""
+
+    def __init__(self, path: str, *, create: bool = False) -> None:
+        self.path = path
+        if not create and not os.path.isfile(path):
+            raise IndexFormatError(f"the index catalogue {path!r} is missing; rebuild the index")
+        try:
+            self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if create:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.executescript(
+                    "BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};" + "COMMIT;"
+                )
+            # Durable against a killed process (what the kill tests check); a power cut may
+            # lose the last batches, never corrupt the file.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise IndexFormatError(f"the index catalogue {path!r} is damaged ({exc}); rebuild the index") from None
+        if version > SCHEMA_VERSION:
+            raise IndexFormatError(
+                f"the index catalogue {path!r} has schema version {version}; this lookalike reads up to "
+                f"{SCHEMA_VERSION}: upgrade lookalike"
+            )
+        missing = {"files", "descriptors", "changes", "meta"} - tables
+        if missing:
+            raise IndexFormatError(
+                f"the index catalogue {path!r} lacks the tables {sorted(missing)}; it is damaged or not a "
+                "lookalike index: rebuild the index"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested calls join the outer one."""
+        if self._db.in_transaction:
+            yield self._db
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one committed state."""
+        if self._db.in_transaction:
+            yield self._db
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        finally:
+            self._db.execute("COMMIT")
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        """The sequence number of the last change (0 before any)."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        return int(row[0]) if row else 0
+
+    def changes_floor(self) -> int:
+        """Changes up to this generation were deleted from the log (a snapshot older than that is rebuilt)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()
+        return int(row[0]) if row else 0
+
+    def counts(self) -> tuple[int, int]:
+        """``(ok, error)`` file counts."""
+        rows = dict(self._db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall())
+        return int(rows.get("ok", 0)), int(rows.get("error", 0))
+
+    def known(self, paths: Iterable[str] | None = None, *, under: str | None = None) -> dict[str, tuple[Any, ...]]:
+        """``{path: (id, size, mtime_ns, status, error)}`` for ``paths``, or for every file under a folder."""
+        query = "SELECT path, id, size, mtime_ns, status, error FROM files"
+        if under is not None:
+            low, high = _prefix_range(under)
+            rows = self._db.execute(query + " WHERE path >= ? AND path < ?", (low, high)).fetchall()
+            return {row[0]: tuple(row[1:]) for row in rows}
+        out: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks(list(paths or ()), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(f"{query} WHERE path IN ({marks})", chunk):
+                out[row[0]] = tuple(row[1:])
+        return out
+
+    def records(self, ids: Sequence[int] | None = None, *, status: str | None = None) -> list[FileRecord]:
+        """Catalogue rows, by id (in the order given; unknown ids are left out) or all (by id)."""
+        if ids is None:
+            where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+            rows = self._db.execute(f"SELECT {_RECORD_COLUMNS} FROM files {where} ORDER BY id", args).fetchall()
+            return [FileRecord(*row) for row in rows]
+        found: dict[int, FileRecord] = {}
+        for chunk in _chunks([int(i) for i in ids], 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(f"SELECT {_RECORD_COLUMNS} FROM files WHERE id IN ({marks})", chunk):
+                found[row[0]] = FileRecord(*row)
+        return [found[int(i)] for i in ids if int(i) in found]
+
+    def vectors(self, name: str, ids: Sequence[int] | None = None) -> tuple[np.ndarray, list[bytes]]:
+        """``(ids, blobs)`` of descriptor ``name`` for ``ids`` (those that have it) or for every file, by id."""
+        if ids is None:
+            rows = self._db.execute(
+                "SELECT file_id, vector FROM descriptors WHERE name = ? ORDER BY file_id", (name,)
+            ).fetchall()
+        else:
+            rows = []
+            for chunk in _chunks(sorted({int(i) for i in ids}), 500):
+                marks = ",".join("?" * len(chunk))
+                rows += self._db.execute(
+                    f"SELECT file_id, vector FROM descriptors WHERE name = ? AND file_id IN ({marks})", (name, *chunk)
+                ).fetchall()
+        return np.array([r[0] for r in rows], np.int64), [r[1] for r in rows]
+
+    def changes_since(self, generation: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(removed, added)`` file ids since ``generation``; ``added`` excludes ids removed again."""
+        rows = self._db.execute("SELECT file_id, op FROM changes WHERE seq > ? ORDER BY seq", (generation,)).fetchall()
+        removed = {fid for fid, op in rows if op == "remove"}
+        added = {fid for fid, op in rows if op == "add"} - removed
+        return np.array(sorted(removed), np.int64), np.array(sorted(added), np.int64)
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def commit(self, results: Sequence[FileResult]) -> list[int]:
+        """Record a batch of files in one transaction (replacing earlier rows of the same paths); their new ids."""
+        ids: list[int] = []
+        now = time.time()
+        with self.transaction() as db:
+            for result in results:
+                old = db.execute("SELECT id, status FROM files WHERE path = ?", (result.path,)).fetchone()
+                if old is not None:
+                    self._drop(db, int(old[0]), had_vectors=old[1] == "ok")
+                cursor = db.execute(
+                    "INSERT INTO files (path, size, mtime_ns, content_hash, width, height, status, error, indexed_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (result.path, result.size, result.mtime_ns, result.content_hash, result.width, result.height,
+                     "ok" if result.ok else "error", result.error, now),
+                )
+                file_id = int(cursor.lastrowid or 0)
+                ids.append(file_id)
+                if result.ok:
+                    db.executemany(
+                        "INSERT INTO descriptors (file_id, name, vector) VALUES (?, ?, ?)",
+                        [(file_id, name, blob) for name, blob in result.vectors.items()],
+                    )
+                    db.execute("INSERT INTO changes (file_id, op) VALUES (?, 'add')", (file_id,))
+        return ids
+
+    def remove(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> int:
+        """Delete files by path and every file under the given folders; returns how many rows went."""
+        count = 0
+        with self.transaction() as db:
+            targets: list[tuple[int, str]] = []
+            for chunk in _chunks(list(paths), 500):
+                marks = ",".join("?" * len(chunk))
+                targets += db.execute(f"SELECT id, status FROM files WHERE path IN ({marks})", chunk).fetchall()
+            for folder in under:
+                low, high = _prefix_range(folder)
+                targets += db.execute(
+                    "SELECT id, status FROM files WHERE path >= ? AND path < ?", (low, high)
+                ).fetchall()
+            for file_id, status in dict(targets).items():
+                self._drop(db, int(file_id), had_vectors=status == "ok")
+                count += 1
+        return count
+
+    @staticmethod
+    def _drop(db: sqlite3.Connection, file_id: int, *, had_vectors: bool) -> None:
+        db.execute("DELETE FROM descriptors WHERE file_id = ?", (file_id,))
+        db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        if had_vectors:
+            db.execute("INSERT INTO changes (file_id, op) VALUES (?, 'remove')", (file_id,))
+
+    def compact_changes(self, upto: int) -> None:
+        """Forget the log up to generation ``upto`` (every snapshot already reflects it)."""
+        if upto <= self.changes_floor():
+            return
+        with self.transaction() as db:
+            db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('changes_floor', ?)", (str(upto),))
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,182 @@
+"""The descriptors an index can hold: what each one is, how it is stored and how it is searched.
+
+The description (names, sizes, parameters, the decode size they need) and
+the computation from decoded pixels (:func:`describe_pixels`), shared by the
+indexing pipeline (:mod:`lookalike.pipelines._indexing`, which finds, reads and
+decodes the files) and by queries, so a query is described exactly the way the
+indexed files were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lookalike.errors import IndexFormatError, ParameterError
+
+__all__ = ["DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "describe_pixels", "descriptor_spec", "parse_specs"]
+
+#: Descriptor names an index can hold: the four perceptual hashes of
+#: :func:`lookalike.features.image_hash` (64 bits each) and the deep embedding.
+DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "embedding")
+
+#: What :meth:`lookalike.index.Index.create` stores when not told otherwise.
+DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "embedding")
+
+#: Every descriptor is computed from one decode of the file at this reduced size
+#: (JPEG DCT scaling; other formats decode in full). The embedding needs 256 x 256
+#: (its 224 crop of 256); a 64-bit hash computed at this size differs from the
+#: full-resolution one by 0-2 bits on the project's test photos.
+DECODE_SIZE = (256, 256)
+
+
+@dataclass(frozen=True)
+class DescriptorSpec:
+    """One descriptor of an index, as recorded in its manifest.
+
+    Attributes
+    ----------
+    name : str
+        ``"phash"``, ``"embedding"``, ...
+    kind : {"hash", "embedding"}
+    dim : int
+        Bits for a hash, dimensions for an embedding.
+    metric : {"hamming", "ip"}
+        How vectors compare: Hamming distance between packed hashes, or inner
+        product (cosine) between unit vectors.
+    params : dict
+        Parameters of the computation (hash method and size; model name).
+    draft : (int, int)
+        The reduced decode size the descriptor was computed from.
+    """
+
+    name: str
+    kind: str
+    dim: int
+    metric: str
+    params: dict[str, Any] = field(default_factory=dict)
+    draft: tuple[int, int] = DECODE_SIZE
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """``uint8`` (packed bits) for a hash, ``float32`` for an embedding."""
+        return np.dtype(np.uint8) if self.kind == "hash" else np.dtype(np.float32)
+
+    @property
+    def width(self) -> int:
+        """Elements per stored vector: bytes of a hash, floats of an embedding."""
+        return self.dim // 8 if self.kind == "hash" else self.dim
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one stored vector."""
+        return self.width * self.dtype.itemsize
+
+    def to_bytes(self, vector: np.ndarray) -> bytes:
+        """The BLOB stored in the catalogue (little-endian)."""
+        array = np.ascontiguousarray(vector, dtype=self.dtype.newbyteorder("<"))
+        if array.shape != (self.width,):
+            raise ParameterError(f"a {self.name} vector has shape ({self.width},), got {array.shape}")
+        return array.tobytes()
+
+    def from_bytes(self, blobs: Sequence[bytes]) -> np.ndarray:
+        """Stack catalogue BLOBs into an (n, width) array."""
+        if not blobs:
+            return np.zeros((0, self.width), self.dtype)
+        joined = b"".join(blobs)
+        if len(joined) != len(blobs) * self.nbytes:
+            raise IndexFormatError(f"the catalogue holds {self.name} vectors of the wrong size; rebuild the index")
+        return np.frombuffer(joined, dtype=self.dtype.newbyteorder("<")).astype(self.dtype).reshape(-1, self.width)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "dim": self.dim, "metric": self.metric,
+                "params": dict(self.params), "draft": list(self.draft)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> DescriptorSpec:
+        try:
+            spec = cls(str(data["name"]), str(data["kind"]), int(data["dim"]), str(data["metric"]),
+                       dict(data.get("params", {})), tuple(int(v) for v in data.get("draft", DECODE_SIZE)))  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFormatError(f"a descriptor entry of the manifest is damaged ({exc!r}): {data!r}") from None
+        if spec.kind not in ("hash", "embedding") or spec.metric not in ("hamming", "ip"):
+            raise IndexFormatError(f"the manifest names an unknown descriptor kind: {data!r}")
+        return spec
+
+
+def descriptor_spec(name: str) -> DescriptorSpec:
+    """The spec of a descriptor by name.
+
+    Examples
+    --------
+    >>> descriptor_spec("phash").dim, descriptor_spec("embedding").metric
+    (64, 'ip')
+    """
+    if name == "embedding":
+        return DescriptorSpec("embedding", "embedding", 1280, "ip", {"model": "efficientnet-lite0"})
+    if name in ("ahash", "dhash", "phash", "whash"):
+        return DescriptorSpec(name, "hash", 64, "hamming", {"method": name, "hash_size": 8})
+    raise ParameterError(f"unknown descriptor {name!r}; choose from {', '.join(DESCRIPTORS)}")
+
+
+def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
+    """Specs for ``names`` (order kept, duplicates refused, at least one)."""
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    if not names:
+        raise ParameterError(f"an index needs at least one descriptor; choose from {', '.join(DESCRIPTORS)}")
+    if len(set(names)) != len(names):
+        raise ParameterError(f"descriptor listed twice: {names}")
+    return [descriptor_spec(str(n)) for n in names]
+
+
+def describe_pixels(
+    images: Sequence[np.ndarray], specs: Sequence[DescriptorSpec], *, embedder: Any = None
+) -> list[dict[str, np.ndarray] | str]:
+    """Compute every descriptor of ``specs`` for decoded images.
+
+    Returns, for each image, either ``{name: vector}`` or the reason (a string)
+    it could not be described. ``embedder`` is an :class:`lookalike.features.Embedder`
+    (needed when an embedding is asked for).
+    """
+    from lookalike.errors import LookalikeError
+    from lookalike.features import image_hash
+
+    out: list[dict[str, np.ndarray] | str] = [{} for _ in images]
+    for spec in specs:
+        if spec.kind == "hash":
+            for i, pixels in enumerate(images):
+                entry = out[i]
+                if isinstance(entry, str):
+                    continue
+                try:
+                    entry[spec.name] = image_hash(pixels, method=spec.params["method"],
+                                                  hash_size=int(spec.params["hash_size"]))
+                except (LookalikeError, ValueError, OSError) as exc:
+                    out[i] = f"{spec.name}: {exc}"
+            continue
+        live = [i for i, entry in enumerate(out) if not isinstance(entry, str)]
+        if not live:
+            continue
+        if embedder is None:
+            raise ParameterError("an embedder is needed to compute the 'embedding' descriptor")
+        try:
+            vectors = embedder.embed([images[i] for i in live])
+        except (LookalikeError, ValueError):  # isolate the image at fault
+            vectors = None
+        for j, i in enumerate(live):
+            entry = out[i]
+            if isinstance(entry, str):
+                continue
+            if vectors is not None:
+                entry[spec.name] = vectors[j]
+                continue
+            try:
+                entry[spec.name] = embedder.embed([images[i]])[0]
+            except (LookalikeError, ValueError) as exc:
+                out[i] = f"{spec.name}: {exc}"
+    return out

@@ -1,0 +1,666 @@
+"""The persistent image index: a folder with a manifest, a SQLite catalogue and vector snapshots.
+
+Layout of an index folder::
+
+    manifest.json              format version, descriptors and their parameters, creator
+    catalog.sqlite (+ -wal)    files and their descriptors: the source of truth
+    vectors/<name>.json        which snapshot file is current, and the catalogue generation it reflects
+    vectors/<name>-<gen>-<token>.faiss (or .faissb / .npz)
+                               a vector index of one descriptor (a cache, rebuilt from the catalogue)
+
+Every file is written to a temporary name and renamed into place
+(``manifest.json`` last when an index is created), so a process killed at any
+point leaves either the old or the new version of each file, never a half of
+one. A snapshot older than the catalogue is patched from the catalogue's change
+log (or rebuilt from it) when it is opened.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lookalike.errors import IndexFormatError, ParameterError
+from lookalike.index._catalog import Catalog, FileRecord
+from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, parse_specs
+from lookalike.index._vectors import (
+    BACKENDS,
+    VectorStore,
+    _write_atomic,
+    choose_backend,
+    load_store,
+    make_store,
+    store_state,
+    store_suffix,
+)
+
+__all__ = ["FORMAT_VERSION", "FileError", "Index", "IndexInfo", "IndexReport"]
+
+#: The on-disk format this lookalike writes and the newest it reads.
+FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+CATALOG = "catalog.sqlite"
+VECTORS = "vectors"
+_FORMAT_NAME = "lookalike-index"
+_OWN_FILES = frozenset({MANIFEST, CATALOG, CATALOG + "-wal", CATALOG + "-shm", CATALOG + "-journal", VECTORS})
+#: Patching a snapshot beyond this many changes (or half its size) costs more than rebuilding it.
+_PATCH_LIMIT = 0.5
+#: A snapshot patched on open is written back once it is this many changes behind.
+_SAVE_AFTER = 1000
+_STALE_TMP_SECONDS = 600
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What :meth:`Index.update` or :meth:`Index.add` did.
+
+    Attributes
+    ----------
+    added : int
+        Files indexed for the first time.
+    changed : int
+        Files indexed again because their size or modification time changed
+        (or because they had failed before and now worked).
+    removed : int
+        Files dropped because they no longer exist (:meth:`Index.update` only).
+    unchanged : int
+        Files skipped: same path, size and modification time as indexed.
+    processed : int
+        Files read and described in this run (successes and failures).
+    errors : tuple of FileError
+        Files that could not be indexed in this run (recorded in the catalogue
+        with status ``'error'``, except paths that do not exist).
+    """
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    processed: int = 0
+    errors: tuple[FileError, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A summary of an index, as ``lookalike index info`` prints it.
+
+    Attributes
+    ----------
+    path : str
+    format_version : int
+    created_by : str
+        The lookalike version that created the index.
+    created_at : str
+        ISO 8601 time of creation (UTC).
+    descriptors : tuple of str
+    files : int
+        Files indexed (status ``'ok'``).
+    errors : int
+        Files recorded as unreadable.
+    generation : int
+        The catalogue's generation (its number of vector changes so far).
+    size_bytes : int
+        Everything in the index folder.
+    stores : dict
+        Per descriptor: ``backend``, ``count``, ``generation`` of the saved
+        snapshot (``None`` when there is none yet) and ``stale`` (the snapshot
+        is older than the catalogue: patched in memory on first search).
+    """
+
+    path: str
+    format_version: int
+    created_by: str
+    created_at: str
+    descriptors: tuple[str, ...]
+    files: int
+    errors: int
+    generation: int
+    size_bytes: int
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# -- manifest --------------------------------------------------------------------------------------
+
+def _read_manifest(path: str) -> dict[str, Any]:
+    if not os.path.exists(path):
+        raise IndexFormatError(
+            f"no index at {path!r}: the folder does not exist; build one with `lookalike index build DIR --index "
+            f"{path}` or lookalike.index.Index.create"
+        )
+    if not os.path.isdir(path):
+        raise IndexFormatError(f"no index at {path!r}: it is a file, an index is a folder")
+    manifest_path = os.path.join(path, MANIFEST)
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise IndexFormatError(
+            f"{path!r} is not a lookalike index (it has no {MANIFEST}); build one with `lookalike index build`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"the manifest of the index at {path!r} is damaged ({exc}); rebuild the index") from None
+    if not isinstance(data, dict) or data.get("format") != _FORMAT_NAME:
+        raise IndexFormatError(f"{manifest_path!r} is not a lookalike index manifest")
+    version = data.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise IndexFormatError(f"the manifest of the index at {path!r} has no valid format_version: {version!r}")
+    if version > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"index at {path} was written by format version {version}; this lookalike reads up to "
+            f"{FORMAT_VERSION}: upgrade lookalike"
+        )
+    if not isinstance(data.get("descriptors"), list) or not data["descriptors"]:
+        raise IndexFormatError(f"the manifest of the index at {path!r} lists no descriptors; it is damaged")
+    return data
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    _write_atomic(path, write)
+
+
+def _folder_size(path: str) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def resolve_path(path: str | os.PathLike[str]) -> str:
+    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
+    text = os.path.abspath(os.fspath(path))
+    try:
+        return os.path.realpath(text)
+    except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
+        return text
+
+
+# -- the index -------------------------------------------------------------------------------------
+
+class Index:
+    """A persistent, updatable index of image files: their descriptors in SQLite, searchable vector snapshots.
+
+    Create one with :meth:`create`, open one with :meth:`open`; both return an
+    object usable as a context manager. Files are added with :meth:`update`
+    (a whole folder, kept in sync) or :meth:`add`, dropped with :meth:`remove`,
+    and searched in bulk with :meth:`search_vectors`, FAISS-style.
+
+    Ids are the catalogue's file ids: an id names one version of one file (a
+    file whose content changes is indexed again under a new id); :meth:`paths`
+    and :meth:`records` turn ids back into files.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> folder = tempfile.mkdtemp()
+    >>> for i in range(3):
+    ...     Image.fromarray(np.random.default_rng(i).integers(0, 256, (64, 64), np.uint8)).save(f"{folder}/{i}.png")
+    >>> with Index.create(tempfile.mkdtemp() + "/idx", descriptors=["phash"]) as index:
+    ...     report = index.update(folder, jobs=1)
+    ...     query = index.vectors("phash", index.ids_of([f"{folder}/1.png"]))[1]
+    ...     distances, ids = index.search_vectors(query, 1)
+    ...     (report.added, len(index), int(distances[0, 0]), index.paths(ids[0])[0].endswith("1.png"))
+    (3, 3, 0, True)
+    """
+
+    def __init__(self, path: str, manifest: dict[str, Any], catalog: Catalog) -> None:
+        self.path = path
+        self._manifest = manifest
+        self._catalog: Catalog | None = catalog
+        self.descriptors: tuple[DescriptorSpec, ...] = tuple(
+            DescriptorSpec.from_json(d) for d in manifest["descriptors"]
+        )
+        self.backend = str(manifest.get("vector_backend", "auto"))
+        self._backend_params: dict[str, Any] = dict(manifest.get("backend_params", {}))
+        self._stores: dict[str, tuple[VectorStore, int]] = {}
+        self._saved: dict[str, int] = {}
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        descriptors: Iterable[str] = DEFAULT_DESCRIPTORS,
+        backend: str = "auto",
+        backend_params: dict[str, Any] | None = None,
+    ) -> Index:
+        """Create an empty index in a new (or empty) folder.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The index folder; created (with its parents) if needed. It must be
+            empty or not exist.
+        descriptors : iterable of str, keyword-only
+            What to compute for each file: any of :data:`lookalike.index.DESCRIPTORS`.
+            The default ``("phash", "embedding")`` needs the ``index`` extra
+            (onnxruntime and the EfficientNet-Lite0 weights) for the embedding.
+        backend : str, keyword-only
+            Vector index for embeddings: ``"auto"`` (exact up to
+            :data:`~lookalike.index.EXACT_MAX` vectors, HNSW up to
+            :data:`~lookalike.index.HNSW_MAX`, IVF beyond), ``"flat"``,
+            ``"hnsw"``, ``"ivf"`` or ``"numpy"``. Hashes are always searched exactly.
+        backend_params : dict, optional, keyword-only
+            Parameters of the backend (``ef_search``, ``m`` for HNSW; ``nprobe``, ``nlist`` for IVF).
+
+        Raises
+        ------
+        ParameterError
+            An index already exists there, the folder holds other files, or an
+            argument is invalid.
+        """
+        specs = parse_specs(descriptors)
+        if backend not in BACKENDS or backend in ("binary", "numpy-binary"):
+            raise ParameterError(f"backend must be one of auto, flat, hnsw, ivf, numpy; got {backend!r}")
+        text = os.path.abspath(os.fspath(path))
+        if os.path.exists(text):
+            if not os.path.isdir(text):
+                raise ParameterError(f"cannot create an index at {text!r}: it is a file; give a folder")
+            if os.path.exists(os.path.join(text, MANIFEST)):
+                raise ParameterError(
+                    f"an index already exists at {text!r}; open it with Index.open (or `lookalike index update`)"
+                )
+            others = set(os.listdir(text)) - _OWN_FILES
+            if others:
+                raise ParameterError(
+                    f"cannot create an index in {text!r}: the folder holds other files ({sorted(others)[0]!r}, ...); "
+                    "give a new or empty folder"
+                )
+        os.makedirs(os.path.join(text, VECTORS), exist_ok=True)
+        catalog = Catalog(os.path.join(text, CATALOG), create=True)
+        from lookalike import __version__
+
+        manifest = {
+            "format": _FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "created_by": f"lookalike {__version__}",
+            "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "descriptors": [spec.to_json() for spec in specs],
+            "vector_backend": backend,
+            "backend_params": dict(backend_params or {}),
+        }
+        _write_json(os.path.join(text, MANIFEST), manifest)  # last: its presence marks a complete index
+        return cls(text, manifest, catalog)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Index:
+        """Open an existing index.
+
+        Raises
+        ------
+        IndexFormatError
+            The folder is missing, is not an index, is damaged, or was written
+            by a newer format version than this lookalike reads.
+        """
+        text = os.path.abspath(os.fspath(path))
+        manifest = _read_manifest(text)
+        catalog = Catalog(os.path.join(text, CATALOG))
+        return cls(text, manifest, catalog)
+
+    def close(self) -> None:
+        """Close the catalogue (snapshots were saved by the operations that changed them)."""
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        self._stores.clear()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        names = ", ".join(spec.name for spec in self.descriptors)
+        return f"Index({self.path!r}, descriptors=[{names}], files={len(self) if self._catalog else 'closed'})"
+
+    @property
+    def catalog(self) -> Catalog:
+        """The SQLite catalogue (for the indexing pipeline and advanced use)."""
+        if self._catalog is None:
+            raise ParameterError(f"the index at {self.path!r} is closed; open it again with Index.open")
+        return self._catalog
+
+    @property
+    def format_version(self) -> int:
+        return int(self._manifest["format_version"])
+
+    @property
+    def created_by(self) -> str:
+        return str(self._manifest.get("created_by", ""))
+
+    def descriptor(self, name: str | None = None) -> DescriptorSpec:
+        """The spec of descriptor ``name`` (default: the first embedding, else the first descriptor)."""
+        if name is None:
+            embeddings = [s for s in self.descriptors if s.kind == "embedding"]
+            return embeddings[0] if embeddings else self.descriptors[0]
+        for spec in self.descriptors:
+            if spec.name == name:
+                return spec
+        held = ", ".join(s.name for s in self.descriptors)
+        raise ParameterError(f"the index at {self.path!r} holds no {name!r} descriptor; it holds: {held}")
+
+    def __len__(self) -> int:
+        return self.catalog.counts()[0]
+
+    # -- changing ----------------------------------------------------------------------------------
+
+    def update(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        recursive: bool = True,
+        jobs: int | None = None,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Bring the index in line with a folder: add new files, re-index changed ones, drop deleted ones.
+
+        A file is unchanged, and skipped, when its path, size and modification
+        time (nanoseconds) match the catalogue and it was indexed without error.
+        Work is committed in batches: if the run is interrupted, the next one
+        starts where it stopped. See :func:`lookalike.pipelines._indexing.update_index`.
+
+        Parameters
+        ----------
+        folder : str or path-like
+        recursive : bool, keyword-only
+            Also index sub-folders (default).
+        jobs : int, optional, keyword-only
+            Worker processes (default: every available CPU).
+        progress : callable, optional, keyword-only
+            Called as ``progress("indexing", done, total)``.
+
+        Raises
+        ------
+        ParameterError
+            ``folder`` is not a folder, or holds no image and nothing of it is indexed.
+        """
+        from lookalike.pipelines._indexing import update_index
+
+        return update_index(self, folder, recursive=recursive, jobs=jobs, progress=progress)
+
+    def add(
+        self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, jobs: int | None = None,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index files (a folder stands for every image under it); unchanged files are skipped."""
+        from lookalike.pipelines._indexing import add_to_index
+
+        return add_to_index(self, paths, jobs=jobs, progress=progress)
+
+    def remove(self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> int:
+        """Drop files from the index (a folder drops everything indexed under it); returns how many went.
+
+        Nothing on disk is touched. Paths not in the index are ignored.
+        """
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        files: list[str] = []
+        folders: list[str] = []
+        for path in paths:
+            key = resolve_path(path)
+            (folders if os.path.isdir(key) else files).append(key)
+        count = self.catalog.remove(files, under=folders)
+        if count:
+            self.refresh()
+        return count
+
+    def refresh(self, *, save: bool = True) -> None:
+        """Bring every vector snapshot up to date with the catalogue and (by default) save it."""
+        for spec in self.descriptors:
+            self._store(spec.name)
+            if save:
+                self._save(spec.name)
+        if save:
+            self._compact_log()
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def search_vectors(
+        self, queries: Any, k: int = 10, *, descriptor: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest indexed files of each query vector, FAISS-style.
+
+        Parameters
+        ----------
+        queries : array
+            (n, d) float vectors for an embedding (unit length, as
+            :class:`lookalike.features.Embedder` gives them), or (n, 8) packed
+            uint8 hashes for a 64-bit hash. One vector of shape (d,) also works.
+        k : int
+            Results per query.
+        descriptor : str, optional, keyword-only
+            Which descriptor to search (default: the embedding if the index has
+            one, else its first descriptor).
+
+        Returns
+        -------
+        distances, ids : ndarray
+            Shape (n_queries, k), best first; id -1 where fewer than k files
+            exist. For an embedding the distances are inner products (cosine;
+            higher is more similar, ``-inf`` when missing); for a hash, Hamming
+            distances in bits (lower is more similar, ``2**31 - 1`` when missing).
+        """
+        spec = self.descriptor(descriptor)
+        return self._store(spec.name).search(queries, k)
+
+    def ids_of(self, paths: Iterable[str | os.PathLike[str]]) -> np.ndarray:
+        """The ids of indexed files, in the order given (-1 for a path that is not indexed)."""
+        keys = [resolve_path(p) for p in paths]
+        known = self.catalog.known(keys)
+        return np.array([known[k][0] if k in known and known[k][3] == "ok" else -1 for k in keys], np.int64)
+
+    def paths(self, ids: Sequence[int] | np.ndarray) -> list[str | None]:
+        """The paths of ``ids`` (``None`` for -1 or an id no longer in the index)."""
+        flat = [int(i) for i in np.asarray(ids).ravel()]
+        found = {r.id: r.path for r in self.catalog.records([i for i in flat if i >= 0])}
+        return [found.get(i) for i in flat]
+
+    def records(self, ids: Sequence[int] | np.ndarray | None = None, *, status: str | None = None) -> list[FileRecord]:
+        """Catalogue rows of ``ids`` (in that order; unknown ids left out), or of every file (``status`` filters)."""
+        if ids is None:
+            return self.catalog.records(status=status)
+        return self.catalog.records([int(i) for i in np.asarray(ids).ravel()])
+
+    def vectors(self, descriptor: str, ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, vectors)`` of a descriptor straight from the catalogue: for ``ids`` (those indexed), or all."""
+        spec = self.descriptor(descriptor)
+        id_list = None if ids is None else [int(i) for i in np.asarray(ids).ravel() if int(i) >= 0]
+        found, blobs = self.catalog.vectors(spec.name, id_list)
+        array = spec.from_bytes(blobs)
+        if id_list is not None:  # the order asked for
+            order = {int(i): j for j, i in enumerate(found)}
+            keep = [order[i] for i in id_list if i in order]
+            found, array = found[keep], array[keep]
+        return found, array
+
+    def info(self) -> IndexInfo:
+        """Counts, descriptors, format version, size on disk and the state of each vector snapshot."""
+        ok, errors = self.catalog.counts()
+        generation = self.catalog.generation()
+        stores: dict[str, dict[str, Any]] = {}
+        for spec in self.descriptors:
+            meta = self._snapshot_meta(spec.name)
+            if meta is None:
+                stores[spec.name] = {"backend": None, "count": None, "generation": None, "stale": True}
+            else:
+                stores[spec.name] = {
+                    "backend": meta.get("backend"), "count": meta.get("count"),
+                    "generation": meta.get("generation"), "stale": int(meta.get("generation", -1)) < generation,
+                }
+        return IndexInfo(
+            path=self.path, format_version=self.format_version, created_by=self.created_by,
+            created_at=str(self._manifest.get("created_at", "")),
+            descriptors=tuple(s.name for s in self.descriptors), files=ok, errors=errors, generation=generation,
+            size_bytes=_folder_size(self.path), stores=stores,
+        )
+
+    # -- snapshots ---------------------------------------------------------------------------------
+
+    def _snapshot_meta(self, name: str) -> dict[str, Any] | None:
+        try:
+            with open(os.path.join(self.path, VECTORS, f"{name}.json"), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None  # damaged: rebuilt from the catalogue
+        return data if isinstance(data, dict) else None
+
+    def _load_snapshot(self, spec: DescriptorSpec) -> tuple[VectorStore, int] | None:
+        """The saved store and its generation, or None (absent, damaged, or of another shape)."""
+        for _attempt in range(3):  # a writer may replace the file between reading the json and the file
+            meta = self._snapshot_meta(spec.name)
+            if meta is None:
+                return None
+            try:
+                store = load_store(str(meta["backend"]), os.path.join(self.path, VECTORS, str(meta["file"])),
+                                   **dict(meta.get("params", {})))
+                generation = int(meta["generation"])
+            except (IndexFormatError, KeyError, TypeError, ValueError):
+                continue
+            if store.dim != spec.dim or store.metric != spec.metric:
+                return None
+            self._saved[spec.name] = generation
+            return store, generation
+        return None
+
+    def _desired_backend(self, spec: DescriptorSpec, n: int) -> str:
+        if spec.metric == "hamming":
+            return choose_backend(n, metric="hamming")
+        if self.backend != "auto":
+            return self.backend
+        return choose_backend(n, metric=spec.metric)
+
+    def _fits(self, store: VectorStore, spec: DescriptorSpec, n: int) -> bool:
+        if spec.metric == "hamming" or self.backend != "auto":
+            return store.backend == self._desired_backend(spec, n)
+        # some slack around the thresholds, so an index near one does not flip back and forth
+        return store.backend in {choose_backend(int(n * 1.25), metric=spec.metric),
+                                 choose_backend(int(n * 0.8), metric=spec.metric)}
+
+    def _new_store(self, spec: DescriptorSpec, n: int) -> VectorStore:
+        backend = self._desired_backend(spec, n)
+        params = {} if spec.metric == "hamming" else {
+            k: v for k, v in self._backend_params.items()
+            if k in {"hnsw": ("m", "ef_construction", "ef_search"), "ivf": ("nlist", "nprobe")}.get(backend, ())
+        }
+        return make_store(backend, spec.dim, metric=spec.metric, **params)
+
+    def _store(self, name: str) -> VectorStore:
+        """The store of descriptor ``name``, up to date with the catalogue (patched or rebuilt as needed)."""
+        spec = self.descriptor(name)
+        catalog = self.catalog
+        cached = self._stores.get(name)
+        if cached is not None and cached[1] == catalog.generation():
+            return cached[0]
+        with catalog.reading():
+            generation = catalog.generation()
+            if cached is None:
+                cached = self._load_snapshot(spec)
+            store: VectorStore | None = None
+            if cached is not None and cached[1] >= catalog.changes_floor():
+                store, base = cached
+                removed, added = catalog.changes_since(base)
+                expected = len(store) - removed.size + added.size
+                if removed.size + added.size > max(_SAVE_AFTER, _PATCH_LIMIT * len(store)) or not self._fits(
+                    store, spec, expected
+                ):
+                    store = None
+                elif removed.size or added.size:
+                    store.remove(removed)
+                    ids, blobs = catalog.vectors(name, added.tolist())
+                    store.add(ids, spec.from_bytes(blobs))
+            if store is None:
+                ids, blobs = catalog.vectors(name)
+                store = self._new_store(spec, len(ids))
+                store.add(ids, spec.from_bytes(blobs))
+                self._saved.pop(name, None)
+        self._stores[name] = (store, generation)
+        if generation - self._saved.get(name, -(10**12)) >= _SAVE_AFTER and self._writable():
+            self._save(name)
+        return store
+
+    def _writable(self) -> bool:
+        return os.access(os.path.join(self.path, VECTORS), os.W_OK)
+
+    def _save(self, name: str) -> None:
+        """Write the in-memory store of ``name`` as the current snapshot (if it is newer than the saved one)."""
+        cached = self._stores.get(name)
+        if cached is None or not self._writable():
+            return
+        store, generation = cached
+        saved = self._snapshot_meta(name)
+        current = saved is not None and saved.get("backend") == store.backend
+        if current and saved is not None and int(saved.get("generation", -1)) == generation:
+            self._saved[name] = generation
+            return
+        folder = os.path.join(self.path, VECTORS)
+        os.makedirs(folder, exist_ok=True)
+        if store.backend == "ivf" and len(store) == 0:
+            store = self._new_store(self.descriptor(name), 0)  # an untrained IVF cannot be saved: save it flat
+            self._stores[name] = (store, generation)
+        filename = f"{name}-{generation}-{secrets.token_hex(4)}{store_suffix(store.backend)}"
+        store.save(os.path.join(folder, filename))
+        spec = self.descriptor(name)
+        _write_json(os.path.join(folder, f"{name}.json"), {
+            "descriptor": name, "backend": store.backend, "file": filename, "generation": generation,
+            "count": len(store), "dim": spec.dim, "metric": spec.metric, "params": store_state(store),
+            "format_version": FORMAT_VERSION,
+        })
+        self._saved[name] = generation
+        self._clean_vectors(name, keep=filename)
+
+    def _clean_vectors(self, name: str, *, keep: str) -> None:
+        folder = os.path.join(self.path, VECTORS)
+        now = time.time()
+        for entry in os.scandir(folder):
+            stale_data = entry.name.startswith(f"{name}-") and entry.name != keep and not entry.name.endswith(".json")
+            stale_tmp = entry.name.startswith(".tmp-")
+            try:
+                if stale_data or (stale_tmp and now - entry.stat().st_mtime > _STALE_TMP_SECONDS):
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+    def _compact_log(self) -> None:
+        generations = []
+        for spec in self.descriptors:
+            meta = self._snapshot_meta(spec.name)
+            if meta is None:
+                return
+            generations.append(int(meta.get("generation", 0)))
+        if generations:
+            self.catalog.compact_changes(min(generations))
+

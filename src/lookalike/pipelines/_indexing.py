@@ -1,0 +1,525 @@
+"""Build and update an index: find the files, read each once, describe it, commit in batches.
+
+Each file is read into memory once: the bytes give the content hash (SHA-256)
+and are decoded once at a reduced size (JPEG DCT scaling to at least
+256 x 256; enough for the 64-bit hashes and the embedding's 224 crop), and
+every descriptor of the index is computed from that one decode. Files are
+spread over worker processes in small chunks; the parent commits each chunk's
+results to the catalogue in one transaction as it arrives, so an interrupted
+run loses at most the chunks in flight and the next run skips everything
+committed (same path, size and modification time).
+
+Bad input never stops a run: unreadable, empty, truncated or non-image files
+and symbolic-link loops are recorded with status ``'error'`` and their reason,
+and reported; a file whose size or modification time moves while it is read is
+read again (up to three times), then recorded as changing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lookalike.errors import LookalikeError, MissingDependencyError, ParameterError
+from lookalike.pipelines._files import IMAGE_SUFFIXES, find_images
+
+if TYPE_CHECKING:
+    from lookalike.index import Index, IndexReport
+    from lookalike.index._catalog import FileResult
+
+__all__ = ["DEFAULT_INDEX_NAME", "add_to_index", "build_index", "default_index_path", "update_index"]
+
+#: The index folder ``lookalike index build DIR`` uses when ``--index`` is not given: ``DIR/.lookalike-index``
+#: (hidden, so it is never taken for images).
+DEFAULT_INDEX_NAME = ".lookalike-index"
+
+Progress = Callable[[str, int, int], None]
+
+_READ_ATTEMPTS = 3
+_CHUNK_HASH = 16  # files per worker task when only hashes are computed
+_CHUNK_EMBED = 16  # ... with the embedding (one network batch)
+
+
+def default_index_path(folder: str | os.PathLike[str]) -> str:
+    """``folder/.lookalike-index``."""
+    return os.path.join(os.fspath(folder), DEFAULT_INDEX_NAME)
+
+
+def build_index(
+    folder: str | os.PathLike[str],
+    index: str | os.PathLike[str] | None = None,
+    *,
+    descriptors: Iterable[str] | None = None,
+    backend: str = "auto",
+    recursive: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[Index, IndexReport]:
+    """Index a folder: create the index (or resume / update an existing one) and fill it.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The images.
+    index : str or path-like, optional
+        The index folder; default ``folder/.lookalike-index``.
+    descriptors : iterable of str, optional, keyword-only
+        For a new index (default ``("phash", "embedding")``). For an existing
+        one they must match what it holds (or be None).
+    backend : str, keyword-only
+        Vector backend of a new index (see :meth:`lookalike.index.Index.create`).
+    recursive, jobs, progress
+        As for :func:`update_index`.
+
+    Returns
+    -------
+    (Index, IndexReport)
+        The open index (close it, or use it as a context manager) and what the run did.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> folder = tempfile.mkdtemp()
+    >>> Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder + "/black.png")
+    >>> index, report = build_index(folder, descriptors=["phash"], jobs=1)
+    >>> with index:
+    ...     report.added, len(index), os.path.basename(index.path)
+    (1, 1, '.lookalike-index')
+    """
+    from lookalike.index import Index
+
+    folder_text = os.fspath(folder)
+    _check_folder(folder_text)
+    path = os.fspath(index) if index is not None else default_index_path(folder_text)
+    if os.path.exists(os.path.join(path, "manifest.json")):
+        opened = Index.open(path)
+        if descriptors is not None:
+            wanted = [str(d) for d in ([descriptors] if isinstance(descriptors, str) else descriptors)]
+            held = [spec.name for spec in opened.descriptors]
+            if wanted != held:
+                opened.close()
+                raise ParameterError(
+                    f"the index at {path!r} holds the descriptors {', '.join(held)}, not {', '.join(wanted)}; "
+                    "leave the descriptors out to update it, or give a new index folder"
+                )
+    else:
+        from lookalike.index import DEFAULT_DESCRIPTORS
+
+        opened = Index.create(path, descriptors=DEFAULT_DESCRIPTORS if descriptors is None else descriptors,
+                              backend=backend)
+    try:
+        report = update_index(opened, folder_text, recursive=recursive, jobs=jobs, progress=progress)
+    except BaseException:
+        opened.close()
+        raise
+    return opened, report
+
+
+def _check_folder(folder: str) -> None:
+    if not os.path.exists(folder):
+        raise ParameterError(f"no such folder: {folder!r}; give a folder that holds images")
+    if not os.path.isdir(folder):
+        raise ParameterError(f"expected a folder of images, got the file {folder!r}; use `index add` for files")
+
+
+def update_index(
+    index: Index,
+    folder: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Bring ``index`` in line with ``folder``: add new images, re-index changed ones, drop deleted ones.
+
+    Only catalogue entries under ``folder`` are considered for removal (and,
+    with ``recursive=False``, only those directly in it); hidden files and
+    folders are skipped, like the index folder itself.
+
+    Parameters
+    ----------
+    index : Index
+    folder : str or path-like
+    recursive : bool, keyword-only
+        Also index sub-folders (default).
+    jobs : int, optional, keyword-only
+        Worker processes; default every available CPU. 1 runs in this process.
+    progress : callable, optional, keyword-only
+        ``progress("indexing", done, total)`` after each committed chunk.
+
+    Returns
+    -------
+    IndexReport
+
+    Raises
+    ------
+    ParameterError
+        ``folder`` is missing or not a folder, or it holds no image and nothing
+        under it is indexed (an empty folder is almost always a wrong path).
+    """
+    from lookalike.index import IndexReport
+    from lookalike.index._catalog import FileResult
+    from lookalike.index._index import FileError, resolve_path
+
+    folder_text = os.fspath(folder)
+    _check_folder(folder_text)
+    jobs = _check_jobs(jobs)
+    root = resolve_path(folder_text)
+    listing = find_images(folder_text, recursive=recursive, exclude=[index.path])
+    known = index.catalog.known(under=root)
+    if not recursive:
+        known = {p: row for p, row in known.items() if os.path.dirname(p) == root}
+    known = {p: row for p, row in known.items() if not _hidden(p, root) and not _inside(p, index.path)}
+    if not listing.images and not known:
+        raise ParameterError(_no_images_message(folder_text, listing.rejected, recursive))
+
+    seen: set[str] = set()
+    todo: list[str] = []
+    unchanged = 0
+    for image in listing.images:
+        key = resolve_path(image.path)
+        if key in seen or _inside(key, index.path):
+            continue
+        seen.add(key)
+        if _unchanged(key, known.get(key)):
+            unchanged += 1
+        else:
+            todo.append(key)
+
+    errors: list[FileError] = []
+    rejected_results: list[FileResult] = []
+    for bad in listing.rejected:
+        key = resolve_path(bad.path)
+        errors.append(FileError(bad.path, bad.reason))
+        if key in seen or os.path.isdir(key):
+            continue
+        seen.add(key)
+        row = known.get(key)
+        if row is not None and row[3] == "error" and row[4] == bad.reason:
+            continue  # already recorded with that reason
+        size, mtime_ns = _stat_or_none(key)
+        rejected_results.append(FileResult(key, size=size, mtime_ns=mtime_ns, error=bad.reason))
+    gone = [p for p in known if p not in seen]
+    removed = index.catalog.remove(gone) if gone else 0
+    if rejected_results:
+        index.catalog.commit(rejected_results)
+
+    added, changed, processed, failed = _process(index, todo, set(known), jobs=jobs, progress=progress)
+    errors += failed
+    index.refresh()
+    return IndexReport(added=added, changed=changed, removed=removed, unchanged=unchanged, processed=processed,
+                       errors=tuple(errors))
+
+
+def add_to_index(
+    index: Index,
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Index the given files (a folder stands for every image under it, recursively).
+
+    Files already indexed and unchanged are skipped. A path that does not
+    exist is reported (not recorded); a file that cannot be read is recorded
+    with status ``'error'``.
+    """
+    from lookalike.index import IndexReport
+    from lookalike.index._catalog import FileResult
+    from lookalike.index._index import FileError, resolve_path
+
+    jobs = _check_jobs(jobs)
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    errors: list[FileError] = []
+    candidates: list[str] = []
+    bad_results: list[FileResult] = []
+    for given in paths:
+        text = os.fspath(given)
+        if os.path.isdir(text):
+            listing = find_images(text, recursive=True, exclude=[index.path])
+            candidates += [image.path for image in listing.images]
+            for bad in listing.rejected:
+                errors.append(FileError(bad.path, bad.reason))
+                if not os.path.isdir(bad.path):
+                    size, mtime_ns = _stat_or_none(bad.path)
+                    bad_results.append(FileResult(resolve_path(bad.path), size=size, mtime_ns=mtime_ns,
+                                                  error=bad.reason))
+        elif os.path.lexists(text) and not os.path.exists(text) and not _is_loop(text):
+            errors.append(FileError(text, "broken link: the file it points to does not exist"))
+        elif not os.path.lexists(text):
+            errors.append(FileError(text, "no such file"))
+        else:
+            candidates.append(text)
+    keys = list(dict.fromkeys(resolve_path(p) for p in candidates))
+    known = index.catalog.known(keys)
+    todo = [k for k in keys if not _unchanged(k, known.get(k))]
+    if bad_results:
+        index.catalog.commit(bad_results)
+    added, changed, processed, failed = _process(index, todo, set(known), jobs=jobs, progress=progress)
+    index.refresh()
+    return IndexReport(added=added, changed=changed, removed=0, unchanged=len(keys) - len(todo),
+                       processed=processed, errors=tuple(errors + failed))
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+def _check_jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return _available_cpus()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ParameterError(f"jobs must be a positive integer (or None for every CPU), got {jobs!r}")
+    return jobs
+
+
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _unchanged(path: str, row: tuple[Any, ...] | None) -> bool:
+    """Indexed without error, and the file's size and modification time are the same."""
+    if row is None or row[3] != "ok":
+        return False
+    size, mtime_ns = _stat_or_none(path)
+    return size == row[1] and mtime_ns == row[2]
+
+
+def _stat_or_none(path: str) -> tuple[int | None, int | None]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None, None
+    return int(info.st_size), int(info.st_mtime_ns)
+
+
+def _hidden(path: str, root: str) -> bool:
+    relative = os.path.relpath(path, root)
+    return any(part.startswith(".") for part in relative.split(os.sep))
+
+
+def _inside(path: str, folder: str) -> bool:
+    folder = os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _is_loop(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        import errno
+
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def _no_images_message(folder: str, rejected: Sequence[Any], recursive: bool) -> str:
+    suffixes = ", ".join(sorted(s for s in IMAGE_SUFFIXES if s in (".jpg", ".jpeg", ".png", ".webp", ".tif", ".bmp")))
+    text = f"found no images in {folder!r} (looked for {suffixes}, ...{', in sub-folders too' if recursive else ''})"
+    if rejected:
+        first = rejected[0]
+        text += (f"; {len(rejected)} file{'s' if len(rejected) != 1 else ''} looked like images but cannot be read, "
+                 f"e.g. {first.label}: {first.reason}")
+    elif not recursive:
+        text += "; to include sub-folders, index recursively"
+    return text
+
+
+# -- reading and describing files --------------------------------------------------------------------
+
+def _process(
+    index: Index, todo: list[str], known: set[str], *, jobs: int, progress: Progress | None
+) -> tuple[int, int, int, list[Any]]:
+    """Describe ``todo`` (resolved paths) and commit the results chunk by chunk.
+
+    Returns ``(added, changed, processed, errors)``.
+    """
+    from lookalike.index._index import FileError
+
+    specs = index.descriptors
+    total = len(todo)
+    if progress is not None:
+        progress("indexing", 0, total)
+    if not todo:
+        return 0, 0, 0, []
+    wants_embedding = any(spec.kind == "embedding" for spec in specs)
+    size = _CHUNK_EMBED if wants_embedding else _CHUNK_HASH
+    workers = min(jobs, max(1, -(-total // size)))
+    if workers > 1:  # smaller chunks keep every worker busy to the end
+        size = max(1, min(size, -(-total // (workers * 4))))
+    chunks = [todo[i : i + size] for i in range(0, total, size)]
+    added = changed = done = 0
+    errors: list[FileError] = []
+
+    def commit(results: list[FileResult]) -> None:
+        nonlocal added, changed, done
+        index.catalog.commit(results)
+        for result in results:
+            if result.error is not None:
+                errors.append(FileError(result.path, result.error))
+            elif result.path in known:
+                changed += 1
+            else:
+                added += 1
+        done += len(results)
+        if progress is not None:
+            progress("indexing", done, total)
+
+    spec_data = [spec.to_json() for spec in specs]
+    if workers <= 1:
+        embedder = _make_embedder(None) if wants_embedding else None
+        for chunk in chunks:
+            commit(_describe_chunk(chunk, spec_data, embedder=embedder))
+        return added, changed, done, errors
+    if wants_embedding:
+        _check_embedding_available()
+    threads = max(1, _available_cpus() // workers)
+    with _executor(workers, threads if wants_embedding else 0) as pool:
+        from concurrent.futures import as_completed
+
+        futures = [pool.submit(_describe_chunk, chunk, spec_data) for chunk in chunks]
+        for future in as_completed(futures):
+            commit(future.result())
+    return added, changed, done, errors
+
+
+def _make_embedder(threads: int | None) -> Any:
+    from lookalike.features import Embedder
+
+    return Embedder(threads=threads)
+
+
+def _check_embedding_available() -> None:
+    """Fail before starting workers when the embedding cannot be computed at all."""
+    import importlib.util
+
+    from lookalike.features._embed import weights_path
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise MissingDependencyError(
+            "the 'embedding' descriptor needs onnxruntime; install the index extra: pip install 'lookalike[index]'"
+        )
+    weights_path()
+
+
+_worker_embedder: Any = None
+_worker_threads = 0
+
+
+def _init_worker(threads: int) -> None:
+    global _worker_threads
+    _worker_threads = threads
+
+
+def _executor(workers: int, threads: int) -> Any:
+    """Worker processes that never fork a parent with threads: forkserver where available, else spawn."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_init_worker, initargs=(threads,))
+
+
+def _describe_chunk(
+    paths: Sequence[str], spec_data: Sequence[dict[str, Any]], *, embedder: Any = None
+) -> list[FileResult]:
+    """Read, decode and describe a chunk of files; one result per path, in order."""
+    global _worker_embedder
+    from lookalike.index._descriptors import DescriptorSpec, describe_pixels
+
+    specs = [DescriptorSpec.from_json(d) for d in spec_data]
+    draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
+    results = [_read_one(path, draft) for path in paths]
+    live = [i for i, (result, pixels) in enumerate(results) if pixels is not None]
+    if live:
+        if embedder is None and any(s.kind == "embedding" for s in specs):
+            if _worker_embedder is None:
+                _worker_embedder = _make_embedder(_worker_threads or None)
+            embedder = _worker_embedder
+        described = describe_pixels([results[i][1] for i in live], specs, embedder=embedder)
+        by_name = {spec.name: spec for spec in specs}
+        for i, entry in zip(live, described, strict=True):
+            result = results[i][0]
+            if isinstance(entry, str):
+                result.error = entry
+            else:
+                result.vectors = {name: by_name[name].to_bytes(vector) for name, vector in entry.items()}
+    return [result for result, _pixels in results]
+
+
+def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
+    """The file's identity (size, time, SHA-256, size in pixels) and its decoded pixels, or the error."""
+    from lookalike.index._catalog import FileResult
+    from lookalike.io import load_image, open_image
+
+    result = FileResult(path)
+    data = b""
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            before = os.stat(path)
+            if stat.S_ISDIR(before.st_mode):
+                result.error = "it is a folder, not a file"
+                return result, None
+            if not stat.S_ISREG(before.st_mode):
+                result.error = "not a regular file (a device, pipe or socket)"
+                return result, None
+            with open(path, "rb") as handle:
+                data = handle.read()
+            after = os.stat(path)
+        except OSError as exc:
+            result.error = _os_reason(exc)
+            return result, None
+        result.size, result.mtime_ns = int(after.st_size), int(after.st_mtime_ns)
+        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and len(data) == after.st_size:
+            break
+        time.sleep(0.05 * (attempt + 1))
+    else:
+        result.error = (f"the file kept changing while it was read ({_READ_ATTEMPTS} attempts); "
+                        "index it again once it is complete")
+        return result, None
+    if not data:
+        result.error = "the file is empty (0 bytes)"
+        return result, None
+    result.content_hash = hashlib.sha256(data).hexdigest()
+    # A folder run must outlive any one file, whatever the decoder raises on it.
+    try:
+        with open_image(data) as image:
+            width, height = image.size
+            orientation = _exif_orientation(image)
+        result.width, result.height = (height, width) if orientation >= 5 else (width, height)
+        pixels = load_image(data, draft=draft)
+    except LookalikeError as exc:
+        result.error = getattr(exc, "reason", None) or str(exc)
+        return result, None
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result, None
+    return result, pixels
+
+
+def _exif_orientation(image: Any) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # an unreadable EXIF block: viewers show the image as stored
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    if isinstance(exc, FileNotFoundError):
+        return "no such file (deleted while indexing?)"
+    if isinstance(exc, PermissionError):
+        return "permission denied: cannot read this file"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return exc.strerror or str(exc)
