@@ -6,10 +6,11 @@ lookalike. It reads one JSON request per line on stdin and answers one JSON line
 ``{"op": "info"}``
     versions of the anchor packages, torch's thread count, and which metrics can run here
     (with the import error for those that cannot).
-``{"op": "time", "metric": NAME, "a": PATH, "b": PATH, "reps": N, "warmup": W}``
+``{"op": "time", "metric": NAME, "a": PATH, "b": PATH, "reps": N, "warmup": W, "threads": T}``
     load the two ``.npy`` files (cached), prepare the anchor's input once (cached: tensor
-    conversion is *not* timed, which favours the anchor), call the metric ``W`` times untimed,
-    then ``N`` times timed with ``time.perf_counter``; answers ``{"ok": true, "times": [...],
+    conversion is *not* timed, which favours the anchor), set torch's intra-op thread count
+    to ``T`` (``null``: torch's default), call the metric ``W`` times untimed, then ``N``
+    times timed with ``time.perf_counter``; answers ``{"ok": true, "times": [...],
     "value": float}`` or ``{"ok": false, "error": "..."}``.
 ``{"op": "quit"}``
     exit.
@@ -44,6 +45,17 @@ os.dup2(2, 1)
 
 _ARRAYS: dict[str, np.ndarray] = {}
 _PREPARED: dict[tuple[str, str, str], Callable[[], float]] = {}
+_DEFAULT_THREADS: list[int] = []
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    if "torch" not in sys.modules:
+        return
+    import torch
+
+    if not _DEFAULT_THREADS:
+        _DEFAULT_THREADS.append(torch.get_num_threads())
+    torch.set_num_threads(threads or _DEFAULT_THREADS[0])
 
 
 def _load(path: str) -> np.ndarray:
@@ -179,7 +191,7 @@ def _info() -> dict[str, Any]:
     if "torch" in sys.modules:
         import torch
 
-        info["torch_threads"] = torch.get_num_threads()
+        info["torch_threads"] = _DEFAULT_THREADS[0] if _DEFAULT_THREADS else torch.get_num_threads()
         info["torch_cuda_build"] = torch.version.cuda
     return info
 
@@ -192,6 +204,7 @@ def _time(request: dict[str, Any]) -> dict[str, Any]:
             raise KeyError(f"unknown metric {name!r}; known: {sorted(METRICS)}")
         _PREPARED[key] = METRICS[name](_load(request["a"]), _load(request["b"]))
     call = _PREPARED[key]
+    _set_torch_threads(request.get("threads"))
     value = float("nan")
     for _ in range(int(request.get("warmup", 0))):
         value = call()

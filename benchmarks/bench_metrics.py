@@ -176,7 +176,9 @@ def in_process(label: str, factory: Callable[[], Callable[[], float]]) -> Side:
     return Side(label, run)
 
 
-def in_worker(label: str, worker: Worker, metric: str, pair: tuple[Path, Path]) -> Side:
+def in_worker(
+    label: str, worker: Worker, metric: str, pair: tuple[Path, Path], threads: int | None = None
+) -> Side:
     def run(reps: int, warmup: int) -> tuple[list[float], float]:
         if worker.error:
             raise Unavailable(worker.error)
@@ -184,7 +186,7 @@ def in_worker(label: str, worker: Worker, metric: str, pair: tuple[Path, Path]) 
             raise Unavailable(worker.info["unavailable"][metric])
         reply = worker.request(
             {"op": "time", "metric": metric, "a": str(pair[0]), "b": str(pair[1]),
-             "reps": reps, "warmup": warmup}
+             "reps": reps, "warmup": warmup, "threads": threads}
         )
         if not reply.get("ok"):
             raise Unavailable(reply.get("error", "worker error"))
@@ -228,6 +230,31 @@ class Anchor:
     target: float | None  # required speed-up, None for context rows
     value_tol: float | None  # required |difference|, None when another algorithm
     note: str = ""
+    alt: Side | None = None  # the same call with another torch thread count
+
+    def variants(self) -> list[Side]:
+        return [self.side] + ([self.alt] if self.alt is not None else [])
+
+    def best(self) -> Side:
+        """The fastest variant that ran (the anchor's best case), else the main one."""
+        ran = [side for side in self.variants() if side.times]
+        return min(ran, key=lambda side: side.median_ms) if ran else self.side
+
+
+def torch_anchor(
+    label: str, worker: Worker, metric: str, pair: tuple[Path, Path], **kwargs: Any
+) -> Anchor:
+    """A torch anchor timed with torch's default thread count and with one thread.
+
+    On a loaded machine torch's OpenMP threads can wait on each other for a long time
+    (two threads on two busy cores ran piq's FSIM 10x slower than one thread), so both are
+    timed and the faster one is compared: the anchor's best case.
+    """
+    return Anchor(
+        in_worker(f"{label} [torch threads: default]", worker, metric, pair),
+        alt=in_worker(f"{label} [torch threads: 1]", worker, metric, pair, threads=1),
+        **kwargs,
+    )
 
 
 @dataclass
@@ -254,8 +281,8 @@ def build_cases(pairs: dict[str, tuple[Path, Path]], torch_w: Worker, ism_w: Wor
                     ),
                     target=10.0, value_tol=1e-6,
                 ),
-                Anchor(
-                    in_worker("piq ssim(downsample=False)", torch_w, "piq.ssim", grey),
+                torch_anchor(
+                    "piq ssim(downsample=False)", torch_w, "piq.ssim", grey,
                     target=None, value_tol=None,
                     note="context; piq computes in float32",
                 ),
@@ -265,8 +292,8 @@ def build_cases(pairs: dict[str, tuple[Path, Path]], torch_w: Worker, ism_w: Wor
             "fsimc", "FSIMc", "1024x1024 RGB",
             lookalike_side("lookalike fsimc", "fsimc", rgb),
             [
-                Anchor(
-                    in_worker("piq fsim(chromatic=True)", torch_w, "piq.fsim_chromatic", rgb),
+                torch_anchor(
+                    "piq fsim(chromatic=True)", torch_w, "piq.fsim_chromatic", rgb,
                     target=3.0, value_tol=None,
                     note="piq is float32 and its own port of FeatureSIM.m",
                 ),
@@ -283,12 +310,12 @@ def build_cases(pairs: dict[str, tuple[Path, Path]], torch_w: Worker, ism_w: Wor
             "ms_ssim", "MS-SSIM", "1024x1024 grey",
             lookalike_side("lookalike ms_ssim", "ms_ssim", grey),
             [
-                Anchor(
-                    in_worker("piq multi_scale_ssim", torch_w, "piq.multi_scale_ssim", grey),
+                torch_anchor(
+                    "piq multi_scale_ssim", torch_w, "piq.multi_scale_ssim", grey,
                     target=5.0, value_tol=None, note="float32",
                 ),
-                Anchor(
-                    in_worker("pytorch-msssim ms_ssim", torch_w, "pytorch_msssim.ms_ssim", grey),
+                torch_anchor(
+                    "pytorch-msssim ms_ssim", torch_w, "pytorch_msssim.ms_ssim", grey,
                     target=5.0, value_tol=None, note="float32",
                 ),
             ],
@@ -297,8 +324,8 @@ def build_cases(pairs: dict[str, tuple[Path, Path]], torch_w: Worker, ism_w: Wor
             "fsim", "FSIM (grey)", "1024x1024 grey",
             lookalike_side("lookalike fsim", "fsim", grey),
             [
-                Anchor(
-                    in_worker("piq fsim(chromatic=False)", torch_w, "piq.fsim", grey),
+                torch_anchor(
+                    "piq fsim(chromatic=False)", torch_w, "piq.fsim", grey,
                     target=None, value_tol=None, note="context; float32",
                 ),
             ],
@@ -307,8 +334,8 @@ def build_cases(pairs: dict[str, tuple[Path, Path]], torch_w: Worker, ism_w: Wor
             "gmsd", "GMSD", "1024x1024 grey",
             lookalike_side("lookalike gmsd", "gmsd", grey),
             [
-                Anchor(
-                    in_worker("piq gmsd", torch_w, "piq.gmsd", grey),
+                torch_anchor(
+                    "piq gmsd", torch_w, "piq.gmsd", grey,
                     target=None, value_tol=None, note="context; float32",
                 ),
             ],
@@ -340,8 +367,13 @@ def build_cases(pairs: dict[str, tuple[Path, Path]], torch_w: Worker, ism_w: Wor
 # --------------------------------------------------------------------------- timing
 
 
+def _short(label: str) -> str:
+    name = label.split(" ")[0]
+    return name + (" (1 thread)" if label.endswith("[torch threads: 1]") else "")
+
+
 def time_case(case: Case, args: argparse.Namespace, log: Callable[[str], None]) -> None:
-    sides = [case.lookalike] + [anchor.side for anchor in case.anchors]
+    sides = [case.lookalike] + [side for anchor in case.anchors for side in anchor.variants()]
     estimates: dict[str, float] = {}
     for side in sides:
         try:
@@ -362,7 +394,7 @@ def time_case(case: Case, args: argparse.Namespace, log: Callable[[str], None]) 
     per_round = sum(reps[s.label] * estimates[s.label] for s in live)
     rounds = max(args.min_rounds, min(args.rounds, int(args.budget // max(per_round, 1e-9))))
     log(f"  {case.title}: {rounds} rounds; reps per round "
-        + ", ".join(f"{s.label.split(' ')[0]} {reps[s.label]}" for s in live))
+        + ", ".join(f"{_short(s.label)} {reps[s.label]}" for s in live))
     for r in range(rounds):
         order = live[r % len(live):] + live[: r % len(live)]
         for side in order:
@@ -455,12 +487,16 @@ def table_lines(cases: list[Case]) -> tuple[list[str], list[str]]:
     for case in cases:
         own = case.lookalike
         for anchor in case.anchors:
-            side = anchor.side
+            side = anchor.best()
             notes = [anchor.note] if anchor.note else []
             if own.error:
                 notes.append(f"lookalike not available: {own.error}")
             if side.error:
                 notes.append(f"anchor not available: {side.error}")
+            for other in anchor.variants():
+                if other is not side and other.times:
+                    setting = other.label.rsplit("[", 1)[-1].rstrip("]")
+                    notes.append(f"{setting}: {_fmt_ms(other.median_ms)} ms")
             ratio = side.median_ms / own.median_ms if own.times and side.times else float("nan")
             target = "-" if anchor.target is None else f">= {anchor.target:g}x"
             if anchor.target is not None and ratio == ratio:
@@ -489,7 +525,7 @@ def table_lines(cases: list[Case]) -> tuple[list[str], list[str]]:
 def sample_lines(cases: list[Case]) -> list[str]:
     lines = ["| side | timed calls | median ms | min ms | max ms |", "|---|---:|---:|---:|---:|"]
     for case in cases:
-        for side in [case.lookalike] + [a.side for a in case.anchors]:
+        for side in [case.lookalike] + [s for a in case.anchors for s in a.variants()]:
             if side.times:
                 lines.append(
                     f"| {side.label} ({case.title}) | {len(side.times)} | "
@@ -547,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if wanted:
             cases = [case for case in cases if case.key in wanted]
-        needed = {a.side.worker for c in cases for a in c.anchors if a.side.worker}
+        needed = {s.worker for c in cases for a in c.anchors for s in a.variants() if s.worker}
         workers = [worker for worker in workers if worker in needed]
         try:
             for worker in workers:
@@ -595,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = {
             case.key: {
                 side.label: {"times_s": side.times, "value": side.value, "error": side.error}
-                for side in [case.lookalike] + [a.side for a in case.anchors]
+                for side in [case.lookalike] + [s for a in case.anchors for s in a.variants()]
             }
             for case in cases
         }
