@@ -613,7 +613,7 @@ class Index:
         return store
 
     def _writable(self) -> bool:
-        return os.access(os.path.join(self.path, VECTORS), os.W_OK)
+        return os.access(self.path, os.W_OK)
 
     def _save(self, name: str) -> None:
         """Write the in-memory store of ``name`` as the current snapshot (if it is newer than the saved one)."""

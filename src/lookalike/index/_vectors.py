@@ -798,7 +798,9 @@ class IVFStore(_FaissStore):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **params: Any) -> IVFStore:
-        index = _faiss().downcast_index(_read_faiss(os.fspath(path), binary=False))
+        index = _read_faiss(os.fspath(path), binary=False)  # read_index returns the concrete class
+        if not hasattr(index, "nlist"):
+            raise IndexFormatError(f"{os.fspath(path)!r} does not hold an IVF index")
         metric = "ip" if index.metric_type == _faiss().METRIC_INNER_PRODUCT else "l2"
         return cls(int(index.d), metric=metric, nlist=int(index.nlist), nprobe=int(params.get("nprobe", 32)),
                    _index=index)

@@ -194,7 +194,7 @@ def update_index(
     errors: list[FileError] = []
     rejected_results: list[FileResult] = []
     for bad in listing.rejected:
-        key = resolve_path(bad.path)
+        key = _error_key(bad.path)
         errors.append(FileError(bad.path, bad.reason))
         if key in seen or os.path.isdir(key):
             continue
@@ -248,7 +248,7 @@ def add_to_index(
                 errors.append(FileError(bad.path, bad.reason))
                 if not os.path.isdir(bad.path):
                     size, mtime_ns = _stat_or_none(bad.path)
-                    bad_results.append(FileResult(resolve_path(bad.path), size=size, mtime_ns=mtime_ns,
+                    bad_results.append(FileResult(_error_key(bad.path), size=size, mtime_ns=mtime_ns,
                                                   error=bad.reason))
         elif os.path.lexists(text) and not os.path.exists(text) and not _is_loop(text):
             errors.append(FileError(text, "broken link: the file it points to does not exist"))
@@ -290,6 +290,13 @@ def _unchanged(path: str, row: tuple[Any, ...] | None) -> bool:
         return False
     size, mtime_ns = _stat_or_none(path)
     return size == row[1] and mtime_ns == row[2]
+
+
+def _error_key(path: str) -> str:
+    """Where a failed file is recorded: its resolved path, or the link itself when the link leads nowhere."""
+    from lookalike.index._index import resolve_path
+
+    return resolve_path(path) if os.path.exists(path) else os.path.abspath(path)
 
 
 def _stat_or_none(path: str) -> tuple[int | None, int | None]:
@@ -471,8 +478,7 @@ def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
             if not stat.S_ISREG(before.st_mode):
                 result.error = "not a regular file (a device, pipe or socket)"
                 return result, None
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = _read_bytes(path)
             after = os.stat(path)
         except OSError as exc:
             result.error = _os_reason(exc)
@@ -503,6 +509,11 @@ def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
         result.error = f"{type(exc).__name__}: {exc}"
         return result, None
     return result, pixels
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _exif_orientation(image: Any) -> int:

@@ -1,0 +1,69 @@
+"""Index tests: FAISS on one thread (the test machines are small and shared; OpenMP threads that wait
+for a busy core make small builds many times slower, and results do not depend on the thread count)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _faiss_single_thread() -> Iterator[None]:
+    try:
+        import faiss
+    except ImportError:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+#: scikit-image's bundled photographs (CC0 / public domain) used as test images.
+PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "coins", "moon", "hubble_deep_field")
+
+
+def photo(name: str, *, longest: int = 256) -> Any:
+    """One of scikit-image's bundled photos, scaled so its longest side is ``longest`` pixels."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    pixels = getattr(data, name)()
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    scale = longest / max(image.size)
+    return np.asarray(image.resize((max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))),
+                                   Image.Resampling.LANCZOS))
+
+
+def make_photos(folder: Path, names: Sequence[str] = PHOTOS, *, longest: int = 256) -> list[Path]:
+    """Write the photos into ``folder``: JPEG (quality 90) for colour ones, PNG for grey ones."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        pixels = photo(name, longest=longest)
+        path = folder / (f"{name}.jpg" if pixels.ndim == 3 else f"{name}.png")
+        Image.fromarray(pixels).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def _photo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photo-template")
+    make_photos(folder)
+    return folder
+
+
+@pytest.fixture
+def photos(tmp_path: Path, _photo_template: Path) -> Path:
+    """A folder of 8 small real photos (a fresh copy per test)."""
+    import shutil
+
+    return Path(shutil.copytree(_photo_template, tmp_path / "photos"))
