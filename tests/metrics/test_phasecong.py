@@ -154,3 +154,16 @@ def test_rejects_non_2d_or_tiny_input() -> None:
         phase_congruency(np.zeros((1, 10)))
     with pytest.raises(ValueError, match="2x2"):
         phase_congruency(np.zeros((8, 8, 3)))
+
+
+def test_uncached_filter_bank_for_large_images_gives_the_same_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import lookalike.metrics._phasecong as module
+
+    image = _texture(40, 52, seed=7)
+    cached = phase_congruency(image)
+    monkeypatch.setattr(module, "CACHE_MAX_PIXELS", 0)
+    info_before = module._cached_filter_bank.cache_info()
+    np.testing.assert_array_equal(phase_congruency(image), cached)
+    assert module._cached_filter_bank.cache_info() == info_before

@@ -41,7 +41,9 @@ def _real_power(x: np.ndarray, exponent: float) -> np.ndarray:
 
     ``(-a)^p = a^p e^{i p pi}``, whose real part is ``a^p cos(p pi)``.
     """
-    power = np.abs(x) ** exponent
+    import cv2
+
+    power = cv2.pow(np.abs(x), exponent).reshape(x.shape)
     return np.where(x < 0, power * math.cos(exponent * math.pi), power)
 
 

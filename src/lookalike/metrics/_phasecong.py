@@ -48,8 +48,19 @@ def _normalised_range(n: int) -> np.ndarray:
     return np.arange(-n / 2, n / 2) / n
 
 
-@functools.lru_cache(maxsize=8)
+#: Filter banks for images up to this many pixels (after FSIM's downsampling
+#: almost every photo) are cached: 128 bytes a pixel in single precision.
+CACHE_MAX_PIXELS = 512 * 512
+
+
 def _filter_bank(rows: int, cols: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """The filter bank for one image size: cached for the usual sizes, else built afresh."""
+    if rows * cols <= CACHE_MAX_PIXELS:
+        return _cached_filter_bank(rows, cols, dtype)
+    return _build_filter_bank(rows, cols, dtype)
+
+
+def _build_filter_bank(rows: int, cols: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """Filters and per-orientation noise constants for one image size (read-only).
 
     Returns
@@ -63,10 +74,12 @@ def _filter_bank(rows: int, cols: int, dtype: str) -> tuple[np.ndarray, np.ndarr
     x, y = np.meshgrid(_normalised_range(cols), _normalised_range(rows))
     radius = np.fft.ifftshift(np.sqrt(x * x + y * y))
     theta = np.fft.ifftshift(np.arctan2(-y, x))
+    del x, y
     lowpass = 1.0 / (1.0 + (radius / LOWPASS_CUTOFF) ** (2 * LOWPASS_ORDER))
     radius[0, 0] = 1.0
     sintheta = np.sin(theta)
     costheta = np.cos(theta)
+    del theta
 
     log_gabor = np.empty((NSCALE, rows, cols))
     for s in range(NSCALE):
@@ -75,32 +88,35 @@ def _filter_bank(rows: int, cols: int, dtype: str) -> tuple[np.ndarray, np.ndarr
         log_gabor[s] *= lowpass
         log_gabor[s, 0, 0] = 0.0
 
+    # Complex filters: a complex-by-complex product is faster than a mixed one.
+    filters = np.empty((NORIENT, NSCALE, rows, cols), dtype=np.result_type(dtype, np.complex64))
+    noise_factor = np.empty(NORIENT)
     theta_sigma = math.pi / NORIENT / D_THETA_ON_SIGMA
-    spread = np.empty((NORIENT, rows, cols))
     for o in range(NORIENT):
         angle = o * math.pi / NORIENT
         ds = sintheta * math.cos(angle) - costheta * math.sin(angle)
         dc = costheta * math.cos(angle) + sintheta * math.sin(angle)
         dtheta = np.abs(np.arctan2(ds, dc))
-        spread[o] = np.exp(-(dtheta**2) / (2 * theta_sigma**2))
+        spread = np.exp(-(dtheta**2) / (2 * theta_sigma**2))
+        oriented = log_gabor * spread
+        filters[o] = oriented
 
-    filters = spread[:, None] * log_gabor[None, :]
+        # The noise model depends only on the filters: the spatial filters
+        # real(ifft2(filter)) * sqrt(rows * cols) give the sum(An^2) and
+        # sum(Ai Aj) terms of EstNoiseEnergy2; EM_n = sum(filter^2) at scale 1.
+        spatial = np.fft.ifft2(oriented).real * math.sqrt(rows * cols)
+        sum_an2 = float((spatial**2).sum())
+        # sum_{i<j} a_i a_j = ((sum a)^2 - sum a^2) / 2, summed over pixels.
+        sum_aiaj = (float((spatial.sum(axis=0) ** 2).sum()) - sum_an2) / 2
+        em_n = float((oriented[0] ** 2).sum())
+        noise_factor[o] = (2 * sum_an2 + 4 * sum_aiaj) / em_n
 
-    # The noise model depends only on the filters: the spatial filters'
-    # real(ifft2(filter)) * sqrt(rows * cols) give sum(An^2) and sum(Ai Aj) terms.
-    spatial = np.fft.ifft2(filters).real * math.sqrt(rows * cols)
-    sum_an2 = (spatial**2).sum(axis=(1, 2, 3))
-    total = spatial.sum(axis=1)
-    # sum_{i<j} a_i a_j = ((sum a)^2 - sum a^2) / 2, summed over pixels.
-    sum_aiaj = ((total**2).sum(axis=(1, 2)) - sum_an2) / 2
-    em_n = (filters[:, 0] ** 2).sum(axis=(1, 2))
-    noise_factor = (2 * sum_an2 + 4 * sum_aiaj) / em_n
-
-    # Complex filters: a complex-by-complex product is faster than a mixed one.
-    filters = filters.astype(np.result_type(dtype, np.complex64))
     filters.flags.writeable = False
     noise_factor.flags.writeable = False
     return filters, noise_factor
+
+
+_cached_filter_bank = functools.lru_cache(maxsize=4)(_build_filter_bank)
 
 
 def phase_congruency(image: np.ndarray, *, single: bool = True) -> np.ndarray:
