@@ -429,3 +429,26 @@ def test_importing_features_loads_no_runtime() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOKALIKE_CACHE_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _embed.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("LOOKALIKE_CACHE_DIR")
+    assert _embed.cache_dir() == tmp_path / "xdg" / "lookalike"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _embed.cache_dir() == tmp_path / "home" / ".cache" / "lookalike"
+
+
+def test_preprocess_is_the_centre_crop_scaled_to_minus_one_one(embedder: Embedder) -> None:
+    # A 256 x 400 image whose central 224 x 224 square is white and the rest black: the crop
+    # (224/256 of the shorter side = 224 pixels, centred) keeps only the white square.
+    image = np.zeros((256, 400), np.uint8)
+    image[16:240, 88:312] = 255
+    x = embedder.preprocess([image])
+    assert x.shape == (1, 3, 224, 224) and x.dtype == np.float32
+    np.testing.assert_array_equal(x, (255 - 127) / 128)
+    dark = embedder.preprocess([np.zeros((10, 10, 3), np.uint8)])
+    np.testing.assert_array_equal(dark, -127 / 128)
