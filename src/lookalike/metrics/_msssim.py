@@ -109,7 +109,7 @@ def ms_ssim(
     levels = len(MS_SSIM_WEIGHTS)
     value = 1.0
     for level, weight in enumerate(MS_SSIM_WEIGHTS):
-        sums = ssim_sums(x, y, moments)
+        sums = ssim_sums(x, y, moments, want_cs=level < levels - 1)
         mean = (sums.ssim if level == levels - 1 else sums.cs) / sums.count
         value *= max(mean, 0.0) ** weight
         if level < levels - 1:

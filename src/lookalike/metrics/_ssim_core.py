@@ -138,14 +138,12 @@ def _strip_moments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Moments for output rows ``start:stop``: mu_x, mu_y, E[x^2+y^2], E[xy] and a scratch array.
 
-    The four moment arrays are row slices of full-width arrays: rows are
-    already the valid ones, the first and last ``radius`` columns are not
-    (callers crop them).
+    The four moment arrays are row slices of full-width arrays: their rows are
+    the valid ones, their first and last ``radius`` columns are not (callers
+    crop them).
     """
     r = m.radius
     rows = slice(r, r + stop - start)
-    if m.box and x.dtype == np.uint8 and y.dtype == np.uint8:
-        return _strip_box_uint8(x[start : stop + 2 * r], y[start : stop + 2 * r], m.box, rows)
     xs = np.array(x[start : stop + 2 * r], dtype=np.float64)
     ys = np.array(y[start : stop + 2 * r], dtype=np.float64)
     mu_x = m.filt(xs)
@@ -156,57 +154,102 @@ def _strip_moments(
     np.multiply(ys, ys, out=ys)
     xs += ys
     e_sq = m.filt(xs)
-    return mu_x[rows], mu_y[rows], e_sq[rows], e_xy[rows], scratch
+    return mu_x[rows], mu_y[rows], e_sq[rows], e_xy[rows], scratch[rows]
 
 
-def _strip_box_uint8(
-    xs: np.ndarray, ys: np.ndarray, size: int, rows: slice
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Box-window moments of uint8 strips from exact int32 window sums (then one division)."""
-    import cv2
+def _combine(
+    mu_x: np.ndarray,
+    mu_y: np.ndarray,
+    e_sq: np.ndarray,
+    e_xy: np.ndarray,
+    scratch: np.ndarray,
+    m: Moments,
+    want_cs: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """SSIM map (and cs map) from the moments, in place over the moment arrays.
 
-    def window_sum(plane: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(
-            plane, cv2.CV_32S, (size, size), normalize=False, borderType=cv2.BORDER_REPLICATE
-        )[rows]
-
-    n = float(size * size)
-    mu_x = np.divide(window_sum(xs), n)
-    mu_y = np.divide(window_sum(ys), n)
-    sum_sq = window_sum(cv2.multiply(xs, xs, dtype=cv2.CV_16U))
-    sum_sq += window_sum(cv2.multiply(ys, ys, dtype=cv2.CV_16U))
-    e_sq = np.divide(sum_sq, n)
-    e_xy = np.divide(window_sum(cv2.multiply(xs, ys, dtype=cv2.CV_16U)), n)
-    return mu_x, mu_y, e_sq, e_xy, np.empty_like(mu_x)
-
-
-def _ssim_terms(
-    mu_x: np.ndarray, mu_y: np.ndarray, e_sq: np.ndarray, e_xy: np.ndarray,
-    scratch: np.ndarray, m: Moments,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(luminance term, contrast-structure term), computed in place over the moment arrays.
-
-    luminance = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1)
-    cs        = (2 cov + C2) / (var_x + var_y + C2)
+    SSIM = (2 mu_x mu_y + C1)(2 cov + C2) / ((mu_x^2 + mu_y^2 + C1)(var_x + var_y + C2))
+    cs   = (2 cov + C2) / (var_x + var_y + C2)
     """
-    mu_xy = np.multiply(mu_x, mu_y, out=scratch[: mu_x.shape[0]])
+    mu_xy = np.multiply(mu_x, mu_y, out=scratch)
     mu_x *= mu_x
     mu_y *= mu_y
     mu_x += mu_y  # mu_x^2 + mu_y^2
-    e_xy -= mu_xy  # covariance (population)
-    e_sq -= mu_x  # var_x + var_y (population)
+    e_xy -= mu_xy  # population covariance
+    e_xy *= 2.0 * m.cov_norm
+    e_xy += m.c2  # numerator of cs
+    e_sq -= mu_x  # population var_x + var_y
     if m.cov_norm != 1.0:
-        e_xy *= m.cov_norm
         e_sq *= m.cov_norm
-    e_xy *= 2.0
-    e_xy += m.c2
-    e_sq += m.c2
-    e_xy /= e_sq  # cs
+    e_sq += m.c2  # denominator of cs
+    cs = np.divide(e_xy, e_sq) if want_cs else None
     mu_xy *= 2.0
     mu_xy += m.c1
     mu_x += m.c1
-    mu_xy /= mu_x  # luminance
-    return mu_xy, e_xy
+    mu_xy *= e_xy
+    mu_x *= e_sq
+    mu_xy /= mu_x
+    return mu_xy, cs
+
+
+def _strip_box_uint8(
+    x: np.ndarray, y: np.ndarray, start: int, stop: int, m: Moments, want_cs: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """SSIM of uint8 strips over a box window, from exact integer window sums.
+
+    With window sums S (int32, exact) of x, y, x^2 + y^2 and xy over N pixels,
+    the normalisations cancel and the (co)variance numerators are exact
+    integers, so nothing cancels catastrophically::
+
+        SSIM = (2 Sx Sy + C1 N^2) (2 (N Sxy - Sx Sy) + C2 D)
+               / ((Sx^2 + Sy^2 + C1 N^2) (N Sq - Sx^2 - Sy^2 + C2 D)),   D = N^2 / cov_norm
+
+    Every integer stays below 2^31 for N <= 49 (7x7): 49 * 49 * 2 * 255^2 < 2^29.
+    """
+    import cv2
+
+    r = m.radius
+    rows = slice(r, r + stop - start)
+    xs = x[start : stop + 2 * r]
+    ys = y[start : stop + 2 * r]
+
+    def window_sum(plane: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(
+            plane, cv2.CV_32S, (m.box, m.box), normalize=False, borderType=cv2.BORDER_REPLICATE
+        )[rows]
+
+    n = m.box * m.box
+    d = n * n / m.cov_norm
+    x16 = xs.astype(np.uint16)
+    y16 = ys.astype(np.uint16)
+    s_x = window_sum(xs)
+    s_y = window_sum(ys)
+    s_xy = window_sum(np.multiply(x16, y16))
+    s_sq = window_sum(np.multiply(x16, x16))
+    s_sq += window_sum(np.multiply(y16, y16))
+    cross = np.multiply(s_x, s_y)  # Sx Sy
+    s_x *= s_x
+    s_y *= s_y
+    s_x += s_y  # Sx^2 + Sy^2
+    s_xy *= n
+    s_xy -= cross  # N Sxy - Sx Sy (exact)
+    s_sq *= n
+    s_sq -= s_x  # N Sq - Sx^2 - Sy^2 (exact)
+    num2 = np.multiply(s_xy, 2.0)
+    num2 += m.c2 * d
+    den2 = np.add(s_sq, m.c2 * d)
+    cs = np.divide(num2, den2) if want_cs else None
+    num1 = np.multiply(cross, 2.0)
+    num1 += m.c1 * n * n
+    den1 = np.add(s_x, m.c1 * n * n)
+    num1 *= num2
+    den1 *= den2
+    num1 /= den1
+    return num1, cs
+
+
+def _box_exact(m: Moments, x: np.ndarray, y: np.ndarray) -> bool:
+    return bool(m.box) and m.box <= 7 and x.dtype == np.uint8 and y.dtype == np.uint8
 
 
 def ssim_sums(
@@ -216,31 +259,37 @@ def ssim_sums(
     *,
     ssim_map: np.ndarray | None = None,
     cs_map: np.ndarray | None = None,
+    want_cs: bool = False,
 ) -> Sums:
     """Sum of the 'valid' SSIM map (and of the cs map) of two 2-D arrays.
 
     ``x`` and ``y`` have the same shape, both sides at least ``2 radius + 1``.
     When ``ssim_map`` / ``cs_map`` (float64, ``(H - 2r, W - 2r)``) are given
-    they are filled in.
+    they are filled in. ``Sums.cs`` is NaN unless ``want_cs`` or ``cs_map``.
     """
     r = moments.radius
     out_rows = x.shape[0] - 2 * r
     out_cols = x.shape[1] - 2 * r
-
     cols = slice(r, x.shape[1] - r)
+    want_cs = want_cs or cs_map is not None
+    exact_box = _box_exact(moments, x, y)
 
     def work(start: int, stop: int) -> tuple[float, float]:
-        mu_x, mu_y, e_sq, e_xy, scratch = _strip_moments(x, y, start, stop, moments)
-        lum, cs = _ssim_terms(mu_x, mu_y, e_sq, e_xy, scratch, moments)
-        lum = lum[:, cols]
-        cs = cs[:, cols]
-        cs_sum = float(cs.sum())
-        if cs_map is not None:
-            cs_map[start:stop] = cs
-        lum *= cs  # SSIM = luminance * cs
+        if exact_box:
+            ssim_rows, cs_rows = _strip_box_uint8(x, y, start, stop, moments, want_cs)
+        else:
+            ssim_rows, cs_rows = _combine(*_strip_moments(x, y, start, stop, moments),
+                                          moments, want_cs)
+        ssim_rows = ssim_rows[:, cols]
         if ssim_map is not None:
-            ssim_map[start:stop] = lum
-        return float(lum.sum()), cs_sum
+            ssim_map[start:stop] = ssim_rows
+        cs_sum = float("nan")
+        if cs_rows is not None:
+            cs_rows = cs_rows[:, cols]
+            cs_sum = float(cs_rows.sum())
+            if cs_map is not None:
+                cs_map[start:stop] = cs_rows
+        return float(ssim_rows.sum()), cs_sum
 
     parts = run_strips(out_rows, work, n_pixels=out_rows * out_cols)
     return Sums(
@@ -291,12 +340,13 @@ def volume_ssim_sums(
         e_xy = mix([p[3] for p in per_slice])
         total = 0.0
         for c in range(depth):
-            lum, cs = _ssim_terms(mu_x[c], mu_y[c], e_sq[c], e_xy[c], per_slice[c][4], moments)
-            lum = lum[:, cols]
-            lum *= cs[:, cols]
+            slice_ssim, _ = _combine(
+                mu_x[c], mu_y[c], e_sq[c], e_xy[c], per_slice[c][4], moments, want_cs=False
+            )
+            slice_ssim = slice_ssim[:, cols]
             if ssim_map is not None:
-                ssim_map[start:stop, :, c] = lum
-            total += float(lum.sum())
+                ssim_map[start:stop, :, c] = slice_ssim
+            total += float(slice_ssim.sum())
         return total
 
     parts = run_strips(out_rows, work, n_pixels=out_rows * out_cols * depth)
