@@ -267,3 +267,33 @@ def test_keep_matches_keeps_results_and_features(folder: Path) -> None:
     assert pair.result is not None and pair.result.verified
     assert pair.inliers == pair.result.n_inliers
     assert result.features is not None and [f.method for f in result.features] == ["orb", "orb"]
+
+
+def test_the_reused_matching_index_gives_exactly_what_compare_features_gives(tmp_path: Path) -> None:
+    """The matrix builds each image's FLANN index once; each pair must still equal compare_features."""
+    import cv2
+
+    from lookalike.features import extract_local
+    from lookalike.io import load_image
+    from lookalike.matching import compare_features
+    from lookalike.matching._match import FLANN_MIN_PAIRS
+    from lookalike.pipelines._matrix import _PAIR_SEED
+
+    graffiti = shared_path("matching", "hpatches_v_graffiti")
+    boat = shared_path("matching", "homogr", "boatA.png")  # another scene
+    paths = [graffiti / "1.ppm", graffiti / "2.ppm", boat]  # full size: enough keypoints for FLANN
+    result = similarity_matrix(paths, keep_matches=True, max_keypoints=2100, jobs=1)
+    features = [extract_local(load_image(p), max_keypoints=2100) for p in paths]
+    assert min(len(f) for f in features) ** 2 > FLANN_MIN_PAIRS  # the reused-index path is the one tested
+    assert len(result.pairs) == 3
+    for pair in result.pairs:
+        cv2.setRNGSeed(_PAIR_SEED)
+        expected = compare_features(features[pair.row], features[pair.col])
+        got = pair.result
+        np.testing.assert_array_equal(got.matches, expected.matches)
+        np.testing.assert_array_equal(got.inliers, expected.inliers)
+        assert (got.verified, got.similarity, got.reason) == (expected.verified, expected.similarity, expected.reason)
+        assert (got.model is None) == (expected.model is None)
+        if got.model is not None:
+            np.testing.assert_array_equal(got.model, expected.model)
+    assert any(p.result.verified for p in result.pairs) and any(not p.result.verified for p in result.pairs)

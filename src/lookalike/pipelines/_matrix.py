@@ -46,6 +46,7 @@ _SIZE_TEXT = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
 _CACHE_VERSION = 1
 _STAGES = ("listing", "read", "features", "compare")
 _PAIR_SEED = 12345
+_RATIO = 0.75  # Lowe's ratio, compare_features' default
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,14 @@ def similarity_matrix(
     nearly but not exactly symmetric in its two images. An asymmetric metric is
     computed in both directions.
 
+    A pair's value is that of :func:`lookalike.matching.compare_features` with
+    its defaults (Lowe's ratio 0.75, MAGSAC++ homography). Unlike
+    :func:`lookalike.pipelines.match`, no affine-simulation retry is made for
+    pairs that fail: on a folder it would cost many times the whole run. The
+    random trees of FLANN are seeded (``cv2.setRNGSeed``) before each pair or
+    image index, so the matrix does not depend on ``jobs`` or on the order of the
+    work; with ``jobs=1`` this resets OpenCV's random generator of the calling thread.
+
     Examples
     --------
     >>> import numpy as np, tempfile, pathlib
@@ -333,11 +342,12 @@ def similarity_matrix(
     index = {path: k for k, path in enumerate(order)}
     if square:
         if kind == "metric" and not symmetric:
-            grid = [(i, j) for i in range(len(rows)) for j in range(len(rows)) if i != j]
+            grid = [(i, j) for j in range(len(rows)) for i in range(len(rows)) if i != j]
         else:
-            grid = [(i, j) for i in range(len(rows)) for j in range(i + 1, len(rows))]
+            grid = [(i, j) for j in range(len(rows)) for i in range(j)]
     else:
-        grid = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+        grid = [(i, j) for j in range(len(cols)) for i in range(len(rows))]
+    # grouped by column: a worker builds each column image's matching index once
     tasks = [(index[rows[i].path], index[cols[j].path]) for i, j in grid]
     scored = _run_pairs([items[p] for p in order], tasks, plan, jobs=jobs, progress=progress)
 
@@ -565,48 +575,98 @@ def _run_prepare(paths: list[str], plan: _Plan, *, jobs: int, progress: Progress
 
 # -- stage 2: the pairs -------------------------------------------------------------------------
 
-# Set in each pair worker by _init_pair_worker: every image's features, by index.
-_worker_items: list[Any] = []
+_PairOut: TypeAlias = "tuple[float, int | None, int | None, str | None, Any]"
 
 
-def _score_pair(first: Any, second: Any, plan: _Plan) -> tuple[float, int | None, int | None, str | None, Any]:
-    try:
-        if plan.kind == "matching":
-            import cv2
+class _PairScorer:
+    """Scores pairs of one run: every image's item by index, and the matching index of the current column.
 
-            from lookalike.matching import compare_features
+    For a matching method, pairs come grouped by their second image (the column),
+    so the FLANN index of that image's descriptors is built once and queried by
+    every row image, instead of once per pair inside
+    :func:`lookalike.matching.compare_features`. :meth:`_match_flann` repeats
+    ``compare_features`` step for step (same matcher, seed, ratio test,
+    verification and score); ``tests/pipelines/test_matrix.py`` checks that both
+    give identical results. Pairs small enough for brute force go through
+    ``compare_features`` itself.
+    """
 
-            # FLANN's randomised trees draw from OpenCV's thread-local RNG: a fixed seed per pair
-            # makes each value independent of which process scores it and in what order.
-            cv2.setRNGSeed(_PAIR_SEED)
-            result = compare_features(first, second)
-            kept = result if plan.keep_matches else None
-            return (float(result.similarity), result.n_matches, result.n_inliers, None, kept)
-        from lookalike.pipelines._compare import compare
+    def __init__(self, items: list[Any], plan: _Plan) -> None:
+        self.items = items
+        self.plan = plan
+        self._index: tuple[int, Any] | None = None  # (column item, its trained FLANN matcher)
 
-        resize = plan.resize if isinstance(plan.resize, str) else "none"
-        values = compare(first, second, metrics=[plan.name], resize=resize)  # type: ignore[arg-type]
-        return (float(values[plan.name]), None, None, None, None)
-    except LookalikeError as exc:
-        return (math.nan, None, None, str(exc), None)
-    except Exception as exc:  # one bad pair never stops the run; recorded
-        return (math.nan, None, None, f"{type(exc).__name__}: {exc}", None)
+    def score(self, i: int, j: int) -> _PairOut:
+        first, second = self.items[i], self.items[j]
+        try:
+            if self.plan.kind == "matching":
+                result = self._match(first, second, j)
+                kept = result if self.plan.keep_matches else None
+                return (float(result.similarity), result.n_matches, result.n_inliers, None, kept)
+            from lookalike.pipelines._compare import compare
+
+            resize = self.plan.resize if isinstance(self.plan.resize, str) else "none"
+            values = compare(first, second, metrics=[self.plan.name], resize=resize)  # type: ignore[arg-type]
+            return (float(values[self.plan.name]), None, None, None, None)
+        except LookalikeError as exc:
+            return (math.nan, None, None, str(exc), None)
+        except Exception as exc:  # one bad pair never stops the run; recorded
+            return (math.nan, None, None, f"{type(exc).__name__}: {exc}", None)
+
+    def _match(self, a: Any, b: Any, j: int) -> Any:
+        import cv2
+
+        from lookalike.matching import compare_features
+        from lookalike.matching._match import FLANN_MIN_PAIRS
+
+        if not a.is_binary and len(a) * len(b) > FLANN_MIN_PAIRS:
+            return self._match_flann(a, b, j)
+        # FLANN's randomised trees draw from OpenCV's thread-local RNG: a fixed seed per pair
+        # makes each value independent of which process scores it and in what order.
+        cv2.setRNGSeed(_PAIR_SEED)
+        return compare_features(a, b)
+
+    def _match_flann(self, a: Any, b: Any, j: int) -> Any:
+        """``compare_features(a, b)`` (defaults, seeded) with the FLANN index of ``b`` built once."""
+        import cv2
+
+        from lookalike.matching import MatchResult, similarity_from_inliers, verify
+        from lookalike.matching._match import _flann
+
+        if self._index is None or self._index[0] != j:
+            cv2.setRNGSeed(_PAIR_SEED)  # the same trees compare_features builds after this seed
+            matcher = _flann()
+            matcher.add([b.descriptors])
+            matcher.train()
+            self._index = (j, matcher)
+        knn = self._index[1].knnMatch(a.descriptors, k=2)
+        rows = [(p[0].queryIdx, p[0].trainIdx) for p in knn if len(p) >= 2 and p[0].distance < _RATIO * p[1].distance]
+        matches = np.array(rows, dtype=np.intp).reshape(-1, 2)
+        matches = matches[np.argsort(matches[:, 0], kind="stable")]
+        check = verify(a, b, matches, model="homography")
+        score = similarity_from_inliers(check.n_inliers, len(matches), verified=check.verified, min_sample=4)
+        return MatchResult(a.method, (len(a), len(b)), matches, check.inliers, check.model, check.verified,
+                           score, model_kind="homography", reason=check.reason)
 
 
-def _score_chunk(
-    tasks: list[tuple[int, int]], plan: _Plan
-) -> list[tuple[float, int | None, int | None, str | None, Any]]:
-    return [_score_pair(_worker_items[i], _worker_items[j], plan) for i, j in tasks]
+# Set in each pair worker by _init_pair_worker.
+_worker_scorer: _PairScorer | None = None
+
+
+def _score_chunk(tasks: list[tuple[int, int]]) -> list[_PairOut]:
+    if _worker_scorer is None:  # pragma: no cover - the pool's initializer always sets it
+        raise RuntimeError("pair worker used before _init_pair_worker")
+    return [_worker_scorer.score(i, j) for i, j in tasks]
 
 
 def _init_prepare_worker() -> None:
     _single_threaded_opencv()
 
 
-def _init_pair_worker(items: list[Any]) -> None:
-    global _worker_items
+def _init_pair_worker(items: list[Any], plan: _Plan) -> None:
+    global _worker_scorer
     _single_threaded_opencv()
-    _worker_items = items
+    _worker_scorer = _PairScorer(items, plan)
 
 
 def _single_threaded_opencv() -> None:
@@ -623,9 +683,10 @@ def _run_pairs(
     if progress is not None:
         progress("pairs", 0, total)
     if jobs == 1 or total < 2:
+        scorer = _PairScorer(items, plan)
         results = []
         for done, (i, j) in enumerate(tasks, 1):
-            results.append(_score_pair(items[i], items[j], plan))
+            results.append(scorer.score(i, j))
             if progress is not None and (done % 16 == 0 or done == total):
                 progress("pairs", done, total)
         return results
@@ -634,10 +695,10 @@ def _run_pairs(
     chunks = [tasks[k:k + size] for k in range(0, total, size)]
     out: list[Any] = [None] * len(chunks)
     done = 0
-    with _executor(min(jobs, len(chunks)), _init_pair_worker, (items,)) as pool:
+    with _executor(min(jobs, len(chunks)), _init_pair_worker, (items, plan)) as pool:
         from concurrent.futures import as_completed
 
-        futures = {pool.submit(_score_chunk, chunk, plan): k for k, chunk in enumerate(chunks)}
+        futures = {pool.submit(_score_chunk, chunk): k for k, chunk in enumerate(chunks)}
         for future in as_completed(futures):
             k = futures[future]
             out[k] = future.result()
