@@ -22,7 +22,7 @@ from tests.index.conftest import PHOTOS, photo
 
 pytest.importorskip("faiss")
 
-DRAFT = (256, 256)  # the decode size of every descriptor (lookalike.index._descriptors.DECODE_SIZE)
+DRAFT = (64, 64)  # the decode size of a hash-only index (lookalike.index._descriptors.HASH_DECODE_SIZE)
 
 
 def build(folder: Path, tmp_path: Path, **kwargs: object) -> Index:
@@ -70,7 +70,7 @@ def test_the_folder_layout_and_manifest(photos: Path, tmp_path: Path) -> None:
     assert manifest["format_version"] == FORMAT_VERSION and isinstance(manifest["format_version"], int)
     assert manifest["created_by"].startswith("lookalike ")
     assert manifest["descriptors"] == [{"name": "phash", "kind": "hash", "dim": 64, "metric": "hamming",
-                                        "params": {"method": "phash", "hash_size": 8}, "draft": [256, 256]}]
+                                        "params": {"method": "phash", "hash_size": 8}, "draft": [64, 64]}]
     snapshot = json.loads((folder / "vectors" / "phash.json").read_text())
     assert snapshot["generation"] == generation == len(PHOTOS) and snapshot["count"] == len(PHOTOS)
     assert (folder / "vectors" / snapshot["file"]).is_file()
@@ -465,7 +465,8 @@ def test_the_embedding_descriptor(photos: Path, tmp_path: Path) -> None:
         assert report.added == 4
         ids, vectors = index.vectors("embedding")
         assert vectors.shape == (4, 1280) and vectors.dtype == np.float32
-        expected = embedder.embed([load_image(p, draft=DRAFT) for p in index.paths(ids)])
+        assert [spec.draft for spec in index.descriptors] == [(256, 256), (256, 256)]  # one decode for both
+        expected = embedder.embed([load_image(p, draft=(256, 256)) for p in index.paths(ids)])
         np.testing.assert_allclose(vectors, expected, atol=1e-5)
         # the embedding is the default descriptor of search_vectors; each photo finds itself (cosine 1)
         distances, found = index.search_vectors(expected, 2)
@@ -474,4 +475,5 @@ def test_the_embedding_descriptor(photos: Path, tmp_path: Path) -> None:
         assert (distances[:, 1] < 0.99).all()
         assert index.info().stores["embedding"]["backend"] == "flat"
         codes = index.vectors("phash", ids)[1]
-        assert (hamming_distance(codes, codes) == 0).all()
+        hashes = [image_hash(load_image(p, draft=(256, 256))) for p in index.paths(ids)]
+        np.testing.assert_array_equal(codes, np.stack(hashes))

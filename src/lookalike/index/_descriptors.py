@@ -10,7 +10,7 @@ indexed files were.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,11 +26,14 @@ DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "embedding")
 #: What :meth:`lookalike.index.Index.create` stores when not told otherwise.
 DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "embedding")
 
-#: Every descriptor is computed from one decode of the file at this reduced size
-#: (JPEG DCT scaling; other formats decode in full). The embedding needs 256 x 256
-#: (its 224 crop of 256); a 64-bit hash computed at this size differs from the
-#: full-resolution one by 0-2 bits on the project's test photos.
+#: The smallest decode the embedding needs: its 224 crop of 256 x 256.
 DECODE_SIZE = (256, 256)
+#: The smallest decode a 64-bit hash needs (it is computed from a 32 x 32 or smaller
+#: resize). JPEGs are decoded with DCT scaling (1/2, 1/4 or 1/8) down to no less
+#: than this; on 1-3 MP photos the pHash then differs from the full-resolution one
+#: by 0-4 bits (most often 0-2), the spread of a re-encoding, and decoding and
+#: resizing cost several times less.
+HASH_DECODE_SIZE = (64, 64)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class DescriptorSpec:
     def from_json(cls, data: Any) -> DescriptorSpec:
         try:
             spec = cls(str(data["name"]), str(data["kind"]), int(data["dim"]), str(data["metric"]),
-                       dict(data.get("params", {})), tuple(int(v) for v in data.get("draft", DECODE_SIZE)))  # type: ignore[arg-type]
+                       dict(data["params"]), tuple(int(v) for v in data["draft"]))  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFormatError(f"a descriptor entry of the manifest is damaged ({exc!r}): {data!r}") from None
         if spec.kind not in ("hash", "embedding") or spec.metric not in ("hamming", "ip"):
@@ -118,12 +121,22 @@ def descriptor_spec(name: str) -> DescriptorSpec:
     if name == "embedding":
         return DescriptorSpec("embedding", "embedding", 1280, "ip", {"model": "efficientnet-lite0"})
     if name in ("ahash", "dhash", "phash", "whash"):
-        return DescriptorSpec(name, "hash", 64, "hamming", {"method": name, "hash_size": 8})
+        return DescriptorSpec(name, "hash", 64, "hamming", {"method": name, "hash_size": 8}, HASH_DECODE_SIZE)
     raise ParameterError(f"unknown descriptor {name!r}; choose from {', '.join(DESCRIPTORS)}")
 
 
 def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
-    """Specs for ``names`` (order kept, duplicates refused, at least one)."""
+    """Specs for ``names`` (order kept, duplicates refused, at least one).
+
+    Every file is decoded once, at the largest size any of the descriptors
+    needs, so each spec records that common size as its ``draft``: a query is
+    described from the same decode size as the indexed files.
+
+    Examples
+    --------
+    >>> [s.draft for s in parse_specs(["phash"])], [s.draft for s in parse_specs(["phash", "embedding"])]
+    ([(64, 64)], [(256, 256), (256, 256)])
+    """
     if isinstance(names, str):
         names = [names]
     names = list(names)
@@ -131,7 +144,9 @@ def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
         raise ParameterError(f"an index needs at least one descriptor; choose from {', '.join(DESCRIPTORS)}")
     if len(set(names)) != len(names):
         raise ParameterError(f"descriptor listed twice: {names}")
-    return [descriptor_spec(str(n)) for n in names]
+    specs = [descriptor_spec(str(n)) for n in names]
+    common = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
+    return [replace(spec, draft=common) for spec in specs]
 
 
 def describe_pixels(

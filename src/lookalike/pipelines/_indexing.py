@@ -1,9 +1,9 @@
 """Build and update an index: find the files, read each once, describe it, commit in batches.
 
 Each file is read into memory once: the bytes give the content hash (SHA-256)
-and are decoded once at a reduced size (JPEG DCT scaling to at least
-256 x 256; enough for the 64-bit hashes and the embedding's 224 crop), and
-every descriptor of the index is computed from that one decode. Files are
+and are decoded once at a reduced size (JPEG DCT scaling to no less than
+64 x 64 for an index of hashes, 256 x 256 with the embedding: its 224 crop),
+and every descriptor of the index is computed from that one decode. Files are
 spread over worker processes in small chunks; the parent commits each chunk's
 results to the catalogue in one transaction as it arrives, so an interrupted
 run loses at most the chunks in flight and the next run skips everything
@@ -430,9 +430,23 @@ def _executor(workers: int, threads: int) -> Any:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_worker, initargs=(threads,))
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context: Any = multiprocessing.get_context("forkserver")
+        # The server imports these once; every worker is a cheap fork of it. Only takes effect when this
+        # process starts its fork server; extends (never replaces) what others asked to preload.
+        from multiprocessing import forkserver
+
+        preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
+        wanted = [m for m in _PRELOAD if m not in preload]
+        if wanted:
+            context.set_forkserver_preload(preload + wanted)
+    else:  # pragma: no cover - Windows
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(threads,))
+
+
+_PRELOAD = ("lookalike.pipelines._indexing", "lookalike.index._descriptors", "lookalike.features._hash", "scipy.fft")
 
 
 def _describe_chunk(

@@ -1,0 +1,261 @@
+"""Benchmark: indexing throughput (hashes) and vector search (exact, HNSW, IVF) of lookalike's index.
+
+Two parts, both through the public API, in one process, printing medians and ratios:
+
+``hashes``
+    Build an index with the ``phash`` descriptor over ``--n`` JPEG photos of 1-3 MP
+    (made offline: seeded random crops of the largest real photos in
+    ``../shared/data``, resized to a random 1-3 MP and saved at quality 90;
+    without ``../shared/data``, upscaled scikit-image photos), and compare with
+    ``imagehash.phash(Image.open(path))`` over the same files, serially and over
+    the same number of processes. lookalike's figure includes everything a build
+    does: listing, reading, SHA-256, decoding, hashing, SQLite commits and the
+    snapshot. Target (issue 4): at least 3x the images/s of the anchors on 2 cores.
+``vectors``
+    ``--vectors`` synthetic unit vectors of 1280 dimensions (the embedding's size),
+    clustered in two levels like real embeddings (1,000 class centres, n/20 sub-clusters, noise),
+    and 200 queries from the same distribution. For each store: build time,
+    memory (bytes of the serialised index), median single-query latency (k=10,
+    one query at a time, after a warm-up) and recall@10 against exact search.
+    Target (issue 4): 1,000,000 vectors, median query under 5 ms at recall@10 >= 0.95.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_index.py [--part hashes|vectors|all] [--n 1000] [--jobs 2]
+                                               [--vectors 100000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LOOKALIKE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+# -- photos -------------------------------------------------------------------------------------
+
+def source_photos() -> list[Path]:
+    """Real photos of at least 1.1 MP to cut the benchmark images from."""
+    candidates = sorted(
+        glob.glob(str(SHARED / "matching" / "homogr" / "*.jpg"))
+        + glob.glob(str(SHARED / "matching" / "homogr" / "*.png"))
+        + glob.glob(str(SHARED / "retrieval" / "ukbench_holidays_samples" / "**" / "*.jpg"), recursive=True)
+    )
+    big = []
+    for path in candidates:
+        with Image.open(path) as image:
+            if image.size[0] * image.size[1] >= 1_100_000:
+                big.append(Path(path))
+    if big:
+        return big
+    import skimage.data
+
+    folder = Path(skimage.data.__file__).parent
+    return [folder / n for n in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")]
+
+
+def make_photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """``n`` JPEGs of 1-3 MP: random crops of real photos, resized, quality 90."""
+    rng = np.random.default_rng(seed)
+    opened = [Image.open(p).convert("RGB") for p in source_photos()]
+    paths = []
+    for i in range(n):
+        image = opened[i % len(opened)]
+        width, height = image.size
+        cw, ch = int(width * rng.uniform(0.6, 1.0)), int(height * rng.uniform(0.6, 1.0))
+        left, top = int(rng.integers(0, width - cw + 1)), int(rng.integers(0, height - ch + 1))
+        scale = (rng.uniform(1.0, 3.0) * 1_000_000 / (cw * ch)) ** 0.5
+        crop = image.crop((left, top, left + cw, top + ch)).resize(
+            (round(cw * scale), round(ch * scale)), Image.Resampling.BILINEAR
+        )
+        path = folder / f"photo_{i:04d}.jpg"
+        crop.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def median_time(fn: Callable[[], object], repeats: int, *, warmup: bool = True) -> float:
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# -- part 1: hash indexing ----------------------------------------------------------------------------
+
+def _imagehash_one(path: str) -> str:
+    import imagehash
+
+    with Image.open(path) as image:
+        return str(imagehash.phash(image))
+
+
+def _imagehash_chunk(paths: list[str]) -> list[str]:
+    return [_imagehash_one(p) for p in paths]
+
+
+def bench_hashes(args: argparse.Namespace) -> None:
+    from lookalike.pipelines._indexing import build_index
+
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    try:
+        photos = work / "photos"
+        photos.mkdir()
+        started = time.perf_counter()
+        paths = [str(p) for p in make_photos(photos, args.n)]
+        pixels = [Image.open(p).size for p in paths]
+        mp = statistics.median(w * h for w, h in pixels) / 1e6
+        print(f"{len(paths)} JPEG photos, median {mp:.2f} MP, made in {time.perf_counter() - started:.0f} s")
+
+        def lookalike_build() -> None:
+            target = work / "idx"
+            shutil.rmtree(target, ignore_errors=True)
+            index, report = build_index(photos, target, descriptors=["phash"], jobs=args.jobs)
+            index.close()
+            assert report.added == len(paths), report
+
+        def imagehash_serial() -> None:
+            _imagehash_chunk(paths)
+
+        def imagehash_parallel() -> None:
+            size = max(1, len(paths) // (args.jobs * 8))
+            chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+            with ProcessPoolExecutor(args.jobs) as pool:
+                list(pool.map(_imagehash_chunk, chunks))
+
+        rows = []
+        for name, fn in (
+            (f"lookalike index build --descriptor phash -j {args.jobs}", lookalike_build),
+            ("imagehash.phash, 1 process", imagehash_serial),
+            (f"imagehash.phash, {args.jobs} processes", imagehash_parallel),
+        ):
+            seconds = median_time(fn, args.repeats)
+            rows.append((name, seconds, len(paths) / seconds))
+        ours = rows[0][2]
+        print(f"\n{'hash indexing':<52} {'median s':>9} {'images/s':>9} {'lookalike x':>12}")
+        for name, seconds, rate in rows:
+            print(f"{name:<52} {seconds:>9.2f} {rate:>9.1f} {ours / rate:>11.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- part 2: vector search ------------------------------------------------------------------------------
+
+def clustered(n: int, rng: np.random.Generator, centres: np.ndarray, subcentres: np.ndarray) -> np.ndarray:
+    """Unit vectors in two levels of clusters: a class centre, a sub-cluster offset, and noise."""
+    dim = centres.shape[1]
+    out = np.empty((n, dim), np.float32)
+    step = 50_000
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        x = (centres[rng.integers(0, centres.shape[0], m)] + 0.6 * subcentres[rng.integers(0, subcentres.shape[0], m)]
+             + 0.35 * rng.standard_normal((m, dim), dtype=np.float32))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        out[start : start + m] = x
+    return out
+
+
+def bench_vectors(args: argparse.Namespace) -> None:
+    import faiss
+
+    from lookalike.index import FlatStore, HNSWStore, IVFStore, choose_backend
+
+    dim, n = 1280, args.vectors
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((1000, dim), dtype=np.float32)
+    subcentres = rng.standard_normal((max(1, n // 20), dim), dtype=np.float32)
+    started = time.perf_counter()
+    base = clustered(n, rng, centres, subcentres)
+    queries = clustered(200, rng, centres, subcentres)
+    ids = np.arange(n, dtype=np.int64)
+    print(f"\n{n} vectors x {dim} (clustered, unit length), 200 queries; made in {time.perf_counter() - started:.0f} s;"
+          f" 'auto' picks {choose_backend(n, metric='ip')!r} at this size")
+
+    exact = FlatStore(dim)
+    exact.add(ids, base)
+    truth = exact.search(queries, 10)[1]
+
+    def recall(found: np.ndarray) -> float:
+        return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+
+    def latency(store: object) -> float:
+        search = store.search  # type: ignore[attr-defined]
+        for q in queries[:20]:
+            search(q[None], 10)
+        times = []
+        for q in queries:
+            start = time.perf_counter()
+            search(q[None], 10)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    def size(store: object) -> int:
+        index = store._index  # type: ignore[attr-defined]
+        return int(faiss.serialize_index(index).size)
+
+    rows = []
+    rows.append(("flat (exact)", 0.0, size(exact), latency(exact), 1.0))
+    start = time.perf_counter()
+    hnsw = HNSWStore(dim)
+    hnsw.add(ids, base)
+    build = time.perf_counter() - start
+    for ef in (64, 128, 256):
+        hnsw.ef_search = ef
+        rows.append((f"hnsw m=32 ef_search={ef}", build, size(hnsw), latency(hnsw),
+                     recall(hnsw.search(queries, 10)[1])))
+    start = time.perf_counter()
+    ivf = IVFStore(dim)
+    ivf.add(ids, base)
+    build = time.perf_counter() - start
+    for nprobe in (16, 32, 64):
+        ivf.nprobe = nprobe
+        rows.append((f"ivf nlist={ivf.nlist} nprobe={nprobe}", build, size(ivf), latency(ivf),
+                     recall(ivf.search(queries, 10)[1])))
+    print(f"\n{'store':<32} {'build s':>8} {'MB':>8} {'query ms':>9} {'recall@10':>10}")
+    for name, build_s, nbytes, ms, rec in rows:
+        print(f"{name:<32} {build_s:>8.1f} {nbytes / 2**20:>8.0f} {ms:>9.2f} {rec:>10.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("hashes", "vectors", "all"), default="all")
+    parser.add_argument("--n", type=int, default=1000, help="photos for the hash indexing part")
+    parser.add_argument("--jobs", type=int, default=2, help="processes (lookalike and the parallel anchor)")
+    parser.add_argument("--vectors", type=int, default=100_000, help="vectors for the search part")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import faiss
+    import imagehash
+
+    import lookalike
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), "
+          f"{platform.python_implementation()} {platform.python_version()}; lookalike {lookalike.__version__}, "
+          f"faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads), imagehash {imagehash.__version__}, "
+          f"numpy {np.__version__}, Pillow {Image.__version__}")
+    if args.part in ("hashes", "all"):
+        bench_hashes(args)
+    if args.part in ("vectors", "all"):
+        bench_vectors(args)
+
+
+if __name__ == "__main__":
+    main()
