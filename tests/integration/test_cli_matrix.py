@@ -177,11 +177,21 @@ def test_usage_errors_exit_2(folder: Path, tmp_path: Path) -> None:
     assert code == 2 and "--jobs" in err
 
 
-def test_draw_matches_writes_one_picture_per_pair(folder: Path, tmp_path: Path) -> None:
+def _side_by_side(image0: np.ndarray, image1: np.ndarray, a: object, b: object, result: object) -> np.ndarray:
+    """Stands in for lookalike.viz.draw_matches until it lands: both images side by side, RGB."""
+    rgb = [np.repeat(im[..., None], 3, axis=2) if im.ndim == 2 else im[..., :3] for im in (image0, image1)]
+    height = max(im.shape[0] for im in rgb)
+    padded = [np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))) for im in rgb]
+    return np.ascontiguousarray(np.hstack(padded))
+
+
+def test_draw_matches_writes_one_picture_per_pair(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import lookalike.viz
 
     if not hasattr(lookalike.viz, "draw_matches"):
-        pytest.skip("lookalike.viz.draw_matches is not available yet")
+        monkeypatch.setattr(lookalike.viz, "draw_matches", _side_by_side, raising=False)
     (tmp_path / "in" / "sub dir").mkdir(parents=True)
     shutil.copyfile(folder / GRAFFITI[0], tmp_path / "in" / GRAFFITI[0])
     shutil.copyfile(folder / GRAFFITI[1], tmp_path / "in" / "sub dir" / "view #2.png")
@@ -196,5 +206,19 @@ def test_draw_matches_writes_one_picture_per_pair(folder: Path, tmp_path: Path) 
         "sub_dir__view_2.png--watch.jpg.jpg",
     ])
     with Image.open(tmp_path / "out" / "matches" / names[0]) as picture:
-        assert picture.mode == "RGB" and picture.size[0] >= 320
+        assert picture.mode == "RGB" and picture.size[0] >= 2 * 320
     assert "(3 pictures)" in out
+
+
+def test_match_picture_names_are_unique_after_sanitising() -> None:
+    from lookalike.cli._matrix import match_picture_names
+    from lookalike.pipelines import MatrixResult, PairScore
+
+    labels = ["a/b.jpg", "a_b.jpg", "a__b.jpg", "x" * 300 + ".jpg", "\u00e9t\u00e9.png"]
+    pairs = [PairScore(labels[i], labels[j], i, j, 0.0) for i in range(5) for j in range(i + 1, 5)]
+    result = MatrixResult(labels, labels, labels, labels, np.zeros((5, 5)), pairs, [], "sift", "matching",
+                          True, True)
+    names = match_picture_names(result)
+    assert len(set(n.casefold() for n in names)) == len(names) == 10
+    assert all(len(n.encode()) <= 200 and "/" not in n and n.endswith(".jpg") for n in names)
+    assert all(n.isascii() for n in names)

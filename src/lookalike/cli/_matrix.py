@@ -77,6 +77,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.draw_matches and args.metric is not None:
         raise ParameterError("--draw-matches needs a matching method (--method), not a metric")
+    if args.draw_matches:
+        _match_drawer()  # fail before the work, not after it
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")
     out_dir = args.out
@@ -235,10 +237,11 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
             if progress is not None:
                 progress("drawing", done, total)
         return done
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    from lookalike.pipelines._matrix import _executor, _init_prepare_worker
+
+    with _executor(workers, _init_prepare_worker, ()) as pool:
         for future in as_completed([pool.submit(_draw_chunk, chunk) for chunk in chunks]):
             done += future.result()
             if progress is not None:
@@ -252,8 +255,8 @@ def _draw_chunk(chunk: list[tuple[str, str, Any, Any, Any, str]]) -> int:
 
     from lookalike.errors import LookalikeError
     from lookalike.io import load_image
-    from lookalike.viz import draw_matches  # type: ignore[attr-defined]  # being written
 
+    draw_matches = _match_drawer()
     decoded: dict[str, Any] = {}
 
     def load(path: str) -> Any:
@@ -272,6 +275,17 @@ def _draw_chunk(chunk: list[tuple[str, str, Any, Any, Any, str]]) -> int:
             continue
         count += 1
     return count
+
+
+def _match_drawer() -> Callable[..., Any]:
+    """``lookalike.viz.draw_matches``, or a clear error when this installation lacks it."""
+    import lookalike.viz
+
+    drawer = getattr(lookalike.viz, "draw_matches", None)
+    if drawer is None:
+        raise ParameterError("--draw-matches is not available: lookalike.viz.draw_matches is missing from this "
+                             "installation; run without --draw-matches")
+    return drawer
 
 
 # -- terminal output -----------------------------------------------------------------------------
