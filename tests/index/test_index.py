@@ -424,6 +424,35 @@ def test_parallel_indexing_gives_the_same_catalogue(photos: Path, tmp_path: Path
         assert dict(zip(parallel.paths(ids), codes.tolist(), strict=True)) == expected_codes
 
 
+# -- search (provisional) --------------------------------------------------------------------------
+
+def test_search_finds_rotated_mirrored_and_re_encoded_copies(photos: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    pixels = photo("chelsea")
+    copies = {
+        "rot90.png": np.rot90(pixels), "mirror.png": pixels[:, ::-1], "rot180.png": pixels[::-1, ::-1],
+        "jpeg15.jpg": pixels,
+    }
+    for name, array in copies.items():
+        Image.fromarray(np.ascontiguousarray(array)).save(queries / name, quality=15)
+    with build(photos, tmp_path) as index:
+        for name in copies:
+            hits = index.search(queries / name, k=3)
+            assert len(hits) == 3 and hits[0].path.endswith("chelsea.jpg"), (name, hits)
+            assert hits[0].similarity >= 0.8 and hits[0].hash_distance is not None and hits[0].hash_distance <= 6
+            assert hits[0].similarity == pytest.approx(1 - hits[0].hash_distance / 32)
+            assert hits[1].similarity < hits[0].similarity and hits[0].cosine is None
+        # the query image itself (an array works too) is found at similarity 1; min_similarity filters
+        hits = index.search(load_image(photos / "coins.png"), k=5, min_similarity=0.75)
+        assert [Path(h.path).name for h in hits] == ["coins.png"] and hits[0].similarity == 1.0
+        (tmp_path / "bad.jpg").write_bytes(b"")
+        from lookalike.errors import ImageReadError
+
+        with pytest.raises(ImageReadError, match="empty"):
+            index.search(tmp_path / "bad.jpg")
+
+
 # -- real photos and the embedding -----------------------------------------------------------------
 
 def test_caltech_copies_find_their_originals_by_hash(tmp_path: Path) -> None:
@@ -477,3 +506,8 @@ def test_the_embedding_descriptor(photos: Path, tmp_path: Path) -> None:
         codes = index.vectors("phash", ids)[1]
         hashes = [image_hash(load_image(p, draft=(256, 256))) for p in index.paths(ids)]
         np.testing.assert_array_equal(codes, np.stack(hashes))
+        # search uses both: hash similarity first, cosine as evidence
+        hits = index.search(folder / "coffee.jpg", k=4)
+        assert hits[0].path.endswith("coffee.jpg") and hits[0].similarity == 1.0
+        assert hits[0].cosine == pytest.approx(1.0, abs=1e-5)
+        assert all(h.cosine is not None and h.hash_distance is not None for h in hits)

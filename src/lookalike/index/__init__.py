@@ -13,7 +13,7 @@ numpy brute force) are usable on their own.
 
 from lookalike.index._catalog import FileRecord
 from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DESCRIPTORS, DescriptorSpec, descriptor_spec
-from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
+from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport, SearchHit
 from lookalike.index._vectors import (
     BACKENDS,
     EXACT_MAX,
@@ -49,6 +49,7 @@ __all__ = [
     "IndexReport",
     "NumpyBinaryStore",
     "NumpyFlatStore",
+    "SearchHit",
     "VectorStore",
     "choose_backend",
     "descriptor_spec",

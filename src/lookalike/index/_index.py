@@ -42,7 +42,7 @@ from lookalike.index._vectors import (
     store_suffix,
 )
 
-__all__ = ["FORMAT_VERSION", "FileError", "Index", "IndexInfo", "IndexReport"]
+__all__ = ["FORMAT_VERSION", "FileError", "Index", "IndexInfo", "IndexReport", "SearchHit"]
 
 #: The on-disk format this lookalike writes and the newest it reads.
 FORMAT_VERSION = 1
@@ -97,6 +97,33 @@ class IndexReport:
     unchanged: int = 0
     processed: int = 0
     errors: tuple[FileError, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result of :meth:`Index.search`: an indexed file and the evidence that it looks like the query.
+
+    Attributes
+    ----------
+    path : str
+        The indexed file.
+    similarity : float
+        In [0, 1], higher is more similar. **Provisional** (see :meth:`Index.search`):
+        from the perceptual hash when the index has one, else the embedding's cosine.
+    id : int
+        The file's id in the index.
+    hash_distance : int or None
+        Smallest Hamming distance between the file's hash and the query's hash
+        under the 8 rotations and flips (bits of 64); None without a hash descriptor.
+    cosine : float or None
+        Cosine between the embeddings; None without the embedding descriptor.
+    """
+
+    path: str
+    similarity: float
+    id: int
+    hash_distance: int | None = None
+    cosine: float | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +270,7 @@ class Index:
         self._backend_params: dict[str, Any] = dict(manifest.get("backend_params", {}))
         self._stores: dict[str, tuple[VectorStore, int]] = {}
         self._saved: dict[str, int] = {}
+        self._embedder_instance: Any = None
 
     # -- opening -----------------------------------------------------------------------------------
 
@@ -475,6 +503,103 @@ class Index:
         spec = self.descriptor(descriptor)
         return self._store(spec.name).search(queries, k)
 
+    def search(self, query: Any, *, k: int = 10, min_similarity: float | None = None) -> list[SearchHit]:
+        """The indexed files that look most like an image, best first, as plain data.
+
+        A first version of the search (the ranking with keypoint verification
+        and a calibrated similarity comes later): candidates are the nearest
+        files by perceptual hash, compared under the 8 rotations and flips of
+        the query (so rotated by 90 degrees and mirrored copies are found), and
+        by embedding cosine; every candidate is then scored with both.
+
+        The ``similarity`` is **provisional and not calibrated**. With a hash
+        descriptor it is ``max(0, 1 - d / 32)`` for the smallest Hamming
+        distance ``d`` of the 64-bit hashes: 1 for the same picture, about 0.7
+        for a re-encoded or slightly edited copy (d around 10), 0 at the
+        distance of unrelated pictures (d >= 32). It does not see crops. Without
+        a hash it is the embedding cosine (clipped to [0, 1]), which is high for
+        any two pictures of the same kind of thing. Ties are broken by cosine.
+
+        Parameters
+        ----------
+        query : path, bytes, file object, PIL image or ndarray
+            The image (anything :func:`lookalike.io.load_image` reads).
+        k : int, keyword-only
+            Most results returned.
+        min_similarity : float, optional, keyword-only
+            Drop results below this similarity.
+
+        Returns
+        -------
+        list of SearchHit
+
+        Raises
+        ------
+        ImageReadError
+            The query cannot be read.
+
+        Examples
+        --------
+        >>> index = Index.open("photos/.lookalike-index")  # doctest: +SKIP
+        >>> [(hit.path, round(hit.similarity, 2)) for hit in index.search("query.jpg", k=3)]  # doctest: +SKIP
+        [('/photos/beach.jpg', 0.94), ('/photos/beach-small.jpg', 0.88), ('/photos/dune.jpg', 0.31)]
+        """
+        from lookalike.features import dihedral_hashes, hamming_distance, hash_similarity
+        from lookalike.io import load_image
+
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ParameterError(f"k must be a positive integer, got {k!r}")
+        pixels = load_image(query, draft=self.descriptors[0].draft)
+        hash_spec = next((s for s in self.descriptors if s.kind == "hash"), None)
+        embed_spec = next((s for s in self.descriptors if s.kind == "embedding"), None)
+        wanted = max(4 * k, 50)
+        candidates: set[int] = set()
+        codes = vector = None
+        if hash_spec is not None:
+            codes = dihedral_hashes(pixels, method=hash_spec.params["method"],
+                                    hash_size=int(hash_spec.params["hash_size"]))
+            found = self._store(hash_spec.name).search(codes, wanted)[1]
+            candidates.update(int(i) for i in found.ravel() if i >= 0)
+        if embed_spec is not None:
+            vector = self._embedder().embed([pixels])
+            found = self._store(embed_spec.name).search(vector, wanted)[1]
+            candidates.update(int(i) for i in found.ravel() if i >= 0)
+        if not candidates:
+            return []
+        ids = sorted(candidates)
+        distances: dict[int, int] = {}
+        cosines: dict[int, float] = {}
+        if hash_spec is not None and codes is not None:
+            held, stored = self.vectors(hash_spec.name, ids)
+            d = hamming_distance(codes[None, :, :], stored[:, None, :]).min(axis=1)
+            distances = {int(i): int(v) for i, v in zip(held, d, strict=True)}
+        if embed_spec is not None and vector is not None:
+            held, stored = self.vectors(embed_spec.name, ids)
+            cosines = {int(i): float(v) for i, v in zip(held, stored @ vector[0], strict=True)}
+        paths = dict(zip(ids, self.paths(ids), strict=True))
+        hits = []
+        for i in ids:
+            if paths[i] is None:
+                continue
+            if hash_spec is not None:
+                if i not in distances:
+                    continue
+                similarity = float(hash_similarity(distances[i], bits=hash_spec.dim))
+            else:
+                similarity = min(1.0, max(0.0, cosines.get(i, 0.0)))
+            hits.append(SearchHit(str(paths[i]), similarity, i, distances.get(i), cosines.get(i)))
+        hits.sort(key=lambda h: (-h.similarity, -(h.cosine if h.cosine is not None else 0.0), h.id))
+        if min_similarity is not None:
+            hits = [h for h in hits if h.similarity >= min_similarity]
+        return hits[:k]
+
+    def _embedder(self) -> Any:
+        if self._embedder_instance is None:
+            from lookalike.features import Embedder
+
+            self._embedder_instance = Embedder()
+        return self._embedder_instance
+
     def ids_of(self, paths: Iterable[str | os.PathLike[str]]) -> np.ndarray:
         """The ids of indexed files, in the order given (-1 for a path that is not indexed)."""
         keys = [resolve_path(p) for p in paths]
@@ -643,10 +768,15 @@ class Index:
         self._clean_vectors(name, keep=filename)
 
     def _clean_vectors(self, name: str, *, keep: str) -> None:
+        """Delete old snapshot files of ``name`` (never the one the current json names: another process
+        may have replaced the json since we wrote ours) and temporary files left by killed writers."""
         folder = os.path.join(self.path, VECTORS)
+        current = self._snapshot_meta(name)
+        keep_files = {keep, str(current.get("file")) if current else keep}
         now = time.time()
         for entry in os.scandir(folder):
-            stale_data = entry.name.startswith(f"{name}-") and entry.name != keep and not entry.name.endswith(".json")
+            stale_data = (entry.name.startswith(f"{name}-") and entry.name not in keep_files
+                          and not entry.name.endswith(".json"))
             stale_tmp = entry.name.startswith(".tmp-")
             try:
                 if stale_data or (stale_tmp and now - entry.stat().st_mtime > _STALE_TMP_SECONDS):
