@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-#: A 2-D filter over a float64 image that returns an array of the same shape.
-Filter = Callable[[np.ndarray], np.ndarray]
+#: A 2-D filter ``filt(image, out)`` writing a float64 array of the image's shape into ``out``.
+Filter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
@@ -38,10 +38,12 @@ def separable_filter(kernel: np.ndarray) -> Filter:
     """
     column = np.ascontiguousarray(kernel, dtype=np.float64).reshape(-1, 1)
 
-    def apply(image: np.ndarray) -> np.ndarray:
+    def apply(image: np.ndarray, out: np.ndarray) -> np.ndarray:
         import cv2
 
-        return cv2.sepFilter2D(image, cv2.CV_64F, column, column, borderType=cv2.BORDER_REPLICATE)
+        return cv2.sepFilter2D(
+            image, cv2.CV_64F, column, column, dst=out, borderType=cv2.BORDER_REPLICATE
+        )
 
     return apply
 
@@ -49,11 +51,12 @@ def separable_filter(kernel: np.ndarray) -> Filter:
 def box_filter(size: int) -> Filter:
     """Mean over a ``size`` x ``size`` window (float64, OpenCV); interior only is meaningful."""
 
-    def apply(image: np.ndarray) -> np.ndarray:
+    def apply(image: np.ndarray, out: np.ndarray) -> np.ndarray:
         import cv2
 
         return cv2.boxFilter(
-            image, cv2.CV_64F, (size, size), normalize=True, borderType=cv2.BORDER_REPLICATE
+            image, cv2.CV_64F, (size, size), dst=out, normalize=True,
+            borderType=cv2.BORDER_REPLICATE,
         )
 
     return apply

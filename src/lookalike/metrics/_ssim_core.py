@@ -24,6 +24,7 @@ integers, so that path has no cancellation at all.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -143,27 +144,54 @@ def run_strips(
         return list(pool.map(lambda b: work(*b), bounds))
 
 
+class Workspace:
+    """Scratch arrays reused by every strip a thread processes during one call.
+
+    Allocating a few MB per strip makes the allocator hand pages back to the
+    kernel and fault them in again (on 100-megapixel images that costs more
+    system time than the arithmetic); each thread keeps its own arrays instead.
+    The last strip of an image is shorter and gets leading row views.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, name: str, rows: int, cols: int, dtype: type[np.generic]) -> np.ndarray:
+        store: dict[str, np.ndarray] = self._local.__dict__
+        buf = store.get(name)
+        if buf is None or buf.shape[0] < rows or buf.shape[1] != cols or buf.dtype != dtype:
+            buf = np.empty((rows, cols), dtype)
+            store[name] = buf
+        return buf[:rows]
+
+
 def _strip_moments(
-    x: np.ndarray, y: np.ndarray, start: int, stop: int, m: Moments
+    x: np.ndarray, y: np.ndarray, start: int, stop: int, m: Moments, ws: Workspace, tag: str = ""
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Moments for output rows ``start:stop``: mu_x, mu_y, E[x^2+y^2], E[xy] and a scratch array.
 
     The four moment arrays are row slices of full-width arrays: their rows are
     the valid ones, their first and last ``radius`` columns are not (callers
-    crop them).
+    crop them). ``tag`` keeps the buffers of several calls per strip apart.
     """
     r = m.radius
+    n_in, width = stop - start + 2 * r, x.shape[1]
     rows = slice(r, r + stop - start)
-    xs = np.array(x[start : stop + 2 * r], dtype=np.float64)
-    ys = np.array(y[start : stop + 2 * r], dtype=np.float64)
-    mu_x = m.filt(xs)
-    mu_y = m.filt(ys)
-    scratch = np.multiply(xs, ys)
-    e_xy = m.filt(scratch)
+
+    def buf(name: str) -> np.ndarray:
+        return ws.get(tag + name, n_in, width, np.float64)
+
+    xs, ys, scratch = buf("x"), buf("y"), buf("scratch")
+    xs[...] = x[start : stop + 2 * r]
+    ys[...] = y[start : stop + 2 * r]
+    mu_x = m.filt(xs, buf("mu_x"))
+    mu_y = m.filt(ys, buf("mu_y"))
+    np.multiply(xs, ys, out=scratch)
+    e_xy = m.filt(scratch, buf("e_xy"))
     np.multiply(xs, xs, out=xs)
     np.multiply(ys, ys, out=ys)
     xs += ys
-    e_sq = m.filt(xs)
+    e_sq = m.filt(xs, buf("e_sq"))
     return mu_x[rows], mu_y[rows], e_sq[rows], e_xy[rows], scratch[rows]
 
 
@@ -174,9 +202,9 @@ def _combine(
     e_xy: np.ndarray,
     scratch: np.ndarray,
     m: Moments,
-    want_cs: bool,
+    cs_out: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """SSIM map (and cs map) from the moments, in place over the moment arrays.
+    """SSIM map (and the cs map into ``cs_out``) from the moments, in place over the moments.
 
     SSIM = (2 mu_x mu_y + C1)(2 cov + C2) / ((mu_x^2 + mu_y^2 + C1)(var_x + var_y + C2))
     cs   = (2 cov + C2) / (var_x + var_y + C2)
@@ -192,7 +220,7 @@ def _combine(
     if m.cov_norm != 1.0:
         e_sq *= m.cov_norm
     e_sq += m.c2  # denominator of cs
-    cs = np.divide(e_xy, e_sq) if want_cs else None
+    cs = None if cs_out is None else np.divide(e_xy, e_sq, out=cs_out)
     mu_xy *= 2.0
     mu_xy += m.c1
     mu_x += m.c1
@@ -203,7 +231,8 @@ def _combine(
 
 
 def _strip_box_uint8(
-    x: np.ndarray, y: np.ndarray, start: int, stop: int, m: Moments, want_cs: bool
+    x: np.ndarray, y: np.ndarray, start: int, stop: int, m: Moments, ws: Workspace,
+    want_cs: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """SSIM of uint8 strips over a box window, from exact integer window sums.
 
@@ -219,25 +248,31 @@ def _strip_box_uint8(
     import cv2
 
     r = m.radius
+    n_in, width = stop - start + 2 * r, x.shape[1]
     rows = slice(r, r + stop - start)
-    xs = x[start : stop + 2 * r]
-    ys = y[start : stop + 2 * r]
+    n_out = stop - start
 
-    def window_sum(plane: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(
-            plane, cv2.CV_32S, (m.box, m.box), normalize=False, borderType=cv2.BORDER_REPLICATE
-        )[rows]
+    def window_sum(plane: np.ndarray, name: str) -> np.ndarray:
+        out = ws.get(name, n_in, width, np.int32)
+        cv2.boxFilter(
+            plane, cv2.CV_32S, (m.box, m.box), dst=out, normalize=False,
+            borderType=cv2.BORDER_REPLICATE,
+        )
+        return out[rows]
 
     n = m.box * m.box
     d = n * n / m.cov_norm
-    x16 = xs.astype(np.uint16)
-    y16 = ys.astype(np.uint16)
-    s_x = window_sum(xs)
-    s_y = window_sum(ys)
-    s_xy = window_sum(np.multiply(x16, y16))
-    s_sq = window_sum(np.multiply(x16, x16))
-    s_sq += window_sum(np.multiply(y16, y16))
-    cross = np.multiply(s_x, s_y)  # Sx Sy
+    x16 = ws.get("x16", n_in, width, np.uint16)
+    y16 = ws.get("y16", n_in, width, np.uint16)
+    prod = ws.get("prod", n_in, width, np.uint16)
+    x16[...] = x[start : stop + 2 * r]
+    y16[...] = y[start : stop + 2 * r]
+    s_x = window_sum(x16, "s_x")
+    s_y = window_sum(y16, "s_y")
+    s_xy = window_sum(np.multiply(x16, y16, out=prod), "s_xy")
+    s_sq = window_sum(np.multiply(x16, x16, out=prod), "s_sq")
+    s_sq += window_sum(np.multiply(y16, y16, out=prod), "s_yy")
+    cross = np.multiply(s_x, s_y, out=ws.get("cross", n_out, width, np.int32))  # Sx Sy
     s_x *= s_x
     s_y *= s_y
     s_x += s_y  # Sx^2 + Sy^2
@@ -245,13 +280,17 @@ def _strip_box_uint8(
     s_xy -= cross  # N Sxy - Sx Sy (exact)
     s_sq *= n
     s_sq -= s_x  # N Sq - Sx^2 - Sy^2 (exact)
-    num2 = np.multiply(s_xy, 2.0)
+
+    def real(name: str) -> np.ndarray:
+        return ws.get(name, n_out, width, np.float64)
+
+    num2 = np.multiply(s_xy, 2.0, out=real("num2"))
     num2 += m.c2 * d
-    den2 = np.add(s_sq, m.c2 * d)
-    cs = np.divide(num2, den2) if want_cs else None
-    num1 = np.multiply(cross, 2.0)
+    den2 = np.add(s_sq, m.c2 * d, out=real("den2"))
+    cs = np.divide(num2, den2, out=real("cs")) if want_cs else None
+    num1 = np.multiply(cross, 2.0, out=real("num1"))
     num1 += m.c1 * n * n
-    den1 = np.add(s_x, m.c1 * n * n)
+    den1 = np.add(s_x, m.c1 * n * n, out=real("den1"))
     num1 *= num2
     den1 *= den2
     num1 /= den1
@@ -283,13 +322,15 @@ def ssim_sums(
     cols = slice(r, x.shape[1] - r)
     want_cs = want_cs or cs_map is not None
     exact_box = _box_exact(moments, x, y)
+    ws = Workspace()
 
     def work(start: int, stop: int) -> tuple[float, float]:
         if exact_box:
-            ssim_rows, cs_rows = _strip_box_uint8(x, y, start, stop, moments, want_cs)
+            ssim_rows, cs_rows = _strip_box_uint8(x, y, start, stop, moments, ws, want_cs)
         else:
-            ssim_rows, cs_rows = _combine(*_strip_moments(x, y, start, stop, moments),
-                                          moments, want_cs)
+            cs_out = ws.get("cs", stop - start, x.shape[1], np.float64) if want_cs else None
+            moments_rows = _strip_moments(x, y, start, stop, moments, ws)
+            ssim_rows, cs_rows = _combine(*moments_rows, moments, cs_out)
         ssim_rows = ssim_rows[:, cols]
         if ssim_map is not None:
             ssim_map[start:stop] = ssim_rows
@@ -339,10 +380,12 @@ def volume_ssim_sums(
         return mixed
 
     cols = slice(r, x.shape[1] - r)
+    ws = Workspace()
 
     def work(start: int, stop: int) -> float:
         per_slice = [
-            _strip_moments(x[:, :, c], y[:, :, c], start, stop, moments) for c in range(depth)
+            _strip_moments(x[:, :, c], y[:, :, c], start, stop, moments, ws, tag=f"{c}:")
+            for c in range(depth)
         ]
         mu_x = mix([p[0] for p in per_slice])
         mu_y = mix([p[1] for p in per_slice])
@@ -351,7 +394,7 @@ def volume_ssim_sums(
         total = 0.0
         for c in range(depth):
             slice_ssim, _ = _combine(
-                mu_x[c], mu_y[c], e_sq[c], e_xy[c], per_slice[c][4], moments, want_cs=False
+                mu_x[c], mu_y[c], e_sq[c], e_xy[c], per_slice[c][4], moments, cs_out=None
             )
             slice_ssim = slice_ssim[:, cols]
             if ssim_map is not None:
