@@ -61,9 +61,7 @@ def test_matches_official_matlab_on_tid2013(name: str) -> None:
     path = shared_path("reference", "tid2013_matlab", "reference_values_tidy.csv")
     with path.open(newline="") as handle:
         expected = {
-            row["image"]: float(row["official_value"])
-            for row in csv.DictReader(handle)
-            if row["metric"] == "ms_ssim"
+            row["image"]: float(row["official_value"]) for row in csv.DictReader(handle) if row["metric"] == "ms_ssim"
         }[f"{name}.bmp"]
     dist, ref = _tid_pair(name)
     assert ms_ssim(dist, ref) == pytest.approx(expected, abs=5e-3)

@@ -25,8 +25,7 @@ def _live_pairs() -> list[tuple[str, np.ndarray, np.ndarray, dict[str, float | N
             # data.json names the original .bmp files; this copy holds the same pixels as .png.
             ref = root / Path(item["reference"].removeprefix("data/")).with_suffix(".png")
             dist = root / Path(item["measured"].removeprefix("data/")).with_suffix(".png")
-            pairs.append((f"{dist.parent.name}/{dist.stem}", load_image(dist), load_image(ref),
-                          item["metrics"]))
+            pairs.append((f"{dist.parent.name}/{dist.stem}", load_image(dist), load_image(ref), item["metrics"]))
     return pairs
 
 
@@ -56,9 +55,7 @@ def test_tid2013_psnr_matches_official_values() -> None:
     root = shared_path("reference", "tid2013_matlab")
     with (root / "reference_values_tidy.csv").open(newline="") as handle:
         expected = {
-            row["image"]: float(row["official_value"])
-            for row in csv.DictReader(handle)
-            if row["metric"] == "psnr"
+            row["image"]: float(row["official_value"]) for row in csv.DictReader(handle) if row["metric"] == "psnr"
         }
     assert len(expected) == 5
     for image, value in expected.items():
@@ -72,9 +69,7 @@ def test_psnr_equals_scikit_image() -> None:
     root = shared_path("reference", "tid2013_matlab")
     dist = load_image(root / "dist_dir" / "I08.bmp")
     ref = load_image(root / "ref_dir" / "I08.bmp")
-    assert psnr(dist, ref) == pytest.approx(
-        skimage_metrics.peak_signal_noise_ratio(ref, dist), abs=1e-10
-    )
+    assert psnr(dist, ref) == pytest.approx(skimage_metrics.peak_signal_noise_ratio(ref, dist), abs=1e-10)
     assert mse(dist, ref) == pytest.approx(skimage_metrics.mean_squared_error(ref, dist), rel=1e-12)
 
 

@@ -155,9 +155,7 @@ def test_skimage_convention_equals_structural_similarity() -> None:
 
 def test_skimage_convention_on_colour_is_the_per_channel_mean() -> None:
     dist, ref = _tid_pair("I19")
-    expected, expected_map = skimage_metrics.structural_similarity(
-        dist, ref, channel_axis=-1, full=True
-    )
+    expected, expected_map = skimage_metrics.structural_similarity(dist, ref, channel_axis=-1, full=True)
     value, ssim_map = ssim(dist, ref, convention="skimage", full=True)
     assert value == pytest.approx(expected, abs=1e-7)
     assert ssim_map.shape == dist.shape
@@ -182,7 +180,12 @@ def test_wang_equals_skimage_with_wang_settings() -> None:
 def test_wang_map_is_the_valid_part_of_skimages_map() -> None:
     x, y = _camera_pair()
     _, expected_map = skimage_metrics.structural_similarity(
-        x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
+        x,
+        y,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
         full=True,
     )
     value, ssim_map = ssim(x, y, full=True)
@@ -197,9 +200,7 @@ def test_wang_map_is_the_valid_part_of_skimages_map() -> None:
 def test_colour_rule_for_wang_is_matlab_rgb2gray() -> None:
     dist, ref = _tid_pair("I03")
     assert ssim(dist, ref) == ssim(to_gray(dist), to_gray(ref))
-    assert ssim(dist, ref, convention="wang2009") == ssim(
-        to_gray(dist), to_gray(ref), convention="wang2009"
-    )
+    assert ssim(dist, ref, convention="wang2009") == ssim(to_gray(dist), to_gray(ref), convention="wang2009")
 
 
 def test_alpha_channel_is_ignored() -> None:
@@ -230,12 +231,8 @@ def test_box_downsample_is_matlab_imfilter_symmetric_then_every_fth_sample(facto
     rng = np.random.default_rng(factor)
     image = rng.random((37, 42)) * 255
     origin = (factor - 1) // 2 - factor // 2
-    filtered = ndimage.correlate(
-        image, np.full((factor, factor), 1.0 / factor**2), mode="reflect", origin=origin
-    )
-    np.testing.assert_allclose(
-        box_downsample(image, factor), filtered[::factor, ::factor], rtol=0, atol=1e-12
-    )
+    filtered = ndimage.correlate(image, np.full((factor, factor), 1.0 / factor**2), mode="reflect", origin=origin)
+    np.testing.assert_allclose(box_downsample(image, factor), filtered[::factor, ::factor], rtol=0, atol=1e-12)
 
 
 def test_gaussian_window_is_fspecial() -> None:

@@ -41,9 +41,7 @@ def separable_filter(kernel: np.ndarray) -> Filter:
     def apply(image: np.ndarray, out: np.ndarray) -> np.ndarray:
         import cv2
 
-        return cv2.sepFilter2D(
-            image, cv2.CV_64F, column, column, dst=out, borderType=cv2.BORDER_REPLICATE
-        )
+        return cv2.sepFilter2D(image, cv2.CV_64F, column, column, dst=out, borderType=cv2.BORDER_REPLICATE)
 
     return apply
 
@@ -55,7 +53,11 @@ def box_filter(size: int) -> Filter:
         import cv2
 
         return cv2.boxFilter(
-            image, cv2.CV_64F, (size, size), dst=out, normalize=True,
+            image,
+            cv2.CV_64F,
+            (size, size),
+            dst=out,
+            normalize=True,
             borderType=cv2.BORDER_REPLICATE,
         )
 

@@ -24,9 +24,7 @@ def _squared_error_mean(image0: np.ndarray, image1: np.ndarray) -> float:
     rows = max(1, _BLOCK // max(1, image0[0].size))
     total: int | float = 0 if exact else 0.0
     for start in range(0, image0.shape[0], rows):
-        diff = np.subtract(
-            image0[start : start + rows], image1[start : start + rows], dtype=work_type
-        ).reshape(-1)
+        diff = np.subtract(image0[start : start + rows], image1[start : start + rows], dtype=work_type).reshape(-1)
         total += int(np.dot(diff, diff)) if exact else float(np.dot(diff, diff))
     return total / image0.size
 

@@ -30,6 +30,7 @@ SSIM_CONVENTIONS: tuple[str, ...] = ("wang", "wang2009", "skimage", "matlab")
 
 SKIMAGE_WIN = 7
 
+
 def _drop_alpha(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         return image[..., 0]
@@ -59,12 +60,8 @@ def _ssim_wang(
     return sums.ssim / sums.count, ssim_map
 
 
-def _ssim_skimage(
-    x: np.ndarray, y: np.ndarray, data_range: float, full: bool
-) -> tuple[float, np.ndarray | None]:
-    check_window(
-        x.shape, SKIMAGE_WIN, "SSIM (skimage)", ", or convention='matlab' (padded, any size)"
-    )
+def _ssim_skimage(x: np.ndarray, y: np.ndarray, data_range: float, full: bool) -> tuple[float, np.ndarray | None]:
+    check_window(x.shape, SKIMAGE_WIN, "SSIM (skimage)", ", or convention='matlab' (padded, any size)")
     n = SKIMAGE_WIN * SKIMAGE_WIN
     moments = Moments(
         filt=box_filter(SKIMAGE_WIN),
@@ -108,9 +105,7 @@ def _depth_weights(kernel: np.ndarray, depth: int) -> np.ndarray:
     return weights
 
 
-def _ssim_matlab(
-    x: np.ndarray, y: np.ndarray, data_range: float, full: bool
-) -> tuple[float, np.ndarray | None]:
+def _ssim_matlab(x: np.ndarray, y: np.ndarray, data_range: float, full: bool) -> tuple[float, np.ndarray | None]:
     kernel = gaussian_kernel(GAUSS_SIZE, GAUSS_SIGMA)
     moments = wang_moments(data_range)
     r = moments.radius
@@ -122,9 +117,7 @@ def _ssim_matlab(
     if x.ndim == 2:
         sums = ssim_sums(xp, yp, moments, ssim_map=ssim_map)
     else:
-        sums = volume_ssim_sums(
-            xp, yp, moments, _depth_weights(kernel, x.shape[2]), ssim_map=ssim_map
-        )
+        sums = volume_ssim_sums(xp, yp, moments, _depth_weights(kernel, x.shape[2]), ssim_map=ssim_map)
     return sums.ssim / sums.count, ssim_map
 
 

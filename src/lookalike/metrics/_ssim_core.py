@@ -100,9 +100,7 @@ def wang_moments(data_range: float) -> Moments:
 def check_convention(convention: str, choices: tuple[str, ...], what: str) -> str:
     """The convention name, or a ParameterError listing the choices."""
     if not isinstance(convention, str) or convention not in choices:
-        raise ParameterError(
-            f"unknown {what} convention {convention!r}; choose one of: {', '.join(choices)}"
-        )
+        raise ParameterError(f"unknown {what} convention {convention!r}; choose one of: {', '.join(choices)}")
     return convention
 
 
@@ -129,9 +127,7 @@ def thread_count(n_pixels: int) -> int:
     return max(1, min(cv2.getNumThreads(), cpus))
 
 
-def run_strips(
-    n_rows: int, work: Callable[[int, int], T], *, n_pixels: int, width: int
-) -> list[T]:
+def run_strips(n_rows: int, work: Callable[[int, int], T], *, n_pixels: int, width: int) -> list[T]:
     """Call ``work(start, stop)`` on consecutive strips covering ``n_rows`` rows; results in order."""
     step = max(_STRIP_ROWS[0], min(_STRIP_ROWS[1], _STRIP_ELEMENTS // max(1, width)))
     bounds = [(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
@@ -231,7 +227,12 @@ def _combine(
 
 
 def _strip_box_uint8(
-    x: np.ndarray, y: np.ndarray, start: int, stop: int, m: Moments, ws: Workspace,
+    x: np.ndarray,
+    y: np.ndarray,
+    start: int,
+    stop: int,
+    m: Moments,
+    ws: Workspace,
     want_cs: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """SSIM of uint8 strips over a box window, from exact integer window sums.
@@ -255,7 +256,11 @@ def _strip_box_uint8(
     def window_sum(plane: np.ndarray, name: str) -> np.ndarray:
         out = ws.get(name, n_in, width, np.int32)
         cv2.boxFilter(
-            plane, cv2.CV_32S, (m.box, m.box), dst=out, normalize=False,
+            plane,
+            cv2.CV_32S,
+            (m.box, m.box),
+            dst=out,
+            normalize=False,
             borderType=cv2.BORDER_REPLICATE,
         )
         return out[rows]
@@ -384,8 +389,7 @@ def volume_ssim_sums(
 
     def work(start: int, stop: int) -> float:
         per_slice = [
-            _strip_moments(x[:, :, c], y[:, :, c], start, stop, moments, ws, tag=f"{c}:")
-            for c in range(depth)
+            _strip_moments(x[:, :, c], y[:, :, c], start, stop, moments, ws, tag=f"{c}:") for c in range(depth)
         ]
         mu_x = mix([p[0] for p in per_slice])
         mu_y = mix([p[1] for p in per_slice])
@@ -393,16 +397,12 @@ def volume_ssim_sums(
         e_xy = mix([p[3] for p in per_slice])
         total = 0.0
         for c in range(depth):
-            slice_ssim, _ = _combine(
-                mu_x[c], mu_y[c], e_sq[c], e_xy[c], per_slice[c][4], moments, cs_out=None
-            )
+            slice_ssim, _ = _combine(mu_x[c], mu_y[c], e_sq[c], e_xy[c], per_slice[c][4], moments, cs_out=None)
             slice_ssim = slice_ssim[:, cols]
             if ssim_map is not None:
                 ssim_map[start:stop, :, c] = slice_ssim
             total += float(slice_ssim.sum())
         return total
 
-    parts = run_strips(
-        out_rows, work, n_pixels=out_rows * out_cols * depth, width=x.shape[1] * depth
-    )
+    parts = run_strips(out_rows, work, n_pixels=out_rows * out_cols * depth, width=x.shape[1] * depth)
     return Sums(ssim=float(sum(parts)), cs=float("nan"), count=out_rows * out_cols * depth)
