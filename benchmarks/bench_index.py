@@ -8,7 +8,9 @@ Two parts, both through the public API, in one process, printing medians and rat
     ``../shared/data``, resized to a random 1-3 MP and saved at quality 90;
     without ``../shared/data``, upscaled scikit-image photos), and compare with
     ``imagehash.phash(Image.open(path))`` over the same files, serially and over
-    the same number of processes. lookalike's figure includes everything a build
+    the same number of processes, and with imagededup's ``PHash().encode_images``
+    (in ``benchmarks/.venv-torch``, see ``requirements-imagededup.txt``), with
+    ``num_enc_workers`` 0 and ``--jobs``. lookalike's figure includes everything a build
     does: listing, reading, SHA-256, decoding, hashing, SQLite commits and the
     snapshot. Target (issue 4): at least 3x the images/s of the anchors on 2 cores.
 ``vectors``
@@ -88,18 +90,61 @@ def make_photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
     return paths
 
 
-def median_time(fn: Callable[[], object], repeats: int, *, warmup: bool = True) -> float:
-    if warmup:
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 # -- part 1: hash indexing ----------------------------------------------------------------------------
+
+# imagededup 0.3.3's package __init__ files import its CNN method (torchvision) and plotter (matplotlib),
+# neither installed in .venv-torch: the packages are registered without running them, and only
+# imagededup.methods.hashing (imagededup's own code, unchanged) is imported.
+_IMAGEDEDUP_TIMER = """
+import importlib.util, json, os, statistics, sys, time, types
+root = importlib.util.find_spec("imagededup").submodule_search_locations[0]
+for name, sub in (("imagededup", ""), ("imagededup.methods", "methods"), ("imagededup.utils", "utils")):
+    module = types.ModuleType(name)
+    module.__path__ = [os.path.join(root, sub)]
+    sys.modules[name] = module
+from imagededup.methods.hashing import PHash
+folder, workers, repeats, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+phash = PHash(verbose=False)
+def run():
+    encodings = phash.encode_images(image_dir=folder, num_enc_workers=workers)
+    assert len(encodings) == n, len(encodings)
+run()
+import resource
+def cpu_now():  # this process and its finished children (imagededup always encodes in a Pool of >= 1 worker)
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + child.ru_utime + child.ru_stime
+times, cpus = [], []
+for _ in range(repeats):
+    start, cpu = time.perf_counter(), cpu_now()
+    run()
+    times.append(time.perf_counter() - start)
+    cpus.append(cpu_now() - cpu)
+import importlib.metadata
+print(json.dumps([statistics.median(times), statistics.median(cpus), importlib.metadata.version("imagededup")]))
+"""
+
+
+def time_imagededup(folder: Path, workers: int, n: int, repeats: int) -> tuple[float, float, str] | None:
+    """``PHash().encode_images(folder, num_enc_workers=workers)`` in benchmarks/.venv-torch: median wall
+    and CPU seconds (the process and its pool workers), and the version; None when it cannot run.
+
+    ``num_enc_workers=0`` still encodes in a pool of one worker process (imagededup's ``parallelise``).
+    """
+    import json
+    import subprocess
+
+    python = ROOT / "benchmarks" / ".venv-torch" / "bin" / "python"
+    if not python.exists():
+        print("imagededup: skipped (no benchmarks/.venv-torch; see requirements-imagededup.txt)")
+        return None
+    done = subprocess.run([str(python), "-c", _IMAGEDEDUP_TIMER, str(folder), str(workers), str(repeats), str(n)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        print(f"imagededup: skipped ({tail})")
+        return None
+    seconds, cpu, version = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(seconds), float(cpu), str(version)
 
 def _imagehash_one(path: str) -> str:
     import imagehash
@@ -125,12 +170,15 @@ def bench_hashes(args: argparse.Namespace) -> None:
         mp = statistics.median(w * h for w, h in pixels) / 1e6
         print(f"{len(paths)} JPEG photos, median {mp:.2f} MP, made in {time.perf_counter() - started:.0f} s")
 
-        def lookalike_build() -> None:
-            target = work / "idx"
-            shutil.rmtree(target, ignore_errors=True)
-            index, report = build_index(photos, target, descriptors=["phash"], jobs=args.jobs)
-            index.close()
-            assert report.added == len(paths), report
+        def lookalike_build(jobs: int) -> Callable[[], None]:
+            def run() -> None:
+                target = work / "idx"
+                shutil.rmtree(target, ignore_errors=True)
+                index, report = build_index(photos, target, descriptors=["phash"], jobs=jobs)
+                index.close()
+                assert report.added == len(paths), report
+
+            return run
 
         def imagehash_serial() -> None:
             _imagehash_chunk(paths)
@@ -141,18 +189,42 @@ def bench_hashes(args: argparse.Namespace) -> None:
             with ProcessPoolExecutor(args.jobs) as pool:
                 list(pool.map(_imagehash_chunk, chunks))
 
-        rows = []
-        for name, fn in (
-            (f"lookalike index build --descriptor phash -j {args.jobs}", lookalike_build),
-            ("imagehash.phash, 1 process", imagehash_serial),
-            (f"imagehash.phash, {args.jobs} processes", imagehash_parallel),
-        ):
-            seconds = median_time(fn, args.repeats)
-            rows.append((name, seconds, len(paths) / seconds))
-        ours = rows[0][2]
-        print(f"\n{'hash indexing':<52} {'median s':>9} {'images/s':>9} {'lookalike x':>12}")
-        for name, seconds, rate in rows:
-            print(f"{name:<52} {seconds:>9.2f} {rate:>9.1f} {ours / rate:>11.2f}x")
+        # (name, function, in-process: its CPU time is this process's)
+        sides: list[tuple[str, Callable[[], None], bool]] = [
+            ("lookalike index build -d phash -j 1", lookalike_build(1), True),
+            (f"lookalike index build -d phash -j {args.jobs}", lookalike_build(args.jobs), False),
+            ("imagehash.phash, 1 process", imagehash_serial, True),
+            (f"imagehash.phash, {args.jobs} processes", imagehash_parallel, False),
+        ]
+        for _name, fn, _cpu in sides:  # warm-up: imports, worker start-up code, OS file cache
+            fn()
+        walls: dict[str, list[float]] = {name: [] for name, _fn, _cpu in sides}
+        cpus: dict[str, list[float]] = {name: [] for name, _fn, _cpu in sides}
+        for round_ in range(args.repeats):  # sides alternate, so other programs' load falls on all of them
+            for name, fn, _cpu in sides[round_ % len(sides):] + sides[: round_ % len(sides)]:
+                wall, cpu = time.perf_counter(), time.process_time()
+                fn()
+                walls[name].append(time.perf_counter() - wall)
+                cpus[name].append(time.process_time() - cpu)
+        rows = [(name, statistics.median(walls[name]), statistics.median(cpus[name]) if in_process else None)
+                for name, _fn, in_process in sides]
+        for workers in (0, args.jobs):
+            timed = time_imagededup(photos, workers, len(paths), args.repeats)
+            if timed is not None:
+                label = "1 process" if workers == 0 else f"{workers} processes"
+                rows.append((f"imagededup {timed[2]} PHash, {label}", timed[0], timed[1] if workers == 0 else None))
+        n = len(paths)
+        wall_ref = {"1": rows[0][1], "n": rows[1][1]}
+        cpu_ref = rows[0][2] or 1.0
+        print(f"\n{'hash indexing (' + str(n) + ' photos)':<44} {'median s':>9} {'images/s':>9} {'lookalike x':>12}"
+              f" {'CPU ms/img':>11} {'CPU x':>7}")
+        for name, seconds, cpu in rows:
+            parallel = not (name.endswith("1 process") or name.endswith("-j 1"))
+            ratio = seconds / wall_ref["n" if parallel else "1"]
+            cpu_text = f"{cpu / n * 1000:>11.2f} {cpu / cpu_ref:>6.2f}x" if cpu is not None else f"{'-':>11} {'-':>7}"
+            print(f"{name:<44} {seconds:>9.2f} {n / seconds:>9.1f} {ratio:>11.2f}x {cpu_text}")
+        print("(lookalike x: the side's time over lookalike's with the same number of processes; CPU: the process's"
+              " own CPU time, for the single-process sides, which other programs' load disturbs much less)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
