@@ -2,7 +2,7 @@
 
 from lookalike.matching._compare import MatchResult, compare_features
 from lookalike.matching._match import MATCHERS, match_descriptors
-from lookalike.matching._score import similarity_from_inliers
+from lookalike.matching._score import CHANCE_INLIERS, HALF_SCORE_INLIERS, similarity_from_inliers
 from lookalike.matching._verify import (
     MIN_INLIERS,
     MODELS,
@@ -12,6 +12,8 @@ from lookalike.matching._verify import (
 )
 
 __all__ = [
+    "CHANCE_INLIERS",
+    "HALF_SCORE_INLIERS",
     "MATCHERS",
     "MIN_INLIERS",
     "MODELS",

@@ -10,7 +10,6 @@ import numpy as np
 from lookalike.features import LocalFeatures
 from lookalike.matching._match import match_descriptors
 from lookalike.matching._score import similarity_from_inliers
-from lookalike.matching._verify import MIN_INLIERS
 from lookalike.matching._verify import verify as _verify
 
 __all__ = ["MatchResult", "compare_features"]
@@ -29,8 +28,8 @@ class MatchResult:
     matches : ndarray, intp, shape (M, 2)
         Ratio-test matches: index pairs into the keypoints of A and B.
     inliers : ndarray of bool, shape (M,), or None
-        Which matches agree with the verified model; None when verification was
-        not run.
+        Which matches agree with the verified model (all False when verification
+        failed); None when verification was not run.
     model : ndarray or None
         3x3 float64, present only when ``verified``. For a homography, ``H`` maps
         pixel coordinates ``(x, y, 1)`` of A onto B; for a fundamental matrix,
@@ -39,9 +38,11 @@ class MatchResult:
         Whether the matches agree on one sane geometry (see
         :func:`lookalike.matching.verify`).
     similarity : float
-        In [0, 1]; see :func:`lookalike.matching.similarity_from_inliers` for what
-        the numbers mean. Without verification it is computed from the match
-        count instead and is only an upper bound.
+        In [0, 1]; 0 unless verified. See
+        :func:`lookalike.matching.similarity_from_inliers` for what the numbers
+        mean (0.5: 18 distinct inliers on a homography). Without verification it
+        is the same curve applied to the ratio-test match count: an upper bound
+        that unrelated images can reach too.
     model_kind : str or None
         ``"homography"`` or ``"fundamental"`` (the model tried), None without
         verification.
@@ -102,7 +103,7 @@ def compare_features(
     mutual: bool = False,
     verify: bool = True,
     model: str = "homography",
-    min_inliers: int = MIN_INLIERS,
+    min_inliers: int | None = None,
     threshold: float | None = None,
 ) -> MatchResult:
     """Match two images' features, verify the geometry and score the evidence.
@@ -142,12 +143,12 @@ def compare_features(
     matches = match_descriptors(a, b, ratio=ratio, mutual=mutual)
     counts = (len(a), len(b))
     if not verify:
-        score = similarity_from_inliers(len(matches), len(matches), verified=True)
+        score = similarity_from_inliers(len(matches), model=model)
         return MatchResult(a.method, counts, matches, None, None, False, score)
     check = _verify(a, b, matches, model=model, min_inliers=min_inliers, threshold=threshold)
-    score = similarity_from_inliers(
-        check.n_inliers, len(matches), verified=check.verified,
-        min_sample=4 if model == "homography" else 8,
-    )
-    return MatchResult(a.method, counts, matches, check.inliers, check.model, check.verified,
-                       score, model_kind=model, reason=check.reason)
+    if not check.verified:
+        return MatchResult(a.method, counts, matches, np.zeros(len(matches), dtype=bool), None, False,
+                           0.0, model_kind=model, reason=check.reason)
+    score = similarity_from_inliers(check.support, model=model)
+    return MatchResult(a.method, counts, matches, check.inliers, check.model, True, score,
+                       model_kind=model)
