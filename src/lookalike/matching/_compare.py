@@ -50,6 +50,9 @@ class MatchResult:
         Why the match was not verified ("" when it was, or when not run).
     affine : bool
         True when the result comes from affine view simulation (ASIFT-style).
+    points : ndarray, float32, shape (M, 4), or None
+        The matched positions, one row per match: ``x_a, y_a, x_b, y_b`` in
+        original pixels (what :func:`lookalike.viz.draw_matches` draws).
     """
 
     method: str
@@ -62,6 +65,7 @@ class MatchResult:
     model_kind: str | None = None
     reason: str = ""
     affine: bool = False
+    points: np.ndarray | None = None
 
     @property
     def n_matches(self) -> int:
@@ -142,13 +146,14 @@ def compare_features(
     """
     matches = match_descriptors(a, b, ratio=ratio, mutual=mutual)
     counts = (len(a), len(b))
+    points = np.hstack([a.xy[matches[:, 0]], b.xy[matches[:, 1]]]).astype(np.float32).reshape(-1, 4)
     if not verify:
         score = similarity_from_inliers(len(matches), model=model)
-        return MatchResult(a.method, counts, matches, None, None, False, score)
+        return MatchResult(a.method, counts, matches, None, None, False, score, points=points)
     check = _verify(a, b, matches, model=model, min_inliers=min_inliers, threshold=threshold)
     if not check.verified:
         return MatchResult(a.method, counts, matches, np.zeros(len(matches), dtype=bool), None, False,
-                           0.0, model_kind=model, reason=check.reason)
+                           0.0, model_kind=model, reason=check.reason, points=points)
     score = similarity_from_inliers(check.support, model=model)
     return MatchResult(a.method, counts, matches, check.inliers, check.model, True, score,
-                       model_kind=model)
+                       model_kind=model, points=points)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -83,10 +84,7 @@ def match(
     retry = compare_features(a2, b2, ratio=ratio, verify=True, model=model)
     if not retry.verified:
         return result
-    return MatchResult(
-        retry.method, retry.keypoints, retry.matches, retry.inliers, retry.model, True,
-        retry.similarity, model_kind=retry.model_kind, reason="", affine=True,
-    )
+    return dataclasses.replace(retry, affine=True)
 
 
 def _extract_both(images: list[np.ndarray], **options: object) -> tuple[LocalFeatures, LocalFeatures]:

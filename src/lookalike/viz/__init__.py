@@ -7,6 +7,7 @@ the mask); :func:`diff_image` and :func:`render_diff` draw it with OpenCV.
 
 from lookalike.viz._diff import DiffAnalysis, diff_analysis, diff_image, diff_regions, render_diff
 from lookalike.viz._heatmap import HEATMAP_COLORMAPS, draw_heatmap
+from lookalike.viz._matches import draw_matches
 
 __all__: list[str] = [
     "HEATMAP_COLORMAPS",
@@ -15,5 +16,6 @@ __all__: list[str] = [
     "diff_image",
     "diff_regions",
     "draw_heatmap",
+    "draw_matches",
     "render_diff",
 ]
