@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from lookalike.features import LocalFeatures, extract_local
+from lookalike.errors import ParameterError
+from lookalike.features import LOCAL_METHODS, LocalFeatures, extract_local
 from lookalike.io import ImageSource, load_image
-from lookalike.matching import MatchResult, compare_features
+from lookalike.matching import MODELS, MatchResult, compare_features
 
 __all__ = ["AFFINE_WORKING_SIZE", "match"]
 
@@ -72,6 +73,7 @@ def match(
     >>> result.verified, round(float(result.model[0, 2]))
     (True, 5)
     """
+    _check_options(method, ratio, model)
     images = [load_image(image0), load_image(image1)]
     options = {"method": method, "max_keypoints": max_keypoints, "working_size": working_size}
     a, b = _extract_both(images, **options)
@@ -92,3 +94,13 @@ def _extract_both(images: list[np.ndarray], **options: object) -> tuple[LocalFea
     with ThreadPoolExecutor(max_workers=2) as pool:
         a, b = pool.map(lambda image: extract_local(image, **options), images)  # type: ignore[arg-type]
     return a, b
+
+
+def _check_options(method: str, ratio: float, model: str) -> None:
+    """Refuse bad options before decoding and detecting (which take the time)."""
+    if method not in LOCAL_METHODS:
+        raise ParameterError(f"method must be one of {', '.join(LOCAL_METHODS)}, got {method!r}")
+    if not isinstance(ratio, int | float) or not 0.0 < float(ratio) <= 1.0:
+        raise ParameterError(f"ratio must be in (0, 1], got {ratio!r}; Lowe's value is 0.75")
+    if model not in MODELS:
+        raise ParameterError(f"model must be one of {', '.join(MODELS)}, got {model!r}")

@@ -1,0 +1,121 @@
+"""``lookalike match A B``: keypoint matching with geometric verification between two images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from lookalike.errors import ParameterError
+from lookalike.features import LOCAL_METHODS
+from lookalike.io import load_image
+from lookalike.matching import MODELS
+
+_WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "match",
+        help="match keypoints between two images and verify they show the same thing",
+        description="Match local features (RootSIFT by default) with Lowe's ratio test, verify them with "
+        "MAGSAC++ and score the evidence in [0, 1]. The homography maps pixel coordinates (x, y, 1) "
+        "of A onto B.",
+    )
+    parser.add_argument("a", help="first image (A)")
+    parser.add_argument("b", help="second image (B)")
+    parser.add_argument("--method", choices=LOCAL_METHODS, default="rootsift",
+                        help="local features (default: rootsift)")
+    parser.add_argument("--ratio", type=float, default=0.75,
+                        help="Lowe's ratio test threshold, in (0, 1] (default: 0.75)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip geometric verification: report the plain ratio-test matches")
+    parser.add_argument("--model", choices=MODELS, default="homography",
+                        help="geometry to verify: homography (a plane; default) or fundamental (any rigid scene)")
+    parser.add_argument("--max-keypoints", type=int, default=4000,
+                        help="keypoints kept per image, strongest first (default: 4000)")
+    parser.add_argument("--no-affine", dest="affine", action="store_false",
+                        help="do not retry with affine view simulation (ASIFT) when verification fails")
+    parser.add_argument("--draw", metavar="OUT.png", default=None,
+                        help="write a side-by-side picture of the matches (.png, .jpg, .webp, ...)")
+    parser.add_argument("--show-outliers", action="store_true",
+                        help="with --draw, also draw the matches that disagree with the model (red)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.pipelines import match
+
+    target = None if args.draw is None else Path(args.draw)
+    if target is not None:
+        _check_output(target)
+    image0 = load_image(args.a)
+    image1 = load_image(args.b)
+    result = match(image0, image1, method=args.method, ratio=args.ratio, verify=args.verify,
+                   model=args.model, max_keypoints=args.max_keypoints, affine_fallback=args.affine)
+    if target is not None:
+        from lookalike.viz import draw_matches
+
+        _write(target, draw_matches(image0, image1, result, show_outliers=args.show_outliers))
+
+    if args.json:
+        out.write(json.dumps(result.to_dict()) + "\n")
+        return 0
+    n_a, n_b = result.keypoints
+    out.write(f"{args.a}  vs  {args.b}\n")
+    out.write(f"  method      {result.method}{'  (affine view simulation)' if result.affine else ''}\n")
+    out.write(f"  keypoints   {n_a} / {n_b}\n")
+    out.write(f"  matches     {result.n_matches}   (ratio test {args.ratio:g})\n")
+    if args.verify:
+        out.write(f"  inliers     {result.n_inliers}   ({result.model_kind}, MAGSAC++)\n")
+        verdict = "yes" if result.verified else f"no: {result.reason}"
+        out.write(f"  verified    {verdict}\n")
+        out.write(f"  similarity  {result.similarity:.6f}   (0 = no shared geometry, 0.5 = clear, 1 = certain)\n")
+        if result.model is not None:
+            name = "homography" if result.model_kind == "homography" else "fundamental"
+            rows = ", ".join("[" + ", ".join(f"{v:.6g}" for v in row) + "]" for row in result.model)
+            out.write(f"  {name:<10}  [{rows}]   (A -> B)\n")
+    else:
+        out.write(f"  similarity  {result.similarity:.6f}   (not verified: an upper bound)\n")
+    if target is not None:
+        out.write(f"  wrote {target}\n")
+    return 0
+
+
+def _check_output(target: Path) -> None:
+    """Fail before any work when the picture could not be written."""
+    if target.is_dir():
+        raise ParameterError(
+            f"cannot write {str(target)!r}: it is a folder; give a file name such as "
+            f"{str(target / 'matches.png')!r}"
+        )
+    if target.suffix.lower() not in _WRITABLE:
+        raise ParameterError(
+            f"cannot write {str(target)!r}: unknown picture type {target.suffix or '(none)'!r}; "
+            f"use one of {', '.join(_WRITABLE)} (e.g. --draw matches.png)"
+        )
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ParameterError(
+            f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist; create it or "
+            "choose another --draw"
+        )
+    if not os.access(folder, os.W_OK):
+        raise ParameterError(f"cannot write {str(target)!r}: permission denied; choose another --draw")
+
+
+def _write(target: Path, picture: np.ndarray) -> None:
+    import cv2
+
+    ok, encoded = cv2.imencode(target.suffix.lower(), np.ascontiguousarray(picture[..., ::-1]))
+    if not ok:  # pragma: no cover - every listed type has an encoder in opencv-python
+        raise ParameterError(f"cannot encode the picture as {target.suffix}; use --draw matches.png")
+    try:
+        target.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise ParameterError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
