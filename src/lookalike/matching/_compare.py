@@ -109,6 +109,7 @@ def compare_features(
     model: str = "homography",
     min_inliers: int | None = None,
     threshold: float | None = None,
+    matcher: str = "auto",
 ) -> MatchResult:
     """Match two images' features, verify the geometry and score the evidence.
 
@@ -121,7 +122,7 @@ def compare_features(
     ----------
     a, b : LocalFeatures
         Features of image A and image B, from the same method.
-    ratio, mutual : keyword-only
+    ratio, mutual, matcher : keyword-only
         Passed to :func:`match_descriptors`.
     verify : bool, keyword-only
         Fit a model with MAGSAC++ (default). Without it the result holds only the
@@ -144,7 +145,7 @@ def compare_features(
     >>> result.verified, result.similarity > 0.9
     (True, True)
     """
-    matches = match_descriptors(a, b, ratio=ratio, mutual=mutual)
+    matches = match_descriptors(a, b, ratio=ratio, mutual=mutual, matcher=matcher)
     counts = (len(a), len(b))
     points = np.hstack([a.xy[matches[:, 0]], b.xy[matches[:, 1]]]).astype(np.float32).reshape(-1, 4)
     if not verify:

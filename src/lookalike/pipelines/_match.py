@@ -42,8 +42,11 @@ def match(
     ratio : float, keyword-only
         Lowe's ratio test threshold (0.75, Lowe 2004).
     verify : bool, keyword-only
-        Check the matches with MAGSAC++; without it the result is the plain
-        ratio-test matches of the classic OpenCV recipe.
+        Check the matches with MAGSAC++ (default). Without it the result is the
+        classic OpenCV recipe: exact brute-force kNN and the ratio test
+        (``BFMatcher().knnMatch(k=2)``, ``m.distance < ratio * n.distance``); with
+        ``method="sift"`` its match count is the recipe's "good matches" whenever
+        the image has at most ``max_keypoints`` keypoints and fits ``working_size``.
     model : {"homography", "fundamental"}, keyword-only
         The geometry to verify: a plane (or a rotating camera), or any rigid scene.
     max_keypoints, working_size : int, keyword-only
@@ -77,7 +80,9 @@ def match(
     images = [load_image(image0), load_image(image1)]
     options = {"method": method, "max_keypoints": max_keypoints, "working_size": working_size}
     a, b = _extract_both(images, **options)
-    result = compare_features(a, b, ratio=ratio, verify=verify, model=model)
+    # without verification, reproduce the recipe exactly (brute force); with it, FLANN on large sets
+    result = compare_features(a, b, ratio=ratio, verify=verify, model=model,
+                              matcher="auto" if verify else "bruteforce")
     if not (verify and affine_fallback) or result.verified or min(len(a), len(b)) == 0:
         return result
     # the simulated views multiply the keypoints: keep twice as many in all
