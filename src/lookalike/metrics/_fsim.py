@@ -189,6 +189,14 @@ def fsim(image0: np.ndarray, image1: np.ndarray, *, data_range: float | None = N
     float
         FSIM in [0, 1] (symmetric in its arguments).
 
+    Notes
+    -----
+    The log-Gabor filtering runs in single precision (phase congruency maps
+    within 1e-5 of double precision; the official values are reproduced to
+    their printed digits). The filter bank depends only on the size and is
+    cached. Inputs of 512x512 values or more are processed in two threads,
+    one per image.
+
     See Also
     --------
     fsimc : the chromatic version, which also compares the I and Q channels.

@@ -152,7 +152,9 @@ def phase_congruency(image: np.ndarray, *, single: bool = True) -> np.ndarray:
     rows, cols = image.shape
     real = np.float32 if single else np.float64
     filters, noise_factor = _filter_bank(rows, cols, np.dtype(real).char)
+    # The 1/N of every inverse transform, applied once to the spectrum.
     spectrum = scipy.fft.fft2(image.astype(real))
+    spectrum *= real(1.0 / (rows * cols))
 
     # Work buffers for one orientation (NSCALE responses).
     shape = (NSCALE, rows, cols)
@@ -163,7 +165,7 @@ def phase_congruency(image: np.ndarray, *, single: bool = True) -> np.ndarray:
     # cv2 sees a complex array as a 2-channel real one with the same layout.
     product_cv = product.view(real).reshape(NSCALE, rows, cols, 2)
     eo_cv = eo.view(real).reshape(NSCALE, rows, cols, 2)
-    flags = cv2.DFT_COMPLEX_OUTPUT | cv2.DFT_SCALE
+    flags = cv2.DFT_COMPLEX_OUTPUT
 
     an_all = np.zeros((rows, cols), dtype=real)
     energy_all = np.zeros((rows, cols), dtype=real)
