@@ -22,6 +22,7 @@ FLANN_MIN_PAIRS = 2048 * 2048
 # the brute-force ratio-test matches at a quarter of the cost on 4000 x 4000 SIFT descriptors.
 _FLANN_TREES = 4
 _FLANN_CHECKS = 32
+_FLANN_SEED = 0x5EED
 
 
 def match_descriptors(
@@ -54,7 +55,9 @@ def match_descriptors(
     matcher : {"auto", "bruteforce", "flann"}, keyword-only
         ``"bruteforce"`` compares every pair exactly (L2 for SIFT/RootSIFT, Hamming
         for AKAZE/ORB); ``"flann"`` uses randomised KD-trees (float descriptors
-        only); ``"auto"`` takes FLANN for float descriptors when
+        only; the trees are seeded through ``cv2.setRNGSeed``, so results are
+        reproducible, at the cost of resetting OpenCV's random generator in the
+        calling thread); ``"auto"`` takes FLANN for float descriptors when
         ``len(a) * len(b) > FLANN_MIN_PAIRS`` and brute force otherwise.
 
     Returns
@@ -91,6 +94,12 @@ def match_descriptors(
     use_flann = matcher == "flann" or (
         matcher == "auto" and not a.is_binary and len(a) * len(b) > FLANN_MIN_PAIRS
     )
+    if use_flann:
+        import cv2
+
+        # FLANN draws its random trees from OpenCV's RNG (per thread): seed it, so that the same
+        # input always gives the same matches
+        cv2.setRNGSeed(_FLANN_SEED)
     engine = _flann() if use_flann else _bruteforce(a.is_binary)
     knn = engine.knnMatch(a.descriptors, b.descriptors, k=2)
     rows: list[tuple[int, int]] = []
