@@ -10,26 +10,51 @@ from lookalike.pipelines._compare import (
     resize_pair,
     resolve_metrics,
 )
+from lookalike.pipelines._duplicates import (
+    DEFAULT_DUPLICATE_SIMILARITY,
+    DuplicateGroup,
+    DuplicateMember,
+    DuplicateReport,
+    MoveReport,
+    find_duplicates,
+    move_duplicates,
+    undo_moves,
+)
 from lookalike.pipelines._files import ImageFile, ImageListing, RejectedFile, find_images
 from lookalike.pipelines._match import match
 from lookalike.pipelines._matrix import MatrixIssue, MatrixResult, PairScore, similarity_matrix
+from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
 __all__ = [
+    "DEFAULT_DUPLICATE_SIMILARITY",
     "DEFAULT_METRICS",
     "RESIZE_CHOICES",
+    "SEARCH_KINDS",
     "Comparison",
+    "DuplicateGroup",
+    "DuplicateMember",
+    "DuplicateReport",
+    "Evidence",
     "ImageFile",
     "ImageListing",
     "MatrixIssue",
     "MatrixResult",
+    "MoveReport",
     "PairScore",
     "RejectedFile",
+    "SearchHit",
+    "SearchResult",
     "compare",
     "compare_many",
     "compare_pairs",
+    "find_duplicates",
     "find_images",
     "match",
+    "move_duplicates",
     "resize_pair",
     "resolve_metrics",
+    "search",
+    "search_arrays",
     "similarity_matrix",
+    "undo_moves",
 ]

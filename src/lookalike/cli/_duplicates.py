@@ -1,0 +1,128 @@
+"""``lookalike duplicates DIR [DIR_B]``: groups of exact and near-duplicate images; optional safe moves."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from typing import Any, TextIO
+
+from lookalike.errors import ParameterError
+
+
+def register(subparsers: Any) -> None:
+    from lookalike.cli._search import _positive_int, _similarity
+
+    parser = subparsers.add_parser(
+        "duplicates",
+        help="find groups of exact and near-duplicate images in a folder (or across two)",
+        description=(
+            "Group the images of DIR that are exact copies (same bytes) or near-duplicates (copy similarity "
+            "at or above --min-similarity: the same picture edited, cropped, rotated, mirrored, re-encoded, "
+            "resized), each group with a suggested keeper (most pixels, then largest file) and every other "
+            "member's similarity to it. With DIR_B: only the images of DIR_B that duplicate an image of DIR "
+            "(the reference, never moved). Nothing on disk changes unless --move-to is given; then the "
+            "non-keepers are moved there (never deleted, never overwriting anything) with a manifest that "
+            "--undo reverses. Exit code 0, or 2 on an error."
+        ),
+    )
+    parser.add_argument("folders", nargs="*", metavar="DIR", help="the folder to search; a second one: DIR_B")
+    parser.add_argument("--index", "-i", metavar="IDX", default=None,
+                        help="build or update this index for the folder(s) and keep it (default: a temporary one)")
+    parser.add_argument("--min-similarity", "-s", type=_similarity, default=None, metavar="S",
+                        help="duplicates from this copy similarity: 0.85 or 85%% (default: 85%%)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="decide from the hash and the embedding only: faster, misses most crops")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument("--csv", action="store_true",
+                        help="print CSV: group, role (keeper or duplicate), path, similarity, exact, width, height, size")
+    output.add_argument("--html", metavar="OUT", default=None,
+                        help="write an HTML page with the thumbnails of each group side by side to OUT")
+    parser.add_argument("--move-to", metavar="DEST", default=None,
+                        help="move every non-keeper into DEST, keeping its path relative to DIR, and write a manifest")
+    parser.add_argument("--undo", metavar="MANIFEST", default=None,
+                        help="put back the files moved by an earlier --move-to (from its manifest)")
+    parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
+                        help="worker processes for indexing (default: every CPU)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.pipelines import DEFAULT_DUPLICATE_SIMILARITY, find_duplicates, move_duplicates, undo_moves
+
+    if args.undo is not None:
+        if args.folders or args.move_to:
+            raise ParameterError("--undo MANIFEST takes no folder and no --move-to")
+        report = undo_moves(args.undo)
+        out.write(f"put back {len(report.moved)} file{'s' if len(report.moved) != 1 else ''}\n")
+        for problem in report.problems:
+            err.write(f"lookalike: not put back: {problem}\n")
+        return 2 if report.problems else 0
+    if not 1 <= len(args.folders) <= 2:
+        raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
+    from lookalike.cli._index import _progress_bar
+
+    threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity
+    if threshold <= 0:
+        raise ParameterError("--min-similarity must be above 0")
+    with _progress_bar(err) as progress:
+        report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
+                                 min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
+                                 progress=progress)
+    for item in report.errors:
+        err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
+    if args.json:
+        out.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
+    elif args.csv:
+        _write_csv(report, out)
+    elif args.html is not None:
+        from lookalike.viz import write_duplicates_html
+
+        write_duplicates_html(report, args.html)
+        out.write(f"{_summary(report)}\nwrote {args.html}\n")
+    else:
+        _write_text(report, out)
+    if args.move_to is not None:
+        moved = move_duplicates(report, args.move_to)
+        stream = err if (args.json or args.csv) else out
+        stream.write(f"moved {len(moved.moved)} file{'s' if len(moved.moved) != 1 else ''} to {args.move_to}; "
+                     f"manifest {moved.manifest}\nto undo: lookalike duplicates --undo {moved.manifest}\n")
+    return 0
+
+
+def _summary(report: Any) -> str:
+    exact = sum(1 for g in report.groups for m in g.members if m.exact)
+    groups = len(report.groups)
+    return (f"{groups} group{'s' if groups != 1 else ''}, {report.duplicates} duplicate"
+            f"{'s' if report.duplicates != 1 else ''} ({exact} exact) among {report.files} images, "
+            f"at a similarity of {report.min_similarity:.0%} or more")
+
+
+def _describe(member: Any) -> str:
+    dims = f"{member.width}x{member.height}" if member.width and member.height else "?x?"
+    size = f"{member.size / 1024:.0f} KB" if member.size is not None else "? KB"
+    return f"{dims}, {size}"
+
+
+def _write_text(report: Any, out: TextIO) -> None:
+    from lookalike.cli._search import _percent
+
+    out.write(_summary(report) + "\n")
+    for number, group in enumerate(report.groups, 1):
+        kind = " (exact copies)" if group.exact else ""
+        out.write(f"\ngroup {number}{kind}\n  keeper  {group.keeper.path}  ({_describe(group.keeper)})\n")
+        for member in group.members:
+            note = "exact copy, " if member.exact else ""
+            out.write(f"  {_percent(member.similarity):>6}  {member.path}  ({note}{_describe(member)})\n")
+
+
+def _write_csv(report: Any, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["group", "role", "path", "similarity", "exact", "width", "height", "bytes"])
+    for number, group in enumerate(report.groups, 1):
+        for role, member in [("keeper", group.keeper)] + [("duplicate", m) for m in group.members]:
+            writer.writerow([number, role, member.path, f"{member.similarity:.6f}", int(member.exact),
+                             member.width if member.width is not None else "",
+                             member.height if member.height is not None else "",
+                             member.size if member.size is not None else ""])

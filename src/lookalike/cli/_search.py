@@ -1,0 +1,121 @@
+"""``lookalike search QUERY... --index IDX`` (or ``QUERY... DIR``): the indexed images most like each query."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from typing import Any, TextIO
+
+from lookalike.errors import ParameterError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "search",
+        help="find the images of an index (or a folder) that look like a query image",
+        description=(
+            "Rank the images of an index by their similarity to each query, printed as a percentage. "
+            "--kind copy (default): the same picture, edited (cropped, rotated, mirrored, re-encoded, resized, "
+            "recoloured, captioned); candidates from the perceptual hash and the deep embedding, verified with "
+            "keypoints; at 70%% or more, results are true copies or the same object in at least 90%% of cases "
+            "on the calibration set. --kind semantic: the same kind of thing (embedding only; at 70%% or more, "
+            "the same class in at least 80%% of cases on Caltech-101). Without --index, the last argument is a "
+            "folder: it is indexed into a temporary index, deleted afterwards (for repeated searches build one "
+            "with `lookalike index build DIR`). Exit code 0, or 2 when a query cannot be read (the others are "
+            "still answered) or the index cannot be used."
+        ),
+    )
+    parser.add_argument("paths", nargs="+", metavar="QUERY",
+                        help="query images; without --index, followed by the folder to search (DIR)")
+    parser.add_argument("--index", "-i", metavar="IDX", default=None, help="the index folder to search")
+    parser.add_argument("--top", "-k", type=_positive_int, default=10, metavar="K",
+                        help="results per query, at most (default: 10)")
+    parser.add_argument("--min-similarity", "-s", type=_similarity, default=0.0, metavar="S",
+                        help="leave out results below this similarity: 0.7 or 70%% (default: 0, show the top K)")
+    parser.add_argument("--kind", choices=("copy", "semantic"), default="copy",
+                        help="copy: the same picture, edited (default); semantic: the same kind of thing")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="copy search without keypoint verification: faster, misses most crops")
+    parser.add_argument("--json", action="store_true",
+                        help='JSON Lines: one {"query": ..., "results": [{"path": ..., "similarity": ...}]} per query')
+    parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
+                        help="worker processes when indexing a folder (default: every CPU)")
+    parser.set_defaults(run=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _similarity(text: str) -> float:
+    """``0.7``, ``70%`` or ``70`` (taken as a percentage when above 1)."""
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a similarity such as 0.7 or 70%, got {text!r}") from None
+    if percent or value > 1:
+        value /= 100
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a similarity is between 0 and 1 (0% and 100%), got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.index is not None:
+        return _answer(args.paths, args.index, args, out, err)
+    *queries, folder = args.paths
+    if not queries or not os.path.isdir(folder):
+        raise ParameterError(
+            "give the index to search with --index IDX, or a folder to search as the last argument "
+            f"(`lookalike search QUERY DIR`); {folder!r} is not a folder"
+        )
+    from lookalike.cli._index import _progress_bar
+    from lookalike.pipelines._indexing import build_index
+
+    with tempfile.TemporaryDirectory(prefix="lookalike-search-") as tmp:
+        with _progress_bar(err) as progress:
+            index, report = build_index(folder, os.path.join(tmp, "index"), jobs=args.jobs, progress=progress)
+        with index:
+            for item in report.errors:
+                err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
+            return _answer(queries, index, args, out, err)
+
+
+def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.pipelines import search
+
+    results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
+                     verify=args.verify, on_error="report")
+    failed = 0
+    for result in results:
+        if result.error is not None:
+            failed += 1
+            err.write(f"lookalike: error: {result.error}\n")
+            continue
+        if args.json:
+            out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+            continue
+        out.write(f"{result.query}\n")
+        if not result.results:
+            floor = f" at or above {args.min_similarity:.0%}" if args.min_similarity > 0 else ""
+            out.write(f"  no results{floor}\n")
+        for rank, (path, similarity) in enumerate(result.results, 1):
+            out.write(f"  {rank:>3}  {_percent(similarity):>6}  {path}\n")
+    return 2 if failed else 0
+
+
+def _percent(value: float) -> str:
+    """A similarity as a percentage with one decimal; never rounds up to 100% unless it is exactly 1."""
+    if value >= 1.0:
+        return "100%"
+    return f"{min(value * 100, 99.9):.1f}%"

@@ -1,0 +1,652 @@
+"""``search``: find the indexed images that look like a query, with a similarity whose meaning is stated.
+
+Two kinds of similarity (``kind=``):
+
+``"copy"`` (default): the same picture or the same scene, edited: cropped, rotated, mirrored,
+re-encoded, resized, recoloured, captioned, framed. Copy detection systems work in two stages
+(Douze et al., "Evaluation of GIST descriptors for web-scale image search", CIVR 2009; Philbin et
+al., "Object retrieval with large vocabularies and fast spatial matching", CVPR 2007), and so does
+this one:
+
+1. Candidates from two sources: the perceptual hash (pHash) of the query under each of the 8
+   rotations and flips of the square, searched by Hamming distance against the indexed hashes
+   (a 90-degree rotated or mirrored copy is then at distance 0), and the embedding cosine of the
+   query and of its mirrored and 90/270-degree rotated views (crops and small rotations, which
+   move every hash bit, keep most of the embedding).
+2. Verification of a short list (the best candidates by the global evidence): RootSIFT keypoints
+   (Arandjelovic and Zisserman, CVPR 2012) of the query and of the candidate, Lowe's ratio test
+   and a homography fitted with MAGSAC++ (Barath et al., CVPR 2020) by
+   :func:`lookalike.matching.compare_features`; a mirrored copy is tried with the mirrored query.
+
+The similarity comes from the evidence, in two calibrated channels (constants below, fitted by
+``benchmarks/calibrate_search.py``)::
+
+    z_global = A_GLOBAL + H_GLOBAL * max(0, HASH_MARGIN - hash_distance) + C_GLOBAL * cosine
+    z_verify = A_VERIFY + B_VERIFY * log(1 + inliers)        (verified pairs only)
+    similarity = 1 / (1 + exp(-max(z_global, z_verify)))     (1.0 for byte-identical files)
+
+Each channel is a logistic regression of "is this candidate an edited copy of the query" on the
+candidate short lists of a calibration set (see ``CALIBRATION``); the similarity is the stronger
+channel. On that set, and on the separate benchmark of ``benchmarks/bench_neardup.py``, results
+at >= 0.70 are true near-duplicates or the same object with >= 90% precision (numbers in
+``CALIBRATION``). ``verify=False`` uses ``z_global`` alone: faster, and blind to crops.
+
+``"semantic"``: pictures of the same kind of thing, as an image search engine's "visually
+similar": the embedding cosine of the query, mapped by a logistic fitted on labelled photos
+(Caltech-101, 13 classes; ``SEMANTIC_CALIBRATION``) so that >= 0.70 means the same class with
+>= 80% precision on that data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from lookalike.errors import ImageReadError, LookalikeError, ParameterError
+
+if TYPE_CHECKING:
+    from lookalike.features import LocalFeatures
+    from lookalike.index import Index
+
+__all__ = [
+    "CALIBRATION",
+    "SEARCH_KINDS",
+    "SEMANTIC_CALIBRATION",
+    "Evidence",
+    "SearchHit",
+    "SearchResult",
+    "copy_similarity",
+    "search",
+    "search_arrays",
+    "semantic_similarity",
+]
+
+#: The kinds of similarity :func:`search` computes.
+SEARCH_KINDS = ("copy", "semantic")
+
+# -- calibration constants (benchmarks/calibrate_search.py prints them; see CALIBRATION) -----------
+
+#: Hash distances below this many bits (of 64) count as evidence; unrelated photos sit near 32 and
+#: even 85% crops near 20, so only near-identical layouts score.
+HASH_MARGIN = 12
+A_GLOBAL = -9.0
+H_GLOBAL = 0.9
+C_GLOBAL = 2.0
+A_VERIFY = -7.5
+B_VERIFY = 1.95
+A_SEMANTIC = -12.0
+B_SEMANTIC = 15.0
+
+#: Where the ``copy`` constants come from and what they give (filled in by the calibration run).
+CALIBRATION: dict[str, Any] = {
+    "script": "benchmarks/calibrate_search.py",
+    "data": "provisional",
+}
+
+#: Where the ``semantic`` constants come from and what they give.
+SEMANTIC_CALIBRATION: dict[str, Any] = {
+    "script": "benchmarks/calibrate_search.py",
+    "data": "provisional",
+}
+
+# -- candidate generation and verification settings -------------------------------------------------
+
+#: Candidates taken from the hash (per dihedral variant) and from the embedding (per view).
+HASH_CANDIDATES = 8
+EMBEDDING_CANDIDATES = 16
+#: Candidates verified with keypoints (the best by the global evidence).
+SHORTLIST = 24
+#: Longest side at which keypoints are detected for verification, and how many are kept.
+VERIFY_SIZE = 512
+VERIFY_KEYPOINTS = 1000
+
+_MISSING = -np.inf
+
+
+class SearchHit(NamedTuple):
+    """One result: an indexed file and its similarity to the query, in [0, 1]."""
+
+    path: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a result's similarity was computed from.
+
+    Attributes
+    ----------
+    id : int
+        The file's id in the index.
+    cosine : float or None
+        Embedding cosine (best over the query views), None without an embedding.
+    hash_distance : int or None
+        pHash Hamming distance in bits (least over the 8 rotations and flips of the query),
+        None without a hash.
+    inliers : int
+        Keypoint matches that agree on one homography (0 when not verified or not tried).
+    verified : bool
+        Keypoint verification found a sane geometry.
+    mirrored : bool
+        The verified geometry was found with the mirrored query.
+    tried : bool
+        Keypoint verification was run on this candidate.
+    exact : bool
+        The query's bytes equal the file's (same SHA-256).
+    """
+
+    id: int
+    cosine: float | None
+    hash_distance: int | None
+    inliers: int = 0
+    verified: bool = False
+    mirrored: bool = False
+    tried: bool = False
+    exact: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cosine": self.cosine, "hash_distance": self.hash_distance,
+                "inliers": self.inliers, "verified": self.verified, "mirrored": self.mirrored,
+                "exact": self.exact}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The results of one query, best first.
+
+    Attributes
+    ----------
+    query : str
+        The query as given (a path), or ``"<array N>"`` / ``"<image N>"`` for in-memory images.
+    results : tuple of SearchHit
+        ``(path, similarity)`` pairs, highest similarity first.
+    evidence : tuple of Evidence
+        Aligned with ``results``: what each similarity was computed from.
+    kind : str
+        ``"copy"`` or ``"semantic"``.
+    error : str or None
+        Why the query could not be answered (only with ``on_error="report"``); ``results`` is
+        then empty.
+    """
+
+    query: str
+    results: tuple[SearchHit, ...] = ()
+    evidence: tuple[Evidence, ...] = field(default=(), repr=False)
+    kind: str = "copy"
+    error: str | None = None
+
+    def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
+        """``{"query": ..., "results": [{"path": ..., "similarity": ...}, ...]}`` (the JSON Lines form)."""
+        rows: list[dict[str, Any]] = []
+        for i, hit in enumerate(self.results):
+            row: dict[str, Any] = {"path": hit.path, "similarity": round(float(hit.similarity), 6)}
+            if evidence:
+                row["evidence"] = self.evidence[i].to_dict()
+            rows.append(row)
+        data: dict[str, Any] = {"query": self.query, "results": rows}
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+# -- the similarity functions ------------------------------------------------------------------------
+
+def _sigmoid(z: float) -> float:
+    if z == -math.inf:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def _global_logit(hash_distance: float | None, cosine: float | None) -> float:
+    z = A_GLOBAL
+    if hash_distance is not None:
+        z += H_GLOBAL * max(0.0, HASH_MARGIN - float(hash_distance))
+    if cosine is not None:
+        z += C_GLOBAL * float(cosine)
+    return z
+
+
+def _verify_logit(inliers: int, verified: bool) -> float:
+    if not verified or inliers <= 0:
+        return -math.inf
+    return A_VERIFY + B_VERIFY * math.log1p(inliers)
+
+
+def _logit(e: Evidence, *, use_verify: bool) -> float:
+    if e.exact:
+        return math.inf
+    z = _global_logit(e.hash_distance, e.cosine)
+    if use_verify:
+        z = max(z, _verify_logit(e.inliers, e.verified))
+    return z
+
+
+def copy_similarity(
+    *, hash_distance: float | None = None, cosine: float | None = None, inliers: int = 0, verified: bool = False
+) -> float:
+    """The ``copy`` similarity in [0, 1] from the evidence about a pair of images.
+
+    See the module docstring for the formula and :data:`CALIBRATION` for what
+    0.70 means. Missing evidence (``None``) contributes nothing.
+
+    Parameters
+    ----------
+    hash_distance : float, optional, keyword-only
+        pHash Hamming distance in bits (of 64), least over the 8 rotations and flips.
+    cosine : float, optional, keyword-only
+        Embedding cosine.
+    inliers : int, keyword-only
+        Verified keypoint inliers.
+    verified : bool, keyword-only
+        Whether verification found a sane homography.
+
+    Examples
+    --------
+    >>> copy_similarity(hash_distance=0, cosine=0.95) > 0.9
+    True
+    >>> copy_similarity(hash_distance=30, cosine=0.6) < 0.1
+    True
+    """
+    z = max(_global_logit(hash_distance, cosine), _verify_logit(int(inliers), bool(verified)))
+    return _sigmoid(z)
+
+
+def semantic_similarity(cosine: float | np.ndarray) -> np.ndarray:
+    """The ``semantic`` similarity in [0, 1] from an embedding cosine (a fitted logistic; monotone).
+
+    Examples
+    --------
+    >>> float(semantic_similarity(1.0)) > float(semantic_similarity(0.5))
+    True
+    """
+    z = A_SEMANTIC + B_SEMANTIC * np.asarray(cosine, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+# -- queries -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Query:
+    name: str
+    small: np.ndarray  # decoded as the index decodes (draft DECODE_SIZE): hashes and embedding
+    source: Any  # for the verification decode
+    data: bytes | None
+    sha256: str | None
+    _features: dict[bool, LocalFeatures] = field(default_factory=dict)
+    _pixels: np.ndarray | None = None
+
+    def features(self, mirrored: bool) -> LocalFeatures:
+        """RootSIFT features of the query (or of its mirror image), computed once."""
+        if mirrored not in self._features:
+            if self._pixels is None:
+                self._pixels = _verify_pixels(self.data if self.data is not None else self.source)
+            pixels = np.ascontiguousarray(self._pixels[:, ::-1]) if mirrored else self._pixels
+            self._features[mirrored] = _extract(pixels)
+        return self._features[mirrored]
+
+
+def _verify_pixels(source: Any) -> np.ndarray:
+    from lookalike.io import load_image
+
+    return load_image(source, draft=(VERIFY_SIZE, VERIFY_SIZE))
+
+
+def _extract(pixels: np.ndarray) -> LocalFeatures:
+    from lookalike.features import extract_local
+
+    return extract_local(pixels, method="rootsift", working_size=VERIFY_SIZE, max_keypoints=VERIFY_KEYPOINTS)
+
+
+def _query_name(source: Any, position: int) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    if isinstance(source, np.ndarray):
+        return f"<array {position}>"
+    return f"<image {position}>"
+
+
+def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
+    from lookalike.io import load_image
+
+    name = _query_name(source, position)
+    data: bytes | None = None
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except IsADirectoryError:
+            raise ImageReadError(path, "it is a folder, not an image file") from None
+        except FileNotFoundError:
+            raise ImageReadError(path, "no such file") from None
+        except PermissionError:
+            raise ImageReadError(path, "permission denied") from None
+        except OSError as exc:
+            raise ImageReadError(path, exc.strerror or str(exc)) from None
+        if not data:
+            raise ImageReadError(path, "the file is empty (0 bytes)")
+        try:
+            small = load_image(data, draft=draft)
+        except ImageReadError as exc:
+            raise ImageReadError(path, exc.reason) from None
+    elif isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        small = load_image(data, draft=draft)
+    else:
+        small = load_image(source, draft=draft)
+    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    return _Query(name, small, source, data, sha)
+
+
+def _as_list(query_images: Any) -> list[Any]:
+    if isinstance(query_images, str | os.PathLike | bytes | bytearray | memoryview):
+        return [query_images]
+    if isinstance(query_images, np.ndarray):
+        return [query_images]
+    try:
+        from PIL import Image
+
+        if isinstance(query_images, Image.Image):
+            return [query_images]
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(query_images, Iterable):
+        return list(query_images)
+    raise ParameterError(
+        f"query_images must be a path, an image or a list of them, got {type(query_images).__name__}"
+    )
+
+
+# -- the engine --------------------------------------------------------------------------------------
+
+class _Engine:
+    """Per-call state: the open index, its descriptors, the embedder and the keypoint cache."""
+
+    def __init__(self, index: Index, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+        self.hash_spec = self._first(index, "hash", prefer="phash")
+        self.embed_spec = self._first(index, "embedding")
+        if kind == "semantic" and self.embed_spec is None:
+            raise ParameterError(
+                f"semantic search needs an index with the 'embedding' descriptor; the index at {index.path!r} "
+                f"holds {', '.join(s.name for s in index.descriptors)}: build one with the embedding"
+            )
+        specs = [s for s in (self.hash_spec, self.embed_spec) if s is not None]
+        self.draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
+        self._embedder: Any = None
+        self._features: dict[int, LocalFeatures | None] = {}
+        self._records: dict[int, Any] = {}
+
+    @staticmethod
+    def _first(index: Index, kind: str, *, prefer: str | None = None) -> Any:
+        specs = [s for s in index.descriptors if s.kind == kind]
+        for spec in specs:
+            if spec.name == prefer:
+                return spec
+        return specs[0] if specs else None
+
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from lookalike.features import Embedder
+
+            self._embedder = Embedder(str(self.embed_spec.params.get("model", "efficientnet-lite0")))
+        return self._embedder
+
+    # candidates ----------------------------------------------------------------------------------
+    def global_evidence(self, query: _Query, k_hash: int, k_embed: int) -> dict[int, Evidence]:
+        """Candidates from the hash and the embedding, each with both pieces of global evidence."""
+        from lookalike.features import dihedral_hashes, hamming_distance
+
+        found: set[int] = set()
+        hashes = views = None
+        if self.hash_spec is not None and self.kind == "copy":
+            hashes = dihedral_hashes(query.small, method=str(self.hash_spec.params.get("method", "phash")),
+                                     hash_size=int(self.hash_spec.params.get("hash_size", 8)))
+            _d, ids = self.index.search_vectors(hashes, k_hash, descriptor=self.hash_spec.name)
+            found.update(int(i) for i in ids.ravel() if i >= 0)
+        if self.embed_spec is not None:
+            image = query.small
+            pictures = [image] if self.kind == "semantic" else [
+                image, image[:, ::-1], np.rot90(image), np.rot90(image, 3)]
+            views = self.embedder().embed([np.ascontiguousarray(p) for p in pictures])
+            _c, ids = self.index.search_vectors(views, k_embed, descriptor=self.embed_spec.name)
+            found.update(int(i) for i in ids.ravel() if i >= 0)
+        ids_array = np.array(sorted(found), dtype=np.int64)
+        distance: dict[int, int] = {}
+        cosine: dict[int, float] = {}
+        if hashes is not None and ids_array.size:
+            got, vectors = self.index.vectors(self.hash_spec.name, ids_array)
+            d = hamming_distance(hashes[None, :, :], vectors[:, None, :]).min(axis=1)
+            distance = {int(i): int(v) for i, v in zip(got, d, strict=True)}
+        if views is not None and ids_array.size:
+            got, vectors = self.index.vectors(self.embed_spec.name, ids_array)
+            c = (vectors.astype(np.float32) @ views.T).max(axis=1)
+            cosine = {int(i): float(v) for i, v in zip(got, c, strict=True)}
+        exact: set[int] = set()
+        if query.sha256 is not None and ids_array.size:
+            exact = {r.id for r in self.index.records(ids_array) if r.content_hash == query.sha256}
+        return {
+            i: Evidence(i, cosine.get(i), distance.get(i), exact=i in exact)
+            for i in (int(v) for v in ids_array) if i in distance or i in cosine
+        }
+
+    # verification --------------------------------------------------------------------------------
+    def candidate_features(self, file_id: int) -> LocalFeatures | None:
+        if file_id not in self._features:
+            records = self.index.records([file_id])
+            features = None
+            if records:
+                try:
+                    features = _extract(_verify_pixels(records[0].path))
+                except (LookalikeError, OSError, ValueError):
+                    features = None  # moved or changed since it was indexed: no keypoint evidence
+            self._features[file_id] = features
+        return self._features[file_id]
+
+    def verify(self, query: _Query, e: Evidence) -> Evidence:
+        from lookalike.matching import compare_features
+
+        theirs = self.candidate_features(e.id)
+        if theirs is None or len(theirs) == 0:
+            return _replace(e, tried=True)
+        ours = query.features(False)
+        result = compare_features(ours, theirs)
+        if result.verified:
+            return _replace(e, tried=True, verified=True, inliers=result.n_inliers)
+        mirrored = compare_features(query.features(True), theirs)
+        if mirrored.verified:
+            return _replace(e, tried=True, verified=True, inliers=mirrored.n_inliers, mirrored=True)
+        return _replace(e, tried=True)
+
+    # one query -----------------------------------------------------------------------------------
+    def rank(self, query: _Query, *, top: int, verify: bool, shortlist: int) -> list[tuple[float, float, Evidence]]:
+        """``(similarity, logit, evidence)`` of the best candidates, best first."""
+        if self.kind == "semantic":
+            evidence = self.global_evidence(query, 0, top)
+            scored = [(float(semantic_similarity(e.cosine)), float(e.cosine or 0.0), e) for e in evidence.values()]
+        else:
+            evidence = self.global_evidence(query, max(HASH_CANDIDATES, top), max(EMBEDDING_CANDIDATES, top))
+            order = sorted(evidence.values(), key=lambda e: (-_logit(e, use_verify=False), -(e.cosine or 0.0), e.id))
+            if verify:
+                order = [self.verify(query, e) if rank < shortlist and not e.exact else e
+                         for rank, e in enumerate(order)]
+            scored = []
+            for e in order:
+                z = _logit(e, use_verify=verify)
+                scored.append((1.0 if z == math.inf else _sigmoid(z), z, e))
+        scored.sort(key=lambda t: (-t[0], -t[1], -(t[2].cosine or 0.0), t[2].id))
+        return scored[:top]
+
+
+def _replace(e: Evidence, **changes: Any) -> Evidence:
+    from dataclasses import replace
+
+    return replace(e, **changes)
+
+
+def _check(top: int, min_similarity: float, kind: str, shortlist: int, on_error: str) -> None:
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise ParameterError(f"top must be a positive integer, got {top!r}")
+    if not isinstance(min_similarity, int | float) or not 0.0 <= float(min_similarity) <= 1.0:
+        raise ParameterError(f"min_similarity must be a number in [0, 1] (0.7 for 70%), got {min_similarity!r}")
+    if kind not in SEARCH_KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(SEARCH_KINDS)}, got {kind!r}")
+    if isinstance(shortlist, bool) or not isinstance(shortlist, int | np.integer) or shortlist < 0:
+        raise ParameterError(f"shortlist must be a non-negative integer, got {shortlist!r}")
+    if on_error not in ("raise", "report"):
+        raise ParameterError(f"on_error must be 'raise' or 'report', got {on_error!r}")
+
+
+def _open(index: Any) -> tuple[Index, bool]:
+    from lookalike.index import Index
+
+    if isinstance(index, Index):
+        return index, False
+    if isinstance(index, str | os.PathLike):
+        return Index.open(index), True
+    raise ParameterError(
+        f"index must be a lookalike.index.Index or the path of an index folder, got {type(index).__name__}"
+    )
+
+
+def search(
+    query_images: Any,
+    index: Index | str | os.PathLike[str],
+    *,
+    top: int = 10,
+    min_similarity: float = 0.0,
+    kind: str = "copy",
+    verify: bool = True,
+    shortlist: int = SHORTLIST,
+    on_error: str = "raise",
+) -> list[SearchResult]:
+    """Find the indexed images most similar to each query.
+
+    Parameters
+    ----------
+    query_images : path, image, or a sequence of them
+        Anything :func:`lookalike.io.load_image` reads (a path, bytes, a PIL
+        image, an (H, W[, 3]) array); one or many.
+    index : Index or path
+        An open :class:`lookalike.index.Index` or the folder of one (built with
+        ``lookalike index build`` or :meth:`Index.create` + :meth:`Index.update`;
+        the default descriptors, phash and embedding, are what ``copy`` uses).
+    top : int, keyword-only
+        Results per query, at most.
+    min_similarity : float, keyword-only
+        Leave out results below this similarity (0.7: "up to 70% similar").
+    kind : {"copy", "semantic"}, keyword-only
+        What similar means (see the module docstring): the same picture edited
+        (default), or the same kind of thing.
+    verify : bool, keyword-only
+        ``copy`` only: verify the short list with keypoints (default). Without
+        it, crops are not found reliably, but the query costs a few
+        milliseconds instead of tens to hundreds.
+    shortlist : int, keyword-only
+        Candidates verified with keypoints.
+    on_error : {"raise", "report"}, keyword-only
+        A query that cannot be read raises :class:`~lookalike.errors.ImageReadError`
+        (default), or gives a result with ``error`` set and no results.
+
+    Returns
+    -------
+    list of SearchResult
+        One per query, in order; each holds ``(path, similarity)`` pairs, best first.
+
+    Raises
+    ------
+    ImageReadError
+        A query cannot be read (with ``on_error="raise"``).
+    IndexFormatError
+        ``index`` is not an index.
+    ParameterError
+        An argument is invalid.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from lookalike.index import Index
+    >>> folder = tempfile.mkdtemp()
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     Image.fromarray(rng.integers(0, 256, (64, 64), np.uint8)).save(f"{folder}/{i}.png")
+    >>> index = Index.create(tempfile.mkdtemp() + "/idx", descriptors=["phash"])
+    >>> _ = index.update(folder, jobs=1)
+    >>> query = np.asarray(Image.open(f"{folder}/1.png"))[:, ::-1]  # a mirrored copy
+    >>> [result] = search(query, index, top=1, verify=False)
+    >>> os.path.basename(result.results[0].path), result.results[0].similarity > 0.9
+    ('1.png', True)
+    """
+    _check(top, min_similarity, kind, shortlist, on_error)
+    sources = _as_list(query_images)
+    opened, owned = _open(index)
+    try:
+        engine = _Engine(opened, kind)
+        out: list[SearchResult] = []
+        for position, source in enumerate(sources):
+            try:
+                query = _read_query(source, position, engine.draft)
+            except ImageReadError as exc:
+                if on_error == "raise":
+                    raise
+                out.append(SearchResult(_query_name(source, position), kind=kind, error=str(exc)))
+                continue
+            ranked = engine.rank(query, top=int(top), verify=verify, shortlist=int(shortlist))
+            kept = [(s, e) for s, _z, e in ranked if s >= min_similarity]
+            paths = opened.paths([e.id for _s, e in kept])
+            hits, proofs = [], []
+            for (s, e), path in zip(kept, paths, strict=True):
+                if path is not None:
+                    hits.append(SearchHit(path, float(s)))
+                    proofs.append(e)
+            out.append(SearchResult(query.name, tuple(hits), tuple(proofs), kind))
+        return out
+    finally:
+        if owned:
+            opened.close()
+
+
+def search_arrays(
+    query_images: Any,
+    index: Index | str | os.PathLike[str],
+    k: int = 10,
+    *,
+    kind: str = "copy",
+    verify: bool = True,
+    shortlist: int = SHORTLIST,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`search` in FAISS form: ``(similarities, ids)`` arrays of shape (n_queries, k).
+
+    Best first; where fewer than ``k`` results exist the id is -1 and the
+    similarity ``-inf``. Ids are the index's file ids (:meth:`Index.paths`
+    turns them into paths). Unreadable queries raise.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from lookalike.index import Index
+    >>> folder = tempfile.mkdtemp()
+    >>> Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64), np.uint8)).save(folder + "/a.png")
+    >>> index = Index.create(tempfile.mkdtemp() + "/idx", descriptors=["phash"])
+    >>> _ = index.update(folder, jobs=1)
+    >>> sims, ids = search_arrays([folder + "/a.png"], index, 3, verify=False)
+    >>> ids.shape, int(ids[0, 1]), float(sims[0, 0])
+    ((1, 3), -1, 1.0)
+    """
+    results = search(query_images, index, top=k, kind=kind, verify=verify, shortlist=shortlist)
+    sims = np.full((len(results), int(k)), _MISSING, dtype=np.float64)
+    ids = np.full((len(results), int(k)), -1, dtype=np.int64)
+    for row, result in enumerate(results):
+        for col, (hit, e) in enumerate(zip(result.results, result.evidence, strict=True)):
+            sims[row, col] = hit.similarity
+            ids[row, col] = e.id
+    return sims, ids
