@@ -27,8 +27,8 @@ from lookalike.metrics._histogram import (
     hist_intersection,
     histogram,
 )
-from lookalike.metrics._msssim import ms_ssim
 from lookalike.metrics._mse import mse, psnr, rmse
+from lookalike.metrics._msssim import ms_ssim
 from lookalike.metrics._registry import MetricInfo, get_metric, metric_names
 from lookalike.metrics._ssim import SSIM_CONVENTIONS, ssim
 

@@ -91,6 +91,13 @@ def get_metric(name: str) -> MetricInfo:
     return _REGISTRY[key]
 
 
+#: The order in which ``metric_names`` (and ``--metric all``) lists metrics: pixel errors,
+#: structural metrics, then histograms; anything else registered follows.
+_ORDER = ("mse", "rmse", "psnr", "ssim", "ms_ssim", "fsim", "fsimc", "gmsd", "hist_correlation",
+          "hist_intersection", "hist_chisq", "hist_bhattacharyya", "hist_emd")
+
+
 def metric_names() -> list[str]:
-    """Names of all metrics, in a stable order."""
-    return list(_REGISTRY)
+    """Names of all metrics, in a stable order (pixel errors, structure, histograms)."""
+    known = [name for name in _ORDER if name in _REGISTRY]
+    return known + [name for name in _REGISTRY if name not in _ORDER]

@@ -115,8 +115,9 @@ def compare(
         on a tie). Area interpolation when shrinking, bicubic when enlarging
         (OpenCV); the aspect ratio is not kept. Histogram metrics never need it.
     convention : str, optional, keyword-only
-        Passed to the metrics that accept one (SSIM: ``"wang"``, ``"wang2009"``,
-        ``"skimage"``, ``"matlab"``).
+        The SSIM convention (``"wang"``, ``"wang2009"``, ``"skimage"``,
+        ``"matlab"``); it applies to ``ssim`` only, the other metrics keep
+        their reference definitions.
     data_range : float, optional, keyword-only
         Dynamic range for float images (integer images infer it from the dtype).
     max_pixels : int or None, keyword-only
@@ -490,7 +491,7 @@ def _compute(
         info = get_metric(name)
         options: dict[str, Any] = {}
         accepted = _accepted_options(name)
-        if convention is not None and "convention" in accepted:
+        if convention is not None and name == "ssim":  # the SSIM conventions name SSIM variants only
             options["convention"] = convention
         if data_range is not None and "data_range" in accepted:
             options["data_range"] = data_range
