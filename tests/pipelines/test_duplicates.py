@@ -1,0 +1,206 @@
+"""find_duplicates: exact and near-duplicate groups, keepers, two folders; moves that never lose or overwrite."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lookalike.errors import ParameterError
+from lookalike.pipelines import (
+    DuplicateReport,
+    find_duplicates,
+    move_duplicates,
+    undo_moves,
+)
+from tests.index.conftest import make_photos, photo
+
+pytest.importorskip("faiss")
+pytest.importorskip("onnxruntime")
+
+
+def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``root``: relative path -> (SHA-256, modification time in ns)."""
+    found = {}
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            found[str(path.relative_to(root))] = (hashlib.sha256(path.read_bytes()).hexdigest(),
+                                                  path.stat().st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 originals, an exact copy in a sub-folder, a smaller re-encoded copy, a mirrored copy, a 70% crop."""
+    folder = tmp_path_factory.mktemp("dup-template")
+    make_photos(folder, ("astronaut", "camera", "chelsea", "coffee"), longest=384)
+    (folder / "backup").mkdir()
+    shutil.copyfile(folder / "camera.png", folder / "backup" / "camera.png")
+    chelsea = Image.fromarray(photo("chelsea", longest=384))
+    chelsea.resize((192, 128), Image.Resampling.LANCZOS).save(folder / "chelsea-small.jpg", quality=40)
+    chelsea.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "chelsea-mirror.jpg", quality=85)
+    astronaut = photo("astronaut", longest=384)
+    Image.fromarray(astronaut[40:310, 60:330]).save(folder / "astronaut-crop.jpg", quality=90)
+    return folder
+
+
+@pytest.fixture
+def folder(tmp_path: Path, _template: Path) -> Path:
+    return Path(shutil.copytree(_template, tmp_path / "photos"))
+
+
+def _names(report: DuplicateReport, root: Path) -> list[tuple[str, list[str]]]:
+    def rel(p: str) -> str:
+        return str(Path(p).relative_to(root.resolve()))
+
+    return [(rel(g.keeper.path), sorted(rel(m.path) for m in g.members)) for g in report.groups]
+
+
+def test_groups_with_keepers_and_nothing_changes_on_disk(folder: Path) -> None:
+    before = tree_digest(folder)
+    report = find_duplicates(folder, jobs=1)
+    assert tree_digest(folder) == before  # no index left behind, nothing touched
+    groups = dict(_names(report, folder))
+    assert groups["chelsea.jpg"] == ["chelsea-mirror.jpg", "chelsea-small.jpg"]
+    assert groups["astronaut.jpg"] == ["astronaut-crop.jpg"]
+    # exact copies: the keeper is the first path among equals (same pixels, same size)
+    assert groups["backup/camera.png"] == ["camera.png"]
+    assert "coffee.jpg" not in groups and report.files == 8
+    by_keeper = {Path(g.keeper.path).name + str(g.exact): g for g in report.groups}
+    exact = by_keeper["camera.pngTrue"]
+    assert exact.members[0].similarity == 1.0 and exact.members[0].exact
+    for group in report.groups:
+        assert group.keeper.similarity == 1.0
+        assert all(report.min_similarity <= m.similarity <= 1.0 for m in group.members)
+        assert all((group.keeper.width * group.keeper.height) >= (m.width * m.height) for m in group.members)
+
+
+def test_without_verification_the_crop_is_missed(folder: Path) -> None:
+    groups = dict(_names(find_duplicates(folder, verify=False, jobs=1), folder))
+    assert "astronaut.jpg" not in groups  # a crop moves the hash; only keypoints find it
+    assert groups["backup/camera.png"] == ["camera.png"]
+
+
+def test_a_stricter_threshold_keeps_only_the_exact_copies(folder: Path) -> None:
+    report = find_duplicates(folder, min_similarity=1.0, jobs=1)
+    assert _names(report, folder) == [("backup/camera.png", ["camera.png"])]
+
+
+def test_an_index_is_built_and_reused(folder: Path, tmp_path: Path) -> None:
+    from lookalike.index import Index
+
+    first = find_duplicates(folder, index=tmp_path / "idx", jobs=1)
+    with Index.open(tmp_path / "idx") as index:
+        assert len(index) == 8
+        again = find_duplicates(index)
+    assert _names(first, folder) == _names(again, folder)
+
+
+def test_two_folders_report_only_the_second_folders_copies(folder: Path, tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    shutil.copyfile(folder / "coffee.jpg", incoming / "coffee (1).jpg")
+    Image.open(folder / "chelsea.jpg").transpose(Image.Transpose.ROTATE_90).save(incoming / "cat.jpg")
+    Image.fromarray(photo("rocket", longest=256)).save(incoming / "rocket.jpg")
+    report = find_duplicates(folder, incoming, jobs=1)
+    found = {Path(g.keeper.path).name: sorted(Path(m.path).name for m in g.members) for g in report.groups}
+    assert found == {"coffee.jpg": ["coffee (1).jpg"], "chelsea.jpg": ["cat.jpg"]}
+    assert all(m.root == 1 for g in report.groups for m in g.members)
+    assert all(g.keeper.root == 0 for g in report.groups)
+    with pytest.raises(ParameterError, match="contain"):
+        find_duplicates(folder, folder / "backup")
+
+
+def test_empty_and_missing_folders(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="no images"):
+        find_duplicates(tmp_path / "empty", jobs=1)
+    with pytest.raises(ParameterError, match="not a folder"):
+        find_duplicates(tmp_path / "missing")
+    with pytest.raises(ParameterError):
+        find_duplicates(tmp_path, min_similarity=0)
+
+
+def test_unreadable_files_are_skipped_and_reported(folder: Path) -> None:
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"garbage" * 10)
+    report = find_duplicates(folder, verify=False, jobs=1)
+    assert [Path(e.path).name for e in report.errors] == ["broken.jpg"]
+    assert report.files == 8
+
+
+# -- moving -------------------------------------------------------------------------------------------
+
+def test_move_then_undo_restores_every_byte(folder: Path, tmp_path: Path) -> None:
+    before = tree_digest(folder)
+    report = find_duplicates(folder, jobs=1)
+    dest = tmp_path / "dups"
+    moved = move_duplicates(report, dest)
+    assert len(moved.moved) == report.duplicates == 4
+    for src, dst in moved.moved:
+        assert not os.path.exists(src) and os.path.isfile(dst)
+        assert Path(dst).relative_to(dest) == Path(src).relative_to(folder.resolve())
+    manifest = json.loads(Path(moved.manifest).read_text())
+    assert {m["from"] for m in manifest["moves"]} == {s for s, _d in moved.moved}
+    assert all(len(m["sha256"]) == 64 for m in manifest["moves"])
+    kept = tree_digest(folder)
+    assert set(kept) == set(before) - {str(Path(s).relative_to(folder.resolve())) for s, _d in moved.moved}
+    undone = undo_moves(moved.manifest)
+    assert undone.problems == () and len(undone.moved) == 4
+    after = tree_digest(folder)
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+
+
+def test_move_refuses_to_overwrite_and_moves_nothing(folder: Path, tmp_path: Path) -> None:
+    report = find_duplicates(folder, jobs=1)
+    dest = tmp_path / "dups"
+    (dest / "backup").mkdir(parents=True)
+    (dest / "camera.png").write_bytes(b"someone else's file")
+    before = tree_digest(folder)
+    with pytest.raises(ParameterError, match="already exists"):
+        move_duplicates(report, dest)
+    assert tree_digest(folder) == before
+    assert (dest / "camera.png").read_bytes() == b"someone else's file"
+
+
+def test_undo_refuses_to_overwrite_and_keeps_changed_files(folder: Path, tmp_path: Path) -> None:
+    report = find_duplicates(folder, min_similarity=1.0, jobs=1)
+    moved = move_duplicates(report, tmp_path / "dups", manifest=tmp_path / "m.json")
+    [(src, dst)] = moved.moved
+    Path(src).write_bytes(b"a new file took the place")
+    result = undo_moves(tmp_path / "m.json")
+    assert result.moved == () and "already there" in result.problems[0]
+    assert Path(src).read_bytes() == b"a new file took the place" and os.path.isfile(dst)
+    os.unlink(src)
+    Path(dst).write_bytes(Path(dst).read_bytes() + b"edited")
+    result = undo_moves(tmp_path / "m.json")
+    assert result.moved == () and "changed" in result.problems[0]
+    with pytest.raises(ParameterError, match="not a manifest"):
+        (tmp_path / "x.json").write_text("{}")
+        undo_moves(tmp_path / "x.json")
+
+
+def test_two_folder_moves_touch_only_the_second_folder(folder: Path, tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    (incoming / "2024").mkdir(parents=True)
+    shutil.copyfile(folder / "coffee.jpg", incoming / "2024" / "coffee.jpg")
+    reference = tree_digest(folder)
+    report = find_duplicates(folder, incoming, jobs=1)
+    moved = move_duplicates(report, tmp_path / "dups")
+    assert [Path(d).relative_to(tmp_path / "dups") for _s, d in moved.moved] == [Path("2024/coffee.jpg")]
+    assert tree_digest(folder) == reference
+
+
+def test_report_json_round_trip(folder: Path) -> None:
+    report = find_duplicates(folder, verify=False, jobs=1)
+    data: dict[str, Any] = json.loads(json.dumps(report.to_dict()))
+    assert data["files"] == 8 and len(data["groups"]) == len(report.groups)
+    assert {"keeper", "exact", "duplicates"} <= set(data["groups"][0])
+    assert np.isclose(data["min_similarity"], report.min_similarity)
