@@ -247,7 +247,7 @@ def extract_local(
 
     detector = _detector(method, max_keypoints)
     if affine:
-        detector = cv2.AffineFeature_create(detector, maxTilt=AFFINE_MAX_TILT)
+        detector = cv2.AffineFeature.create(detector, maxTilt=AFFINE_MAX_TILT)
     keypoints, descriptors = detector.detectAndCompute(gray, None)
     if not keypoints or descriptors is None:
         return _empty(method, (width, height), max(sx, sy))
@@ -320,10 +320,10 @@ def _detector(method: str, max_keypoints: int) -> Any:
 
     if method in ("sift", "rootsift"):
         # nfeatures keeps the strongest; ties can leave a few more, trimmed afterwards
-        return cv2.SIFT_create(nfeatures=int(max_keypoints))
+        return cv2.SIFT.create(nfeatures=int(max_keypoints))
     if method == "orb":
-        return cv2.ORB_create(nfeatures=int(max_keypoints))
-    return cv2.AKAZE_create()
+        return cv2.ORB.create(nfeatures=int(max_keypoints))
+    return cv2.AKAZE.create()
 
 
 def _root(descriptors: np.ndarray) -> np.ndarray:

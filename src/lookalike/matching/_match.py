@@ -142,5 +142,6 @@ def _bruteforce(binary: bool) -> Any:
 def _flann() -> Any:
     import cv2
 
-    index = {"algorithm": 1, "trees": _FLANN_TREES}  # FLANN_INDEX_KDTREE
-    return cv2.FlannBasedMatcher(index, {"checks": _FLANN_CHECKS})
+    index: dict[str, bool | int | float | str] = {"algorithm": 1, "trees": _FLANN_TREES}  # KD-tree
+    search: dict[str, bool | int | float | str] = {"checks": _FLANN_CHECKS}
+    return cv2.FlannBasedMatcher(index, search)
