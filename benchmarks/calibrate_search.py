@@ -9,12 +9,15 @@ with the 12 edits each as queries (468 queries), against an index of all 650 Cal
 (the originals and 611 distractors). For every query, every candidate of the pipeline
 (hash and embedding neighbours) is described by its global evidence (dihedral pHash distance,
 embedding cosine) and, for the short list, keypoint verification; label 1 when the candidate is
-the query's original. Two logistic regressions (maximum likelihood, a small L2 penalty):
+the query's original. Three logistic regressions (maximum likelihood, a small L2 penalty), one per piece of evidence:
 
-- global: ``logit = A + H * max(0, HASH_MARGIN - distance) + C * cosine`` on every candidate;
-- verify: ``logit = A + B * log(1 + inliers)`` on the verified candidates.
+- hash: ``logit = A_HASH + B_HASH * max(0, HASH_MARGIN - distance)`` on every candidate;
+- cosine: ``logit = A_COSINE + B_COSINE * cosine`` on every candidate;
+- verify: ``logit = A_VERIFY + B_VERIFY * log(1 + inliers)`` on the verified candidates.
 
-The similarity is the sigmoid of the larger logit. Reported: precision and recall of the
+The similarity is the sigmoid of the largest logit. Then the intercepts are lowered (a grid of
+0.25 steps, the same for hash and cosine) until the results at >= 0.70 reach a precision of
+``TARGET`` counting every candidate but the original as wrong. Reported: precision and recall of the
 results at >= 0.70, and the pairs above it that are not the original (most are other photos of
 the same object or scene: Caltech's Faces_easy share one office, its dollar bills one design).
 
@@ -39,7 +42,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import neardup_data  # noqa: E402
+import neardup_data
+
+#: Precision (strict: only the query's original counts as right) that copy similarities >= 0.70 must reach.
+TARGET = 0.93
 
 
 def logistic_fit(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3) -> np.ndarray:
@@ -95,31 +101,55 @@ def collect_copy(work: Path) -> tuple[np.ndarray, list[str]]:
     return np.array(rows, dtype=np.float64), names
 
 
-def calibrate_copy(work: Path) -> None:
+def calibrate_copy(work: Path, *, reuse: bool) -> None:
     from lookalike.pipelines import _search
 
-    data, names = collect_copy(work)
-    np.save(work / "copy-evidence.npy", data)
+    saved = work / "copy-evidence.npz"
+    if reuse and saved.exists():
+        with np.load(saved) as stored:
+            data, names = stored["data"], [str(n) for n in stored["names"]]
+    else:
+        data, names = collect_copy(work)
+        np.savez(saved, data=data, names=np.array(names))
     label, distance, cosine, verified, inliers = data[:, 1], data[:, 2], data[:, 3], data[:, 5] > 0, data[:, 6]
     margin = _search.HASH_MARGIN
     hinge = np.maximum(0, margin - distance)
-    a_g, h_g, c_g = logistic_fit(np.column_stack([hinge, cosine]), label)
+    a_h, b_h = logistic_fit(hinge[:, None], label)
+    a_c, b_c = logistic_fit(cosine[:, None], label)
     a_v, b_v = logistic_fit(np.log1p(inliers[verified])[:, None], label[verified])
-    z = np.maximum(a_g + h_g * hinge + c_g * cosine, np.where(verified, a_v + b_v * np.log1p(inliers), -np.inf))
-    sim = 0.5 * (1 + np.tanh(0.5 * z))
-    z_global = a_g + h_g * hinge + c_g * cosine
-    sim_global = 0.5 * (1 + np.tanh(0.5 * z_global))
     print(f"copy: {len(set(data[:, 0]))} queries, {len(data)} candidates, {int(label.sum())} originals among them")
-    print(f"HASH_MARGIN = {margin}\nA_GLOBAL = {a_g:.3f}\nH_GLOBAL = {h_g:.3f}\nC_GLOBAL = {c_g:.3f}")
-    print(f"A_VERIFY = {a_v:.3f}\nB_VERIFY = {b_v:.3f}")
-    for name, s in (("verify", sim), ("no-verify", sim_global)):
-        above = s >= 0.7
-        print(f"{name}: results >= 0.70: {int(above.sum())}, precision {label[above].mean():.3f}, "
-              f"recall of originals {above[label == 1].mean():.3f}; candidates >= 0.5 precision "
-              f"{label[s >= 0.5].mean():.3f}")
-    false = np.flatnonzero((sim >= 0.7) & (label == 0))
-    print(f"false results >= 0.70 (query transform: similarity): "
-          + ", ".join(f"{names[int(data[i, 0])]}: {sim[i]:.2f}" for i in false[:20]))
+    print(f"maximum likelihood: A_HASH {a_h:.3f}, B_HASH {b_h:.3f}; A_COSINE {a_c:.3f}, B_COSINE {b_c:.3f}; "
+          f"A_VERIFY {a_v:.3f}, B_VERIFY {b_v:.3f}")
+    cut = math.log(0.7 / 0.3)
+
+    def logits(shift_g: float, shift_v: float) -> np.ndarray:
+        return np.maximum.reduce([a_h - shift_g + b_h * hinge, a_c - shift_g + b_c * cosine,
+                                  np.where(verified, a_v - shift_v + b_v * np.log1p(inliers), -np.inf)])
+
+    def score(shift_g: float, shift_v: float) -> tuple[float, float]:
+        above = logits(shift_g, shift_v) >= cut
+        return float(label[above].mean()), float(above[label == 1].mean())
+
+    # Every candidate that is not the query's original counts as wrong, although many are photos of the same
+    # object (Caltech's dollar bills, one person's faces, catalogue motorbikes): a strict lower bound on the
+    # precision the docs claim. The intercepts are lowered until >= 0.70 reaches TARGET on it.
+    grid = np.arange(0, 3.01, 0.25)
+    best = max(((sg, sv) for sg in grid for sv in grid if score(sg, sv)[0] >= TARGET),
+               key=lambda t: (score(*t)[1], -t[0] - t[1]))
+    print(f"intercepts lowered by {best[0]:.2f} (hash, cosine) and {best[1]:.2f} (verify) for precision >= {TARGET}:")
+    print(f"HASH_MARGIN = {margin}\nA_HASH = {a_h - best[0]:.3f}\nB_HASH = {b_h:.3f}")
+    print(f"A_COSINE = {a_c - best[0]:.3f}\nB_COSINE = {b_c:.3f}\nA_VERIFY = {a_v - best[1]:.3f}\nB_VERIFY = {b_v:.3f}")
+    z = logits(*best)
+    sim = 0.5 * (1 + np.tanh(0.5 * z))
+    sim_global = 0.5 * (1 + np.tanh(0.5 * np.maximum(a_h - best[0] + b_h * hinge, a_c - best[0] + b_c * cosine)))
+    for threshold in (0.5, 0.7, 0.85, 0.9):
+        for name, s in (("verify", sim), ("no-verify", sim_global)):
+            above = s >= threshold
+            print(f"  {name} >= {threshold:.2f}: {int(above.sum())} results, precision (strict) "
+                  f"{label[above].mean():.3f}, originals found {above[label == 1].mean():.3f}")
+    transforms = np.array([names[int(q)] for q in data[:, 0]])
+    print("  originals at >= 0.70 per transform: " + ", ".join(
+        f"{t} {np.mean(sim[(label == 1) & (transforms == t)] >= 0.7):.2f}" for t in dict.fromkeys(names)))
 
 
 def calibrate_semantic() -> None:
@@ -155,6 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=None, help="keep the built data here (reused when present)")
     parser.add_argument("--only", choices=("copy", "semantic"), default=None)
+    parser.add_argument("--reuse", action="store_true", help="reuse the copy evidence saved in --work")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -162,7 +193,7 @@ def main() -> None:
         if args.only in (None, "semantic"):
             calibrate_semantic()
         if args.only in (None, "copy"):
-            calibrate_copy(work)
+            calibrate_copy(work, reuse=args.reuse)
 
 
 if __name__ == "__main__":

@@ -220,3 +220,14 @@ def build(root: str | os.PathLike[str], *, originals: list[Path] | None = None,
         for q in queries:
             writer.writerow([q.path.relative_to(root).as_posix(), q.transform, q.original.relative_to(root).as_posix()])
     return Benchmark(root, index_dir, tuple(placed_originals), tuple(placed_distractors), tuple(queries))
+
+
+def load(root: str | os.PathLike[str]) -> Benchmark:
+    """A benchmark written by :func:`build`, from its ``groundtruth.csv``."""
+    root = Path(root)
+    with open(root / "groundtruth.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    queries = tuple(Query(root / r["query"], r["transform"], root / r["original"]) for r in rows)
+    originals = tuple(dict.fromkeys(q.original for q in queries))
+    distractors = tuple(sorted(p for p in (root / "index").iterdir() if p not in set(originals)))
+    return Benchmark(root, root / "index", originals, distractors, queries)
