@@ -85,3 +85,19 @@ def test_features_with_different_methods_are_refused() -> None:
     b = LocalFeatures(np.zeros((2, 4)), np.zeros((2, 61), np.uint8), "akaze", (9, 9))
     with pytest.raises(ParameterError, match="same method"):
         compare_features(a, b)
+
+
+def test_result_from_matches_is_compare_features_for_the_same_matches() -> None:
+    from lookalike.matching import match_descriptors, result_from_matches
+
+    rng = np.random.default_rng(4)
+    image = (rng.random((240, 320)) > 0.5).astype(np.uint8) * 255
+    a = extract_local(image, method="orb")
+    b = extract_local(np.ascontiguousarray(image[10:, 20:]), method="orb")
+    for verify in (True, False):
+        expected = compare_features(a, b, verify=verify)
+        got = result_from_matches(a, b, match_descriptors(a, b), verify=verify)
+        assert got.to_dict() == expected.to_dict()
+        np.testing.assert_array_equal(got.matches, expected.matches)
+        np.testing.assert_array_equal(got.points, expected.points)
+    assert expected.to_dict()["matches"] > 100

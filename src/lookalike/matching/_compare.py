@@ -12,7 +12,7 @@ from lookalike.matching._match import match_descriptors
 from lookalike.matching._score import similarity_from_inliers
 from lookalike.matching._verify import verify as _verify
 
-__all__ = ["MatchResult", "compare_features"]
+__all__ = ["MatchResult", "compare_features", "result_from_matches"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +146,51 @@ def compare_features(
     (True, True)
     """
     matches = match_descriptors(a, b, ratio=ratio, mutual=mutual, matcher=matcher)
+    return result_from_matches(a, b, matches, verify=verify, model=model, min_inliers=min_inliers,
+                               threshold=threshold)
+
+
+def result_from_matches(
+    a: LocalFeatures,
+    b: LocalFeatures,
+    matches: np.ndarray,
+    *,
+    verify: bool = True,
+    model: str = "homography",
+    min_inliers: int | None = None,
+    threshold: float | None = None,
+) -> MatchResult:
+    """The :class:`MatchResult` of given matches: verification and score, as :func:`compare_features`.
+
+    For callers that find the ratio-test matches their own way (for example with
+    one FLANN index per image reused over many pairs) and want exactly the result
+    :func:`compare_features` would give for the same matches.
+
+    Parameters
+    ----------
+    a, b : LocalFeatures
+        Features of image A and image B.
+    matches : ndarray, int, shape (M, 2)
+        Index pairs into ``a`` and ``b``, as :func:`match_descriptors` returns
+        them (in increasing index of ``a``).
+    verify, model, min_inliers, threshold : keyword-only
+        As for :func:`compare_features`.
+
+    Returns
+    -------
+    MatchResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lookalike.features import extract_local
+    >>> from lookalike.matching import match_descriptors
+    >>> rng = np.random.default_rng(3)
+    >>> f = extract_local((rng.random((240, 320)) > 0.5).astype(np.uint8) * 255, method="orb")
+    >>> result_from_matches(f, f, match_descriptors(f, f)).verified
+    True
+    """
+    matches = np.asarray(matches, dtype=np.intp).reshape(-1, 2)
     counts = (len(a), len(b))
     points = np.hstack([a.xy[matches[:, 0]], b.xy[matches[:, 1]]]).astype(np.float32).reshape(-1, 4)
     if not verify:
