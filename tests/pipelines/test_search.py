@@ -315,9 +315,10 @@ def test_ukbench_group_mates_come_first(tmp_path: Path) -> None:
         queries = [p for p, (dataset, _g) in group.items() if dataset == "ukbench"]
         results = search(queries, index, top=4)
     complete = {g for (d, g) in group.values() if d == "ukbench" and sum(v == (d, g) for v in group.values()) == 4}
-    scores = []
+    scores, partial = [], []
     for query, result in zip(queries, results, strict=True):
-        if group[query][1] in complete:
-            scores.append(sum(group[p] == group[query] for p, _s in result.results))
-    assert len(scores) == 8
-    assert np.mean(scores) >= 3.5, scores  # measured: see benchmarks/README.md (goal 4.0)
+        found = sum(group[p] == group[query] for p, _s in result.results)
+        (scores if group[query][1] in complete else partial).append(found)
+    assert len(scores) == 8 and partial == [2, 2]  # group 2 has only 2 of its 4 photos here
+    # goal 4.0; measured 4.0 (every group-mate in the top 4, similarity 0.95-0.99): one miss allowed
+    assert np.mean(scores) >= 3.75, scores

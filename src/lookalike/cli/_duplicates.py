@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object")
     output.add_argument("--csv", action="store_true",
-                        help="print CSV: group, role (keeper or duplicate), path, similarity, exact, width, height, size")
+                        help="print CSV: group, role (keeper or duplicate), path, similarity, exact, width, "
+                        "height, size")
     output.add_argument("--html", metavar="OUT", default=None,
                         help="write an HTML page with the thumbnails of each group side by side to OUT")
     parser.add_argument("--move-to", metavar="DEST", default=None,
@@ -54,11 +55,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.undo is not None:
         if args.folders or args.move_to:
             raise ParameterError("--undo MANIFEST takes no folder and no --move-to")
-        report = undo_moves(args.undo)
-        out.write(f"put back {len(report.moved)} file{'s' if len(report.moved) != 1 else ''}\n")
-        for problem in report.problems:
+        undone = undo_moves(args.undo)
+        out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}\n")
+        for problem in undone.problems:
             err.write(f"lookalike: not put back: {problem}\n")
-        return 2 if report.problems else 0
+        return 2 if undone.problems else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
     from lookalike.cli._index import _progress_bar

@@ -482,7 +482,8 @@ class _Engine:
         """``(similarity, logit, evidence)`` of the best candidates, best first."""
         if self.kind == "semantic":
             evidence = self.global_evidence(query, 0, top)
-            scored = [(float(semantic_similarity(e.cosine)), float(e.cosine or 0.0), e) for e in evidence.values()]
+            scored = [(float(semantic_similarity(e.cosine or 0.0)), float(e.cosine or 0.0), e)
+                      for e in evidence.values()]
         else:
             evidence = self.global_evidence(query, max(HASH_CANDIDATES, top), max(EMBEDDING_CANDIDATES, top))
             order = sorted(evidence.values(), key=lambda e: (-_logit(e, use_verify=False), -(e.cosine or 0.0), e.id))
