@@ -77,8 +77,6 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.draw_matches and args.metric is not None:
         raise ParameterError("--draw-matches needs a matching method (--method), not a metric")
-    if args.draw_matches:
-        _match_drawer()  # fail before the work, not after it
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")
     out_dir = args.out
@@ -217,13 +215,16 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
     names = match_picture_names(result)
     features_a = result.features or []
     features_b = result.column_features or []
-    by_row: dict[int, list[tuple[str, str, Any, Any, Any, str]]] = {}
+    by_row: dict[int, list[tuple[str, str, Any, Any, str]]] = {}
     for pair, name in zip(result.pairs, names, strict=True):
         if pair.result is None:
             continue
+        # the result carries its matched points; the features travel only if it does not
+        features = None if getattr(pair.result, "points", None) is not None else (
+            features_a[pair.row], features_b[pair.col])
         by_row.setdefault(pair.row, []).append((
-            result.paths[pair.row], result.column_paths[pair.col], features_a[pair.row], features_b[pair.col],
-            pair.result, os.path.join(folder, name),
+            result.paths[pair.row], result.column_paths[pair.col], pair.result, features,
+            os.path.join(folder, name),
         ))
     chunks = list(by_row.values())
     total = sum(len(c) for c in chunks)
@@ -239,9 +240,9 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
         return done
     from concurrent.futures import as_completed
 
-    from lookalike.pipelines._matrix import _executor, _init_prepare_worker
+    from lookalike.pipelines._matrix import _init_prepare_worker, _pool
 
-    with _executor(workers, _init_prepare_worker, ()) as pool:
+    with _pool(workers, _init_prepare_worker, ()) as pool:
         for future in as_completed([pool.submit(_draw_chunk, chunk) for chunk in chunks]):
             done += future.result()
             if progress is not None:
@@ -249,14 +250,14 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
     return done
 
 
-def _draw_chunk(chunk: list[tuple[str, str, Any, Any, Any, str]]) -> int:
+def _draw_chunk(chunk: list[tuple[str, str, Any, Any, str]]) -> int:
     """Draw one row's pairs; the row image is decoded once. Returns the number of pictures written."""
     from PIL import Image
 
     from lookalike.errors import LookalikeError
     from lookalike.io import load_image
+    from lookalike.viz import draw_matches
 
-    draw_matches = _match_drawer()
     decoded: dict[str, Any] = {}
 
     def load(path: str) -> Any:
@@ -267,25 +268,14 @@ def _draw_chunk(chunk: list[tuple[str, str, Any, Any, Any, str]]) -> int:
         return decoded[path]
 
     count = 0
-    for path_a, path_b, a, b, match, target in chunk:
+    for path_a, path_b, match, features, target in chunk:
         try:
-            picture = draw_matches(load(path_a), load(path_b), a, b, match)
+            picture = draw_matches(load(path_a), load(path_b), match, features=features)
             Image.fromarray(picture).save(target, quality=90)
         except (LookalikeError, OSError, ValueError):  # a picture that cannot be drawn is not fatal
             continue
         count += 1
     return count
-
-
-def _match_drawer() -> Callable[..., Any]:
-    """``lookalike.viz.draw_matches``, or a clear error when this installation lacks it."""
-    import lookalike.viz
-
-    drawer = getattr(lookalike.viz, "draw_matches", None)
-    if drawer is None:
-        raise ParameterError("--draw-matches is not available: lookalike.viz.draw_matches is missing from this "
-                             "installation; run without --draw-matches")
-    return drawer
 
 
 # -- terminal output -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -45,7 +46,6 @@ _RESIZE_WORDS = ("auto", "none", "first", "smaller", "larger")
 _SIZE_TEXT = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
 _CACHE_VERSION = 1
 _STAGES = ("listing", "read", "features", "compare")
-_PAIR_SEED = 12345
 _RATIO = 0.75  # Lowe's ratio, compare_features' default
 
 
@@ -280,9 +280,12 @@ def similarity_matrix(
     its defaults (Lowe's ratio 0.75, MAGSAC++ homography). Unlike
     :func:`lookalike.pipelines.match`, no affine-simulation retry is made for
     pairs that fail: on a folder it would cost many times the whole run. The
-    random trees of FLANN are seeded (``cv2.setRNGSeed``) before each pair or
-    image index, so the matrix does not depend on ``jobs`` or on the order of the
-    work; with ``jobs=1`` this resets OpenCV's random generator of the calling thread.
+    random trees of FLANN are seeded (``cv2.setRNGSeed``, as
+    :func:`~lookalike.matching.match_descriptors` does), so the matrix does not
+    depend on ``jobs`` or on the order of the work; with ``jobs=1`` this resets
+    OpenCV's random generator of the calling thread. Each image's FLANN index is
+    built once and queried by all its pairs, with results identical to
+    ``compare_features``.
 
     Examples
     --------
@@ -562,7 +565,7 @@ def _run_prepare(paths: list[str], plan: _Plan, *, jobs: int, progress: Progress
                 progress("features", done, total)
         return results
     out: list[tuple[Any, str, str] | None] = [None] * total
-    with _executor(min(jobs, total), _init_prepare_worker, ()) as pool:
+    with _pool(min(jobs, total), _init_prepare_worker, ()) as pool:
         from concurrent.futures import as_completed
 
         futures = {pool.submit(_prepare_one, path, plan): k for k, path in enumerate(paths)}
@@ -614,27 +617,27 @@ class _PairScorer:
             return (math.nan, None, None, f"{type(exc).__name__}: {exc}", None)
 
     def _match(self, a: Any, b: Any, j: int) -> Any:
-        import cv2
-
         from lookalike.matching import compare_features
         from lookalike.matching._match import FLANN_MIN_PAIRS
 
         if not a.is_binary and len(a) * len(b) > FLANN_MIN_PAIRS:
             return self._match_flann(a, b, j)
-        # FLANN's randomised trees draw from OpenCV's thread-local RNG: a fixed seed per pair
-        # makes each value independent of which process scores it and in what order.
-        cv2.setRNGSeed(_PAIR_SEED)
         return compare_features(a, b)
 
     def _match_flann(self, a: Any, b: Any, j: int) -> Any:
-        """``compare_features(a, b)`` (defaults, seeded) with the FLANN index of ``b`` built once."""
+        """``compare_features(a, b)`` with the FLANN index of ``b`` built once for all its pairs.
+
+        Same matcher, same seed (so the same random trees), same ratio test as
+        :func:`lookalike.matching.match_descriptors`; verification and score by
+        :func:`lookalike.matching.result_from_matches`, as ``compare_features`` does.
+        """
         import cv2
 
-        from lookalike.matching import MatchResult, similarity_from_inliers, verify
-        from lookalike.matching._match import _flann
+        from lookalike.matching import result_from_matches
+        from lookalike.matching._match import _FLANN_SEED, _flann
 
         if self._index is None or self._index[0] != j:
-            cv2.setRNGSeed(_PAIR_SEED)  # the same trees compare_features builds after this seed
+            cv2.setRNGSeed(_FLANN_SEED)  # the trees compare_features builds for this image
             matcher = _flann()
             matcher.add([b.descriptors])
             matcher.train()
@@ -643,10 +646,7 @@ class _PairScorer:
         rows = [(p[0].queryIdx, p[0].trainIdx) for p in knn if len(p) >= 2 and p[0].distance < _RATIO * p[1].distance]
         matches = np.array(rows, dtype=np.intp).reshape(-1, 2)
         matches = matches[np.argsort(matches[:, 0], kind="stable")]
-        check = verify(a, b, matches, model="homography")
-        score = similarity_from_inliers(check.n_inliers, len(matches), verified=check.verified, min_sample=4)
-        return MatchResult(a.method, (len(a), len(b)), matches, check.inliers, check.model, check.verified,
-                           score, model_kind="homography", reason=check.reason)
+        return result_from_matches(a, b, matches)
 
 
 # Set in each pair worker by _init_pair_worker.
@@ -695,7 +695,7 @@ def _run_pairs(
     chunks = [tasks[k:k + size] for k in range(0, total, size)]
     out: list[Any] = [None] * len(chunks)
     done = 0
-    with _executor(min(jobs, len(chunks)), _init_pair_worker, (items, plan)) as pool:
+    with _pool(min(jobs, len(chunks)), _init_pair_worker, (items, plan)) as pool:
         from concurrent.futures import as_completed
 
         futures = {pool.submit(_score_chunk, chunk): k for k, chunk in enumerate(chunks)}
@@ -731,6 +731,18 @@ def _executor(workers: int, initializer: Callable[..., None], initargs: tuple[An
     else:  # pragma: no cover - Windows
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
+
+
+@contextmanager
+def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Iterator[Any]:
+    """:func:`_executor` as a context that, on an error or Ctrl-C, cancels the queued work instead of finishing it."""
+    executor = _executor(workers, initializer, initargs)
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
 
 
 _PRELOAD = ("cv2", "lookalike.pipelines._matrix", "lookalike.features", "lookalike.matching")

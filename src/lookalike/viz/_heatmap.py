@@ -94,7 +94,7 @@ def draw_heatmap(
     cols = rows if column_labels is None and n_rows == n_cols else _check_labels(column_labels, n_cols, "column_labels")
     lo, hi = _value_range(matrix, value_range)
 
-    cell = int(max(2, min(_MAX_CELL, _GRID_TARGET // max(n_rows, n_cols))))
+    cell = int(max(1, min(_MAX_CELL, _GRID_TARGET // max(n_rows, n_cols))))
     label_scale = min(0.5, (cell - 3) / 30.0)  # text plus descenders fits in a cell
     show_rows = rows is not None and n_rows <= max_labels and label_scale >= 0.3
     show_cols = cols is not None and n_cols <= max_labels and label_scale >= 0.3
