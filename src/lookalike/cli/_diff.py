@@ -10,13 +10,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.errors import ParameterError
 from lookalike.io import load_image
 from lookalike.metrics._util import describe_shape
 from lookalike.pipelines import RESIZE_CHOICES, resize_pair
 
 #: File types the picture can be written as (OpenCV encoders present in every build).
-_WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from lookalike.viz._diff import DEFAULT_THRESHOLD
 
     target = Path(args.out)
-    _check_output(target)
+    check_picture_path(target, option="--out", example="diff.png")
     pixels0 = load_image(args.a, mode="auto")
     pixels1 = load_image(args.b, mode="auto")
     pixels0, pixels1 = _same_channels(pixels0, pixels1)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     picture = render_diff(pixels0, pixels1, result, data_range=data_range,
                           labels=(os.path.basename(args.a), os.path.basename(args.b)),
                           panel_size=_panel_size(args.panel_size))
-    _write(target, picture)
+    write_picture(target, picture, option="--out", example="diff.png")
 
     height, width = pixels0.shape[:2]
     if args.json:
@@ -82,33 +82,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"    x={x} y={y} w={w} h={h}\n")
     out.write(f"  wrote {target}  ({picture.shape[1]}x{picture.shape[0]})\n")
     return 0
-
-
-def _check_output(target: Path) -> None:
-    """Fail before any work when the picture could not be written."""
-    if target.is_dir():
-        raise ParameterError(
-            f"cannot write {str(target)!r}: it is a folder; give a file name such as {str(target / 'diff.png')!r}"
-        )
-    if target.suffix.lower() not in _WRITABLE:
-        raise ParameterError(
-            f"cannot write {str(target)!r}: unknown picture type {target.suffix or '(none)'!r}; "
-            f"use one of {', '.join(_WRITABLE)} (e.g. --out diff.png)"
-        )
-    folder = target.parent if str(target.parent) else Path(".")
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError(
-            f"cannot write {str(target)!r}: {str(folder)!r} is a file, not a folder; choose another --out"
-        )
-    if not folder.is_dir():
-        raise ParameterError(
-            f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist; create it or "
-            "choose another --out"
-        )
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise ParameterError(
-            f"cannot write {str(target)!r}: permission denied; choose another --out"
-        )
 
 
 def _same_channels(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,13 +107,3 @@ def _panel_size(value: int) -> int:
     return value
 
 
-def _write(target: Path, picture: np.ndarray) -> None:
-    import cv2
-
-    ok, encoded = cv2.imencode(target.suffix.lower(), np.ascontiguousarray(picture[..., ::-1]))
-    if not ok:  # pragma: no cover - every listed type has an encoder in opencv-python
-        raise ParameterError(f"cannot encode the picture as {target.suffix}; use --out diff.png")
-    try:
-        target.write_bytes(encoded.tobytes())
-    except OSError as exc:
-        raise ParameterError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc

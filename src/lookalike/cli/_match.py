@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
-from lookalike.errors import ParameterError
+from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.features import LOCAL_METHODS
 from lookalike.io import load_image
 from lookalike.matching import MODELS
-
-_WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def register(subparsers: Any) -> None:
@@ -53,7 +48,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     target = None if args.draw is None else Path(args.draw)
     if target is not None:
-        _check_output(target)
+        check_picture_path(target, option="--draw", example="matches.png")
     image0 = load_image(args.a)
     image1 = load_image(args.b)
     result = match(image0, image1, method=args.method, ratio=args.ratio, verify=args.verify,
@@ -61,7 +56,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if target is not None:
         from lookalike.viz import draw_matches
 
-        _write(target, draw_matches(image0, image1, result, show_outliers=args.show_outliers))
+        picture = draw_matches(image0, image1, result, show_outliers=args.show_outliers)
+        write_picture(target, picture, option="--draw", example="matches.png")
 
     if args.json:
         out.write(json.dumps(result.to_dict()) + "\n")
@@ -87,35 +83,3 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _check_output(target: Path) -> None:
-    """Fail before any work when the picture could not be written."""
-    if target.is_dir():
-        raise ParameterError(
-            f"cannot write {str(target)!r}: it is a folder; give a file name such as "
-            f"{str(target / 'matches.png')!r}"
-        )
-    if target.suffix.lower() not in _WRITABLE:
-        raise ParameterError(
-            f"cannot write {str(target)!r}: unknown picture type {target.suffix or '(none)'!r}; "
-            f"use one of {', '.join(_WRITABLE)} (e.g. --draw matches.png)"
-        )
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise ParameterError(
-            f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist; create it or "
-            "choose another --draw"
-        )
-    if not os.access(folder, os.W_OK):
-        raise ParameterError(f"cannot write {str(target)!r}: permission denied; choose another --draw")
-
-
-def _write(target: Path, picture: np.ndarray) -> None:
-    import cv2
-
-    ok, encoded = cv2.imencode(target.suffix.lower(), np.ascontiguousarray(picture[..., ::-1]))
-    if not ok:  # pragma: no cover - every listed type has an encoder in opencv-python
-        raise ParameterError(f"cannot encode the picture as {target.suffix}; use --draw matches.png")
-    try:
-        target.write_bytes(encoded.tobytes())
-    except OSError as exc:
-        raise ParameterError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
