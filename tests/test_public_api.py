@@ -18,7 +18,8 @@ import pytest
 PUBLIC: dict[str, frozenset[str]] = {
     "lookalike": frozenset({
         "ImageReadError", "ImageSizeError", "LookalikeError", "ParameterError", "__version__", "compare",
-        "compare_many", "errors", "io", "load_image", "metrics",
+        "compare_many", "errors", "io", "load_image", "metrics", "find_duplicates", "match", "search",
+        "similarity_matrix",
     }),
     "lookalike.errors": frozenset({
         "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError", "MissingDependencyError",

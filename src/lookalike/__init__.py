@@ -11,7 +11,7 @@ onnxruntime load where they are used.
 from lookalike import errors, io, metrics
 from lookalike.errors import ImageReadError, ImageSizeError, LookalikeError, ParameterError
 from lookalike.io import load_image
-from lookalike.pipelines import compare, compare_many
+from lookalike.pipelines import compare, compare_many, find_duplicates, match, search, similarity_matrix
 
 __version__ = "0.1.0"
 
@@ -24,7 +24,11 @@ __all__ = [
     "compare",
     "compare_many",
     "errors",
+    "find_duplicates",
     "io",
     "load_image",
+    "match",
     "metrics",
+    "search",
+    "similarity_matrix",
 ]
