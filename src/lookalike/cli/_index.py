@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
                        help="descriptor to compute, repeatable: ahash, dhash, phash, whash, embedding "
                        "(default for a new index: phash and embedding)")
     build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
-                       help="vector index of the embedding (default auto: exact up to 100,000 images, HNSW "
+                       help="vector index of the embedding (default auto: exact up to 50,000 images, HNSW "
                        "up to 2,000,000, IVF beyond)")
     _common(build)
     build.set_defaults(run=run_build)

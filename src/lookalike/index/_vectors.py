@@ -32,7 +32,8 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,12 +57,14 @@ __all__ = [
     "make_store",
 ]
 
-#: Up to this many float vectors, ``backend="auto"`` searches exactly (brute force): at 1280
-#: dimensions a query costs about 10-30 ms per 100,000 vectors on one core.
-EXACT_MAX = 100_000
+#: Up to this many float vectors, ``backend="auto"`` searches exactly (brute force). An exact query
+#: reads every vector (5 KB each at 1280 dimensions): 100,000 of them took 130 ms a query on the
+#: project's shared 2-core machine under load (benchmarks/bench_index.py), so half that here.
+EXACT_MAX = 50_000
 #: From :data:`EXACT_MAX` to this many float vectors ``"auto"`` builds an HNSW graph (fast queries,
-#: ~0.3 KB of graph per vector beyond the vectors themselves); above it, an IVF-Flat inverted file,
-#: which builds much faster at that scale and needs no graph memory.
+#: about 0.26 KB of graph per vector beyond the vectors themselves; building 100,000 1280-d vectors
+#: took 174 s on the shared 2-core machine); above it, an IVF-Flat inverted file, which builds several times
+#: faster at that scale and needs no graph memory.
 HNSW_MAX = 2_000_000
 
 #: Backend names accepted by :func:`make_store`.
@@ -270,6 +273,26 @@ def _write_atomic(path: str, writer: Any) -> None:
         except OSError:
             pass
         raise
+
+
+#: Fewer queries than this are searched on one FAISS thread: a parallel region for one query costs a
+#: thread hand-off that, on a busy machine, takes a scheduler tick (single HNSW queries took 0.3 ms on
+#: one thread and 6-8 ms on two, benchmarks/bench_index.py). Results do not depend on the thread count.
+_PARALLEL_MIN_QUERIES = 16
+
+
+@contextmanager
+def _threads_for(n_queries: int) -> Iterator[None]:
+    faiss = _faiss()
+    if n_queries >= _PARALLEL_MIN_QUERIES:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _read_faiss(path: str, binary: bool) -> Any:
@@ -518,10 +541,11 @@ class _FaissStore:
         if len(self) == 0 or queries.shape[0] == 0:
             return _empty_result(queries.shape[0], k, self.metric)
         params = self._params()
-        if params is None:
-            distances, ids = self._index.search(queries, k)
-        else:
-            distances, ids = self._index.search(queries, k, params=params)
+        with _threads_for(queries.shape[0]):
+            if params is None:
+                distances, ids = self._index.search(queries, k)
+            else:
+                distances, ids = self._index.search(queries, k, params=params)
         return _clean(distances, ids, self.metric)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -667,7 +691,8 @@ class HNSWStore(_FaissStore):
             batch = faiss.IDSelectorBatch(self._deleted)
             selector = faiss.IDSelectorNot(batch)
             params.sel = selector
-        distances, ids = self._index.search(queries, k, params=params)
+        with _threads_for(queries.shape[0]):
+            distances, ids = self._index.search(queries, k, params=params)
         del selector
         return _clean(distances, ids, self.metric)
 
@@ -865,7 +890,8 @@ class BinaryFlatStore:
         queries = _as_codes(queries, self.dim, "queries")
         if len(self) == 0 or queries.shape[0] == 0:
             return _empty_result(queries.shape[0], k, "hamming")
-        distances, ids = self._index.search(queries, k)
+        with _threads_for(queries.shape[0]):
+            distances, ids = self._index.search(queries, k)
         return _clean(distances, ids, "hamming")
 
     def save(self, path: str | os.PathLike[str]) -> None:
