@@ -62,12 +62,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2 if undone.problems else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
-    from lookalike.cli._index import _progress_bar
+    from lookalike.cli._progress import ProgressBar
 
     threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity
     if threshold <= 0:
         raise ParameterError("--min-similarity must be above 0")
-    with _progress_bar(err) as progress:
+    with ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
                                  progress=progress)

@@ -11,9 +11,9 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Callable
 from typing import Any, TextIO
 
+from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 
 _LISTED_ERRORS = 10
@@ -97,7 +97,7 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
     started = time.perf_counter()
-    with _progress_bar(err) as progress:
+    with ProgressBar(err) as progress:
         index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=args.backend,
                                     recursive=args.recursive, jobs=args.jobs, progress=progress)
     with index:
@@ -115,7 +115,7 @@ def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = args.index or default_index_path(args.folder)
     started = time.perf_counter()
     with Index.open(path) as index:
-        with _progress_bar(err) as progress:
+        with ProgressBar(err) as progress:
             report = index.update(args.folder, recursive=args.recursive, jobs=args.jobs, progress=progress)
         _summary(report, time.perf_counter() - started, out, err, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
@@ -128,7 +128,7 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _check_jobs(args)
     started = time.perf_counter()
     with Index.open(args.index) as index:
-        with _progress_bar(err) as progress:
+        with ProgressBar(err) as progress:
             report = index.add(args.paths, jobs=args.jobs, progress=progress)
         _summary(report, time.perf_counter() - started, out, err, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images)\n")
@@ -196,35 +196,3 @@ def _summary(report: Any, elapsed: float, out: TextIO, err: TextIO, *, verb: str
             err.write(f"  {item.path}: {item.reason}\n")
         if errors > _LISTED_ERRORS:
             err.write(f"  ... and {errors - _LISTED_ERRORS} more\n")
-
-
-class _progress_bar:
-    """A rich progress bar on the error stream when it is a terminal; otherwise nothing."""
-
-    def __init__(self, err: TextIO) -> None:
-        self.err = err
-        self.progress: Any = None
-        self.task: Any = None
-
-    def __enter__(self) -> Callable[[str, int, int], None] | None:
-        isatty = getattr(self.err, "isatty", None)
-        if not (callable(isatty) and isatty()):
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(file=self.err), transient=True,
-        )
-        self.progress.start()
-        return self.update
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task("indexing images", total=total)
-        self.progress.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()

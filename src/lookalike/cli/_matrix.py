@@ -15,8 +15,9 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, TextIO
+from typing import Any, TextIO
 
+from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 from lookalike.pipelines import MatrixResult, similarity_matrix
 
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ParameterError(f"--out {out_dir!r} is a file; give a folder (it is created if needed)")
     started = time.perf_counter()
-    with _progress_bar(err) as progress:
+    with ProgressBar(err) as progress:
         result = similarity_matrix(
             args.folder, args.folder_b,
             method=args.method, metric=args.metric, recursive=args.recursive, resize=args.resize,
@@ -279,42 +280,6 @@ def _draw_chunk(chunk: list[tuple[str, str, Any, Any, str]]) -> int:
 
 
 # -- terminal output -----------------------------------------------------------------------------
-
-class _progress_bar:
-    """A rich progress bar on the error stream when it is a terminal; otherwise nothing."""
-
-    _LABELS: ClassVar[dict[str, str]] = {
-        "features": "reading images", "pairs": "comparing pairs", "drawing": "drawing matches",
-    }
-
-    def __init__(self, err: TextIO) -> None:
-        self.err = err
-        self.progress: Any = None
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> Callable[[str, int, int], None] | None:
-        isatty = getattr(self.err, "isatty", None)
-        if not (callable(isatty) and isatty()):
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(file=self.err), transient=True,
-        )
-        self.progress.start()
-        return self.update
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(self._LABELS.get(stage, stage), total=total)
-        self.progress.update(self.tasks[stage], completed=done, total=total)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
 
 def _report_issues(result: MatrixResult, out_dir: str, err: TextIO) -> None:
     errors_csv = os.path.join(out_dir, "errors.csv")

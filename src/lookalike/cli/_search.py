@@ -79,11 +79,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "give the index to search with --index IDX, or a folder to search as the last argument "
             f"(`lookalike search QUERY DIR`); {folder!r} is not a folder"
         )
-    from lookalike.cli._index import _progress_bar
+    from lookalike.cli._progress import ProgressBar
     from lookalike.pipelines._indexing import build_index
 
     with tempfile.TemporaryDirectory(prefix="lookalike-search-") as tmp:
-        with _progress_bar(err) as progress:
+        with ProgressBar(err) as progress:
             index, report = build_index(folder, os.path.join(tmp, "index"), jobs=args.jobs, progress=progress)
         with index:
             for item in report.errors:
