@@ -45,8 +45,8 @@ PUBLIC: dict[str, frozenset[str]] = {
     "lookalike.index": frozenset({
         "BACKENDS", "BinaryFlatStore", "DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "EXACT_MAX",
         "FORMAT_VERSION", "FileError", "FileRecord", "FlatStore", "HNSWStore", "HNSW_MAX", "IVFStore", "Index",
-        "IndexInfo", "IndexReport", "NumpyBinaryStore", "NumpyFlatStore", "SearchHit", "VectorStore", "choose_backend",
-        "descriptor_spec", "load_store", "make_store",
+        "IndexInfo", "IndexReport", "NumpyBinaryStore", "NumpyFlatStore", "VERIFY_KEYPOINTS", "VERIFY_SIZE",
+        "VectorStore", "choose_backend", "descriptor_spec", "load_store", "make_store",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

@@ -17,6 +17,7 @@ from lookalike.errors import IndexFormatError, MissingDependencyError, Parameter
 from lookalike.features import hamming_distance, image_hash
 from lookalike.index import FORMAT_VERSION, Index, NumpyBinaryStore
 from lookalike.io import load_image
+from lookalike.pipelines import search
 from tests.conftest import shared_path
 from tests.index.conftest import PHOTOS, photo
 
@@ -424,7 +425,7 @@ def test_parallel_indexing_gives_the_same_catalogue(photos: Path, tmp_path: Path
         assert dict(zip(parallel.paths(ids), codes.tolist(), strict=True)) == expected_codes
 
 
-# -- search (provisional) --------------------------------------------------------------------------
+# -- search (Index.search is lookalike.search on the index) -----------------------------------------
 
 def test_search_finds_rotated_mirrored_and_re_encoded_copies(photos: Path, tmp_path: Path) -> None:
     queries = tmp_path / "queries"
@@ -440,12 +441,13 @@ def test_search_finds_rotated_mirrored_and_re_encoded_copies(photos: Path, tmp_p
         for name in copies:
             hits = index.search(queries / name, k=3)
             assert len(hits) == 3 and hits[0].path.endswith("chelsea.jpg"), (name, hits)
-            assert hits[0].similarity >= 0.8 and hits[0].hash_distance is not None and hits[0].hash_distance <= 6
-            assert hits[0].similarity == pytest.approx(1 - hits[0].hash_distance / 32)
-            assert hits[1].similarity < hits[0].similarity and hits[0].cosine is None
-        # the query image itself (an array works too) is found at similarity 1; min_similarity filters
+            assert hits[0].similarity >= 0.8 and hits[1].similarity < 0.5
+            assert hits == list(search(queries / name, index, top=3)[0].results)  # the same calibrated search
+        # the query image itself (an array works too) is found at similarity > 0.99 (1.0 for the same
+        # bytes: a path); min_similarity filters
         hits = index.search(load_image(photos / "coins.png"), k=5, min_similarity=0.75)
-        assert [Path(h.path).name for h in hits] == ["coins.png"] and hits[0].similarity == 1.0
+        assert [Path(h.path).name for h in hits] == ["coins.png"] and hits[0].similarity > 0.99
+        assert index.search(photos / "coins.png", k=1)[0].similarity == 1.0
         (tmp_path / "bad.jpg").write_bytes(b"")
         from lookalike.errors import ImageReadError
 
@@ -506,8 +508,8 @@ def test_the_embedding_descriptor(photos: Path, tmp_path: Path) -> None:
         codes = index.vectors("phash", ids)[1]
         hashes = [image_hash(load_image(p, draft=(256, 256))) for p in index.paths(ids)]
         np.testing.assert_array_equal(codes, np.stack(hashes))
-        # search uses both: hash similarity first, cosine as evidence
-        hits = index.search(folder / "coffee.jpg", k=4)
-        assert hits[0].path.endswith("coffee.jpg") and hits[0].similarity == 1.0
-        assert hits[0].cosine == pytest.approx(1.0, abs=1e-5)
-        assert all(h.cosine is not None and h.hash_distance is not None for h in hits)
+        # search uses both (the evidence of each result: lookalike.search)
+        [result] = search(folder / "coffee.jpg", index, top=4, verify=False)
+        assert result.results[0].path.endswith("coffee.jpg") and result.results[0].similarity == 1.0
+        assert result.evidence[0].cosine == pytest.approx(1.0, abs=1e-5)
+        assert all(e.cosine is not None and e.hash_distance is not None for e in result.evidence)

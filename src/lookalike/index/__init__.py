@@ -3,17 +3,26 @@
 An index is a folder: ``manifest.json`` (format version, descriptors),
 ``catalog.sqlite`` (every file: path, size, time, SHA-256, size in pixels,
 status, and its descriptors; the source of truth) and ``vectors/`` (a vector
-index per descriptor, a cache patched or rebuilt from the catalogue). Build and
-keep it current with :meth:`Index.update`; search it in bulk with
-:meth:`Index.search_vectors`.
+index per global descriptor, a cache patched or rebuilt from the catalogue).
+Build and keep it current with :meth:`Index.update`; search it with
+:meth:`Index.search` (calibrated, verified) or in bulk with
+:meth:`Index.search_vectors`; read the stored keypoints with
+:meth:`Index.local_features`.
 
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
 numpy brute force) are usable on their own.
 """
 
 from lookalike.index._catalog import FileRecord
-from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DESCRIPTORS, DescriptorSpec, descriptor_spec
-from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport, SearchHit
+from lookalike.index._descriptors import (
+    DEFAULT_DESCRIPTORS,
+    DESCRIPTORS,
+    VERIFY_KEYPOINTS,
+    VERIFY_SIZE,
+    DescriptorSpec,
+    descriptor_spec,
+)
+from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
 from lookalike.index._vectors import (
     BACKENDS,
     EXACT_MAX,
@@ -37,6 +46,8 @@ __all__ = [
     "EXACT_MAX",
     "FORMAT_VERSION",
     "HNSW_MAX",
+    "VERIFY_KEYPOINTS",
+    "VERIFY_SIZE",
     "BinaryFlatStore",
     "DescriptorSpec",
     "FileError",
@@ -49,7 +60,6 @@ __all__ = [
     "IndexReport",
     "NumpyBinaryStore",
     "NumpyFlatStore",
-    "SearchHit",
     "VectorStore",
     "choose_backend",
     "descriptor_spec",

@@ -10,7 +10,9 @@ Tables
     ``indexed_at`` (Unix time).
 ``descriptors``
     ``(file_id, name, vector)``: the vectors of ``'ok'`` files, as little-endian
-    BLOBs (packed bits for a hash, float32 for an embedding).
+    BLOBs (packed bits for a hash, float32 for an embedding; for keypoints,
+    a variable-length BLOB of keypoints and SIFT descriptors, see
+    :mod:`lookalike.index._descriptors`), committed with the file's row.
 ``changes``
     A log of ``(seq, file_id, op)`` with op ``'add'`` or ``'remove'``: what
     happened to the vectors since a snapshot was taken. ``seq`` is the
@@ -238,6 +240,13 @@ class Catalog:
                     f"SELECT file_id, vector FROM descriptors WHERE name = ? AND file_id IN ({marks})", (name, *chunk)
                 ).fetchall()
         return np.array([r[0] for r in rows], np.int64), [r[1] for r in rows]
+
+    def descriptor_totals(self, name: str) -> tuple[int, int]:
+        """``(files, bytes)``: how many files hold descriptor ``name`` and the size of their BLOBs."""
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(vector)), 0) FROM descriptors WHERE name = ?", (name,)
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def changes_since(self, generation: int) -> tuple[np.ndarray, np.ndarray]:
         """``(removed, added)`` file ids since ``generation``; ``added`` excludes ids removed again."""

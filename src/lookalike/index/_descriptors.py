@@ -5,26 +5,63 @@ the computation from decoded pixels (:func:`describe_pixels`), shared by the
 indexing pipeline (:mod:`lookalike.pipelines._indexing`, which finds, reads and
 decodes the files) and by queries, so a query is described exactly the way the
 indexed files were.
+
+Two kinds of descriptor:
+
+- global vectors, one fixed-size vector per file, searched through a vector
+  store: the 64-bit perceptual hashes (kind ``"hash"``) and the deep embedding
+  (kind ``"embedding"``);
+- local features, kind ``"keypoints"``: ``"rootsift"``, the keypoints that
+  search verifies a short list with (:func:`verify_features`), a variable
+  number per file, kept in the catalogue only (no vector store) and read back
+  by :meth:`lookalike.index.Index.local_features`. They are computed from a
+  decode of their own (:func:`verify_pixels`, longest side about
+  :data:`VERIFY_SIZE`), exactly as a query's keypoints are, so the stored
+  features equal the ones search would extract from the file.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
 
-__all__ = ["DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "describe_pixels", "descriptor_spec", "parse_specs"]
+if TYPE_CHECKING:
+    from lookalike.features import LocalFeatures
+
+__all__ = [
+    "DEFAULT_DESCRIPTORS",
+    "DESCRIPTORS",
+    "VERIFY_KEYPOINTS",
+    "VERIFY_SIZE",
+    "DescriptorSpec",
+    "describe_keypoints",
+    "describe_pixels",
+    "descriptor_spec",
+    "parse_specs",
+    "verify_features",
+    "verify_pixels",
+]
 
 #: Descriptor names an index can hold: the four perceptual hashes of
-#: :func:`lookalike.features.image_hash` (64 bits each) and the deep embedding.
-DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "embedding")
+#: :func:`lookalike.features.image_hash` (64 bits each), the deep embedding,
+#: and the RootSIFT keypoints that search verifies candidates with.
+DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "embedding", "rootsift")
 
-#: What :meth:`lookalike.index.Index.create` stores when not told otherwise.
-DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "embedding")
+#: What :meth:`lookalike.index.Index.create` stores when not told otherwise: what the
+#: default search (``kind="copy"``, verified) uses.
+DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "embedding", "rootsift")
+
+#: Longest side (pixels) at which keypoints are detected for verification, and how many
+#: are kept (the strongest). The copy similarity of :mod:`lookalike.pipelines._search`
+#: is calibrated with exactly these.
+VERIFY_SIZE = 512
+VERIFY_KEYPOINTS = 1000
 
 #: The smallest decode the embedding needs: its 224 crop of 256 x 256.
 DECODE_SIZE = (256, 256)
@@ -44,14 +81,16 @@ class DescriptorSpec:
     ----------
     name : str
         ``"phash"``, ``"embedding"``, ...
-    kind : {"hash", "embedding"}
+    kind : {"hash", "embedding", "keypoints"}
     dim : int
-        Bits for a hash, dimensions for an embedding.
-    metric : {"hamming", "ip"}
-        How vectors compare: Hamming distance between packed hashes, or inner
-        product (cosine) between unit vectors.
+        Bits for a hash, dimensions for an embedding, descriptor length for keypoints.
+    metric : {"hamming", "ip", "l2"}
+        How vectors compare: Hamming distance between packed hashes, inner
+        product (cosine) between unit vectors, Euclidean distance between
+        RootSIFT descriptors (keypoints; matched with Lowe's ratio test).
     params : dict
-        Parameters of the computation (hash method and size; model name).
+        Parameters of the computation (hash method and size; model name;
+        keypoint method, working size and count).
     draft : (int, int)
         The reduced decode size the descriptor was computed from.
     """
@@ -64,9 +103,14 @@ class DescriptorSpec:
     draft: tuple[int, int] = DECODE_SIZE
 
     @property
+    def is_vector(self) -> bool:
+        """One fixed-size vector per file, searched through a vector store (not keypoints)."""
+        return self.kind != "keypoints"
+
+    @property
     def dtype(self) -> np.dtype[Any]:
-        """``uint8`` (packed bits) for a hash, ``float32`` for an embedding."""
-        return np.dtype(np.uint8) if self.kind == "hash" else np.dtype(np.float32)
+        """``uint8`` (packed bits) for a hash, ``float32`` for an embedding, ``uint8`` for SIFT descriptors."""
+        return np.dtype(np.float32) if self.kind == "embedding" else np.dtype(np.uint8)
 
     @property
     def width(self) -> int:
@@ -105,9 +149,19 @@ class DescriptorSpec:
                        dict(data["params"]), tuple(int(v) for v in data["draft"]))  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFormatError(f"a descriptor entry of the manifest is damaged ({exc!r}): {data!r}") from None
-        if spec.kind not in ("hash", "embedding") or spec.metric not in ("hamming", "ip"):
+        if spec.kind not in ("hash", "embedding", "keypoints") or spec.metric not in ("hamming", "ip", "l2"):
             raise IndexFormatError(f"the manifest names an unknown descriptor kind: {data!r}")
         return spec
+
+    # -- keypoints ---------------------------------------------------------------------------------
+
+    def features_to_bytes(self, features: LocalFeatures) -> bytes:
+        """The catalogue BLOB of a file's keypoints (kind ``"keypoints"``); see :func:`_pack_features`."""
+        return _pack_features(features)
+
+    def features_from_bytes(self, blob: bytes) -> LocalFeatures:
+        """The :class:`~lookalike.features.LocalFeatures` (RootSIFT) stored in a catalogue BLOB."""
+        return _unpack_features(blob, self.name)
 
 
 def descriptor_spec(name: str) -> DescriptorSpec:
@@ -122,20 +176,28 @@ def descriptor_spec(name: str) -> DescriptorSpec:
         return DescriptorSpec("embedding", "embedding", 1280, "ip", {"model": "efficientnet-lite0"})
     if name in ("ahash", "dhash", "phash", "whash"):
         return DescriptorSpec(name, "hash", 64, "hamming", {"method": name, "hash_size": 8}, HASH_DECODE_SIZE)
+    if name == "rootsift":
+        return DescriptorSpec("rootsift", "keypoints", 128, "l2",
+                              {"method": "rootsift", "working_size": VERIFY_SIZE, "max_keypoints": VERIFY_KEYPOINTS},
+                              (VERIFY_SIZE, VERIFY_SIZE))
     raise ParameterError(f"unknown descriptor {name!r}; choose from {', '.join(DESCRIPTORS)}")
 
 
 def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
     """Specs for ``names`` (order kept, duplicates refused, at least one).
 
-    Every file is decoded once, at the largest size any of the descriptors
-    needs, so each spec records that common size as its ``draft``: a query is
-    described from the same decode size as the indexed files.
+    Every file is decoded once for its global descriptors, at the largest size
+    any of them needs, so each records that common size as its ``draft``: a
+    query is described from the same decode size as the indexed files.
+    Keypoints (``"rootsift"``) have a decode of their own (:data:`VERIFY_SIZE`)
+    and need a global descriptor beside them to find candidates.
 
     Examples
     --------
     >>> [s.draft for s in parse_specs(["phash"])], [s.draft for s in parse_specs(["phash", "embedding"])]
     ([(64, 64)], [(256, 256), (256, 256)])
+    >>> [s.draft for s in parse_specs(["phash", "rootsift"])]
+    [(64, 64), (512, 512)]
     """
     if isinstance(names, str):
         names = [names]
@@ -145,8 +207,14 @@ def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
     if len(set(names)) != len(names):
         raise ParameterError(f"descriptor listed twice: {names}")
     specs = [descriptor_spec(str(n)) for n in names]
-    common = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
-    return [replace(spec, draft=common) for spec in specs]
+    vectors = [s for s in specs if s.is_vector]
+    if not vectors:
+        raise ParameterError(
+            f"keypoints ({', '.join(names)}) only verify candidates that a global descriptor found; "
+            "add phash or embedding (the default is phash, embedding, rootsift)"
+        )
+    common = (max(s.draft[0] for s in vectors), max(s.draft[1] for s in vectors))
+    return [replace(spec, draft=common) if spec.is_vector else spec for spec in specs]
 
 
 def describe_pixels(
@@ -163,6 +231,8 @@ def describe_pixels(
 
     out: list[dict[str, np.ndarray] | str] = [{} for _ in images]
     for spec in specs:
+        if not spec.is_vector:
+            continue  # keypoints come from a decode of their own: describe_keypoints
         if spec.kind == "hash":
             for i, pixels in enumerate(images):
                 entry = out[i]
@@ -195,3 +265,86 @@ def describe_pixels(
             except (LookalikeError, ValueError) as exc:
                 out[i] = f"{spec.name}: {exc}"
     return out
+
+
+# -- keypoints for verification ----------------------------------------------------------------------
+
+def verify_pixels(source: Any) -> np.ndarray:
+    """Decode an image for keypoint verification: reduced-size JPEG decoding to no less than
+    :data:`VERIFY_SIZE` on the longest side (:func:`lookalike.io.load_image` with ``draft``)."""
+    from lookalike.io import load_image
+
+    return load_image(source, draft=(VERIFY_SIZE, VERIFY_SIZE))
+
+
+def verify_features(pixels: np.ndarray) -> LocalFeatures:
+    """The RootSIFT features search verifies with: at most :data:`VERIFY_KEYPOINTS`, detected at
+    :data:`VERIFY_SIZE` (Arandjelovic and Zisserman, CVPR 2012; :func:`lookalike.features.extract_local`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = verify_features(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8))
+    >>> f.method, f.image_size, 0 < len(f) <= VERIFY_KEYPOINTS
+    ('rootsift', (128, 96), True)
+    """
+    from lookalike.features import extract_local
+
+    return extract_local(pixels, method="rootsift", working_size=VERIFY_SIZE, max_keypoints=VERIFY_KEYPOINTS)
+
+
+def describe_keypoints(source: Any, spec: DescriptorSpec) -> bytes:
+    """The catalogue BLOB of an image's keypoints: :func:`verify_features` of :func:`verify_pixels`.
+
+    SIFT is extracted once; its descriptors are integers in 0..255 in OpenCV (the float
+    descriptor is ``saturate_cast<uchar>`` per element), so they are stored as ``uint8``
+    and made RootSIFT when read back, the same float32 arithmetic as
+    :func:`lookalike.features.extract_local` (``method="rootsift"``): the features read
+    back equal the ones extracted on the fly, bit for bit.
+    """
+    from lookalike.features import extract_local
+
+    if spec.kind != "keypoints":
+        raise ParameterError(f"{spec.name} is not a keypoint descriptor")
+    sift = extract_local(verify_pixels(source), method="sift", working_size=int(spec.params["working_size"]),
+                         max_keypoints=int(spec.params["max_keypoints"]))
+    return _pack_features(sift)
+
+
+#: BLOB layout of stored keypoints (little-endian): magic, count n, image width and height, working
+#: scale; then n x (x, y, size, angle) float32, then n x 128 uint8 SIFT descriptors. 24 + 144 n bytes:
+#: about 141 KB for an image with the full 1000 keypoints (photos of 0.3 MP and more), 30-80 KB for
+#: small ones (300 px Caltech-101 photos have 100-550 keypoints at this size).
+_KEYPOINTS_HEADER = struct.Struct("<4sIIId")
+_KEYPOINTS_MAGIC = b"LKS1"
+
+
+def _pack_features(features: LocalFeatures) -> bytes:
+    descriptors = np.asarray(features.descriptors)
+    if features.method == "rootsift":
+        raise ParameterError("store SIFT descriptors (integers 0..255), not RootSIFT: they are rooted when read")
+    if descriptors.size and (descriptors.min() < 0 or descriptors.max() > 255
+                             or not np.array_equal(descriptors, np.rint(descriptors))):
+        raise ParameterError("SIFT descriptors are expected to hold integers in 0..255 (as OpenCV computes them)")
+    width, height = features.image_size
+    header = _KEYPOINTS_HEADER.pack(_KEYPOINTS_MAGIC, len(features), int(width), int(height),
+                                    float(features.working_scale))
+    keypoints = np.ascontiguousarray(features.keypoints, dtype="<f4")
+    return header + keypoints.tobytes() + descriptors.astype(np.uint8).tobytes()
+
+
+def _unpack_features(blob: bytes, name: str = "rootsift") -> LocalFeatures:
+    from lookalike.features import LocalFeatures
+    from lookalike.features._local import _root
+
+    size = _KEYPOINTS_HEADER.size
+    try:
+        magic, n, width, height, scale = _KEYPOINTS_HEADER.unpack_from(blob)
+    except struct.error:
+        magic, n = b"", -1
+    if magic != _KEYPOINTS_MAGIC or len(blob) != size + 144 * n:
+        raise IndexFormatError(f"the catalogue holds damaged {name} keypoints; rebuild the index")
+    keypoints = np.frombuffer(blob, dtype="<f4", count=4 * n, offset=size).astype(np.float32).reshape(n, 4)
+    sift = np.frombuffer(blob, dtype=np.uint8, count=128 * n, offset=size + 16 * n).reshape(n, 128)
+    descriptors = _root(sift) if n else np.zeros((0, 128), np.float32)
+    return LocalFeatures(keypoints, descriptors, "rootsift", (width, height), scale)

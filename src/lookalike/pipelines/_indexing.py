@@ -3,7 +3,10 @@
 Each file is read into memory once: the bytes give the content hash (SHA-256)
 and are decoded once at a reduced size (JPEG DCT scaling to no less than
 64 x 64 for an index of hashes, 256 x 256 with the embedding: its 224 crop),
-and every descriptor of the index is computed from that one decode. Files are
+and every global descriptor of the index is computed from that one decode;
+keypoints (``rootsift``) come from a second decode of the same bytes at
+about 512 pixels (:func:`lookalike.index._descriptors.describe_keypoints`)
+and are committed with the file's other descriptors. Files are
 spread over worker processes in small chunks; the parent commits each chunk's
 results to the catalogue in one transaction as it arrives, so an interrupted
 run loses at most the chunks in flight and the next run skips everything
@@ -357,6 +360,7 @@ def _process(
     if not todo:
         return 0, 0, 0, []
     wants_embedding = any(spec.kind == "embedding" for spec in specs)
+    wants_keypoints = any(spec.kind == "keypoints" for spec in specs)
     size = _CHUNK_EMBED if wants_embedding else _CHUNK_HASH
     workers = min(jobs, max(1, -(-total // size)))
     if workers > 1:  # smaller chunks keep every worker busy to the end
@@ -388,7 +392,7 @@ def _process(
     if wants_embedding:
         _check_embedding_available()
     threads = max(1, _available_cpus() // workers)
-    with _executor(workers, threads if wants_embedding else 0) as pool:
+    with _executor(workers, threads if wants_embedding or wants_keypoints else 0) as pool:
         from concurrent.futures import as_completed
 
         futures = [pool.submit(_describe_chunk, chunk, spec_data) for chunk in chunks]
@@ -418,6 +422,7 @@ def _check_embedding_available() -> None:
 
 _worker_embedder: Any = None
 _worker_threads = 0
+_worker_cv_threads_set = False
 
 
 def _init_worker(threads: int) -> None:
@@ -456,9 +461,14 @@ def _describe_chunk(
     global _worker_embedder
     from lookalike.index._descriptors import DescriptorSpec, describe_pixels
 
-    specs = [DescriptorSpec.from_json(d) for d in spec_data]
+    all_specs = [DescriptorSpec.from_json(d) for d in spec_data]
+    specs = [s for s in all_specs if s.is_vector]
+    keypoint_specs = [s for s in all_specs if not s.is_vector]
+    if keypoint_specs:
+        _limit_opencv_threads()
     draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
-    results = [_read_one(path, draft) for path in paths]
+    read = [_read_one(path, draft, keep_data=bool(keypoint_specs)) for path in paths]
+    results = [(result, pixels) for result, pixels, _data in read]
     live = [i for i, (result, pixels) in enumerate(results) if pixels is not None]
     if live:
         if embedder is None and any(s.kind == "embedding" for s in specs):
@@ -473,11 +483,39 @@ def _describe_chunk(
                 result.error = entry
             else:
                 result.vectors = {name: by_name[name].to_bytes(vector) for name, vector in entry.items()}
+                _describe_keypoints(result, read[i][2], keypoint_specs)
     return [result for result, _pixels in results]
 
 
-def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
-    """The file's identity (size, time, SHA-256, size in pixels) and its decoded pixels, or the error."""
+def _describe_keypoints(result: FileResult, data: bytes | None, specs: Sequence[Any]) -> None:
+    """Add the keypoint BLOBs of a file (decoded again from its bytes), or record why they failed."""
+    from lookalike.index._descriptors import describe_keypoints
+
+    for spec in specs:
+        try:
+            result.vectors[spec.name] = describe_keypoints(data, spec)
+        except LookalikeError as exc:
+            result.error = f"{spec.name}: {getattr(exc, 'reason', None) or exc}"
+        except Exception as exc:  # a folder run must outlive any one file (cv2.error, MemoryError, ...)
+            result.error = f"{spec.name}: {type(exc).__name__}: {exc}"
+        if result.error is not None:
+            result.vectors = {}
+            return
+
+
+def _limit_opencv_threads() -> None:
+    """In a worker process, OpenCV gets this worker's share of the CPUs (as the embedder does)."""
+    global _worker_cv_threads_set
+    if _worker_threads and not _worker_cv_threads_set:
+        import cv2
+
+        cv2.setNumThreads(_worker_threads)
+        _worker_cv_threads_set = True
+
+
+def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> tuple[FileResult, Any, bytes | None]:
+    """The file's identity (size, time, SHA-256, size in pixels), its decoded pixels (None on error) and
+    its bytes (with ``keep_data``)."""
     from lookalike.index._catalog import FileResult
     from lookalike.io import load_image, open_image
 
@@ -488,15 +526,15 @@ def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
             before = os.stat(path)
             if stat.S_ISDIR(before.st_mode):
                 result.error = "it is a folder, not a file"
-                return result, None
+                return result, None, None
             if not stat.S_ISREG(before.st_mode):
                 result.error = "not a regular file (a device, pipe or socket)"
-                return result, None
+                return result, None, None
             data = _read_bytes(path)
             after = os.stat(path)
         except OSError as exc:
             result.error = _os_reason(exc)
-            return result, None
+            return result, None, None
         result.size, result.mtime_ns = int(after.st_size), int(after.st_mtime_ns)
         if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and len(data) == after.st_size:
             break
@@ -504,10 +542,10 @@ def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
     else:
         result.error = (f"the file kept changing while it was read ({_READ_ATTEMPTS} attempts); "
                         "index it again once it is complete")
-        return result, None
+        return result, None, None
     if not data:
         result.error = "the file is empty (0 bytes)"
-        return result, None
+        return result, None, None
     result.content_hash = hashlib.sha256(data).hexdigest()
     # A folder run must outlive any one file, whatever the decoder raises on it.
     try:
@@ -518,11 +556,11 @@ def _read_one(path: str, draft: tuple[int, int]) -> tuple[FileResult, Any]:
         pixels = load_image(data, draft=draft)
     except LookalikeError as exc:
         result.error = getattr(exc, "reason", None) or str(exc)
-        return result, None
+        return result, None, None
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
-        return result, None
-    return result, pixels
+        return result, None, None
+    return result, pixels, data if keep_data else None
 
 
 def _read_bytes(path: str) -> bytes:

@@ -17,6 +17,9 @@ this one:
    (Arandjelovic and Zisserman, CVPR 2012) of the query and of the candidate, Lowe's ratio test
    and a homography fitted with MAGSAC++ (Barath et al., CVPR 2020) by
    :func:`lookalike.matching.compare_features`; a mirrored copy is tried with the mirrored query.
+   The candidates' keypoints are read from the index (descriptor ``rootsift``, stored when the
+   files were indexed; :meth:`lookalike.index.Index.local_features`); an index built without
+   them has them extracted from the files at query time, several times slower.
 
 The similarity comes from the evidence, three calibrated pieces of it (constants below, fitted by
 ``benchmarks/calibrate_search.py``)::
@@ -45,6 +48,7 @@ import functools
 import hashlib
 import math
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -116,9 +120,10 @@ HASH_CANDIDATES = 8
 EMBEDDING_CANDIDATES = 16
 #: Candidates verified with keypoints (the best by the global evidence).
 SHORTLIST = 24
-#: Longest side at which keypoints are detected for verification, and how many are kept.
-VERIFY_SIZE = 512
-VERIFY_KEYPOINTS = 1000
+# Keypoints are detected at lookalike.index.VERIFY_SIZE (longest side), at most VERIFY_KEYPOINTS of
+# them: lookalike.index._descriptors computes them, for queries and for the index's stored keypoints.
+#: Threads that verify the short list (OpenCV's matcher and MAGSAC++ release the GIL).
+VERIFY_THREADS = 2
 
 _MISSING = -np.inf
 
@@ -294,9 +299,14 @@ class _Query:
     sha256: str | None
     _features: dict[bool, LocalFeatures] = field(default_factory=dict)
     _pixels: np.ndarray | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def features(self, mirrored: bool) -> LocalFeatures:
-        """RootSIFT features of the query (or of its mirror image), computed once."""
+        """RootSIFT features of the query (or of its mirror image), computed once (thread-safe)."""
+        with self._lock:
+            return self._features_unlocked(mirrored)
+
+    def _features_unlocked(self, mirrored: bool) -> LocalFeatures:
         if mirrored not in self._features:
             if self._pixels is None:
                 self._pixels = _verify_pixels(self.data if self.data is not None else self.source)
@@ -306,15 +316,17 @@ class _Query:
 
 
 def _verify_pixels(source: Any) -> np.ndarray:
-    from lookalike.io import load_image
+    """The verification decode (:func:`lookalike.index._descriptors.verify_pixels`)."""
+    from lookalike.index._descriptors import verify_pixels
 
-    return load_image(source, draft=(VERIFY_SIZE, VERIFY_SIZE))
+    return verify_pixels(source)
 
 
 def _extract(pixels: np.ndarray) -> LocalFeatures:
-    from lookalike.features import extract_local
+    """The verification keypoints (:func:`lookalike.index._descriptors.verify_features`)."""
+    from lookalike.index._descriptors import verify_features
 
-    return extract_local(pixels, method="rootsift", working_size=VERIFY_SIZE, max_keypoints=VERIFY_KEYPOINTS)
+    return verify_features(pixels)
 
 
 def _query_name(source: Any, position: int) -> str:
@@ -397,6 +409,23 @@ class _Engine:
         self._embedder: Any = None
         self._features: dict[int, LocalFeatures | None] = {}
         self._records: dict[int, Any] = {}
+        self.stored_keypoints = any(s.kind == "keypoints" for s in index.descriptors)
+        self._pool: Any = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _map(self, function: Any, items: list[Any]) -> list[Any]:
+        """``[function(item) for item in items]``, on VERIFY_THREADS threads when there are several."""
+        if VERIFY_THREADS <= 1 or len(items) <= 1:
+            return [function(item) for item in items]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="lookalike-verify")
+        return list(self._pool.map(function, items))
 
     @staticmethod
     def _first(index: Index, kind: str, *, prefer: str | None = None) -> Any:
@@ -451,31 +480,59 @@ class _Engine:
 
     # verification --------------------------------------------------------------------------------
     def candidate_features(self, file_id: int) -> LocalFeatures | None:
-        if file_id not in self._features:
-            records = self.index.records([file_id])
-            features = None
-            if records:
-                try:
-                    features = _extract(_verify_pixels(records[0].path))
-                except (LookalikeError, OSError, ValueError):
-                    features = None  # moved or changed since it was indexed: no keypoint evidence
-            self._features[file_id] = features
-        return self._features[file_id]
+        """The keypoints of an indexed file: stored in the index, else extracted from the file."""
+        return self.candidates_features([file_id])[file_id]
+
+    def candidates_features(self, ids: list[int]) -> dict[int, LocalFeatures | None]:
+        """:meth:`candidate_features` of several files: one catalogue read for the stored ones."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._features]
+        if missing and self.stored_keypoints:
+            self._features.update(self.index.local_features(missing))
+            missing = [i for i in missing if i not in self._features]
+        if missing:
+            paths = dict(zip(missing, self.index.paths(missing), strict=True))
+            for file_id in missing:
+                features = None
+                if paths[file_id] is not None:
+                    try:
+                        features = _extract(_verify_pixels(paths[file_id]))
+                    except (LookalikeError, OSError, ValueError):
+                        features = None  # moved or changed since it was indexed: no keypoint evidence
+                self._features[file_id] = features
+        return {i: self._features[i] for i in ids}
 
     def verify(self, query: _Query, e: Evidence) -> Evidence:
+        """Verify one candidate (see :meth:`verify_many`)."""
+        return self.verify_many(query, [e])[0]
+
+    def verify_many(self, query: _Query, candidates: list[Evidence]) -> list[Evidence]:
+        """Keypoint verification of candidates, in order: the query, then (for those that fail) its mirror."""
         from lookalike.matching import compare_features
 
-        theirs = self.candidate_features(e.id)
-        if theirs is None or len(theirs) == 0:
-            return _replace(e, tried=True)
-        ours = query.features(False)
-        result = compare_features(ours, theirs)
-        if result.verified:
-            return _replace(e, tried=True, verified=True, inliers=result.n_inliers)
-        mirrored = compare_features(query.features(True), theirs)
-        if mirrored.verified:
-            return _replace(e, tried=True, verified=True, inliers=mirrored.n_inliers, mirrored=True)
-        return _replace(e, tried=True)
+        theirs = self.candidates_features([e.id for e in candidates])
+        out = list(candidates)
+        todo = []
+        for j, e in enumerate(candidates):
+            features = theirs[e.id]
+            if features is None or len(features) == 0:
+                out[j] = _replace(e, tried=True)
+            else:
+                todo.append(j)
+        for mirrored in (False, True):
+            if not todo:
+                break
+            ours = query.features(mirrored)
+            results = self._map(lambda j, ours=ours: compare_features(ours, theirs[candidates[j].id]), todo)
+            failed = []
+            for j, result in zip(todo, results, strict=True):
+                if result.verified:
+                    out[j] = _replace(candidates[j], tried=True, verified=True, inliers=result.n_inliers,
+                                      mirrored=mirrored)
+                else:
+                    out[j] = _replace(candidates[j], tried=True)
+                    failed.append(j)
+            todo = failed
+        return out
 
     # one query -----------------------------------------------------------------------------------
     def rank(self, query: _Query, *, top: int, verify: bool, shortlist: int) -> list[tuple[float, float, Evidence]]:
@@ -488,8 +545,9 @@ class _Engine:
             evidence = self.global_evidence(query, max(HASH_CANDIDATES, top), max(EMBEDDING_CANDIDATES, top))
             order = sorted(evidence.values(), key=lambda e: (-_logit(e, use_verify=False), -(e.cosine or 0.0), e.id))
             if verify:
-                order = [self.verify(query, e) if rank < shortlist and not e.exact else e
-                         for rank, e in enumerate(order)]
+                chosen = [rank for rank, e in enumerate(order) if rank < shortlist and not e.exact]
+                for rank, e in zip(chosen, self.verify_many(query, [order[r] for r in chosen]), strict=True):
+                    order[rank] = e
             scored = []
             for e in order:
                 z = _logit(e, use_verify=verify)
@@ -609,6 +667,7 @@ def search(
     _check(top, min_similarity, kind, shortlist, on_error)
     sources = _as_list(query_images)
     opened, owned = _open(index)
+    engine: _Engine | None = None
     try:
         engine = _Engine(opened, kind)
         out: list[SearchResult] = []
@@ -631,6 +690,8 @@ def search(
             out.append(SearchResult(query.name, tuple(hits), tuple(proofs), kind))
         return out
     finally:
+        if engine is not None:
+            engine.close()
         if owned:
             opened.close()
 
