@@ -26,9 +26,11 @@ import datetime
 import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,25 @@ DEFAULT_DUPLICATE_SIMILARITY = 0.85
 
 #: Pairs whose cosine is below this are never verified with keypoints (not plausible as copies).
 VERIFY_MIN_COSINE = 0.5
+#: ... and only a file's nearest neighbours by cosine: pairs where one is among the other's first
+#: this many.
+VERIFY_RANK = 3
+#: A pair that fails verification is tried mirrored only at or above this cosine.
+MIRROR_MIN_COSINE = 0.5
+#: Hash pairs within this many bits are always candidates (more when the threshold needs them).
+HASH_RADIUS = 3
+#: Up to this many embeddings, nearest neighbours are found by brute force; above, see
+#: :func:`embedding_neighbours`.
+EXACT_NEIGHBOURS = 4096
+PCA_DIMENSIONS = 64
+PCA_SAMPLE = 20_000
+IVF_PROBES = 16
+#: Threads verifying pairs at once.
+VERIFY_THREADS = 2
+
+_FEATURE_CACHE = 4096
+_CHUNK = 1 << 16
+_NOT_RANKED = 1 << 30
 
 _MANIFEST_FORMAT = "lookalike-moves"
 
@@ -179,8 +200,206 @@ class _Union:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _hamming_rows(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between rows ``a`` and ``b`` of packed (n, bytes) hashes (one per pair)."""
+    out = np.empty(a.size, dtype=np.int64)
+    for start in range(0, a.size, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        out[part] = _POPCOUNT[hashes[a[part]] ^ hashes[b[part]]].sum(axis=1, dtype=np.int64)
+    return out
+
+
+def _cosine_rows(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Inner products of rows ``a`` and ``b`` of (n, d) unit vectors (one per pair)."""
+    out = np.empty(a.size, dtype=np.float64)
+    for start in range(0, a.size, _CHUNK // 8):
+        part = slice(start, start + _CHUNK // 8)
+        out[part] = np.einsum("ij,ij->i", vectors[a[part]], vectors[b[part]], dtype=np.float32)
+    return out
+
+
+def _runs_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``(i, j)``, ``i < j``, of positions whose ``keys`` are equal (vectorised, no per-row loop)."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    if sorted_keys.size < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate(([0], boundary))
+    ends = np.concatenate((boundary, [sorted_keys.size]))
+    run_end = np.repeat(ends, ends - starts)  # for each sorted position, the end of its run
+    position = np.arange(sorted_keys.size)
+    firsts, seconds = [], []
+    alive = np.flatnonzero(run_end - position > 1)
+    offset = 1
+    while alive.size:
+        firsts.append(order[alive])
+        seconds.append(order[alive + offset])
+        offset += 1
+        alive = alive[run_end[alive] - alive > offset]
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def hash_pairs(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of rows of packed hashes within ``radius`` bits: ``(rows_a, rows_b, distances)``, ``a < b``.
+
+    Exact multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
+    multi-index hashing", CVPR 2012): split the bits into ``radius + 1`` chunks; by the pigeonhole
+    principle two hashes within ``radius`` bits agree on at least one whole chunk, so the pairs
+    that share a chunk value (found by sorting) hold every answer, and their full distance decides.
+    """
+    n, width = hashes.shape
+    bits = np.unpackbits(hashes, axis=1)
+    chunks = np.array_split(np.arange(8 * width), min(radius + 1, 8 * width))
+    found_a, found_b = [], []
+    for chunk in chunks:
+        weights = (np.uint64(1) << np.arange(chunk.size, dtype=np.uint64))
+        keys = (bits[:, chunk].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+        a, b = _runs_pairs(keys)
+        found_a.append(a)
+        found_b.append(b)
+    a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
+    b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
+    a, b = _unique_pairs(a, b, n)
+    distance = _hamming_rows(hashes, a, b)
+    keep = distance <= radius
+    return a[keep], b[keep], distance[keep]
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    key = np.unique(a.astype(np.int64) * n + b.astype(np.int64))
+    return key // n, key % n
+
+
+def _exact_neighbours(vectors: np.ndarray, k: int, *, metric: str = "ip") -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest other rows by brute force, in blocks: ``(rows, scores)``, best first.
+
+    ``metric="ip"``: inner product, higher first; ``"l2"``: negative squared distance (higher first too).
+    """
+    n = vectors.shape[0]
+    k = min(k, n - 1)
+    rows = np.full((n, max(k, 0)), -1, dtype=np.int64)
+    scores = np.full((n, max(k, 0)), -np.inf, dtype=np.float32)
+    if k <= 0:
+        return rows, scores
+    squared = (vectors.astype(np.float32) ** 2).sum(axis=1) if metric == "l2" else None
+    block = max(1, min(n, (1 << 25) // max(n, 1)))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        s = vectors[start:stop] @ vectors.T
+        if squared is not None:
+            s = 2 * s - squared[None, :] - squared[start:stop, None]
+        s[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        top_s = np.take_along_axis(s, top, axis=1)
+        order = np.argsort(-top_s, axis=1, kind="stable")
+        rows[start:stop] = np.take_along_axis(top, order, axis=1)
+        scores[start:stop] = np.take_along_axis(top_s, order, axis=1)
+    return rows, scores
+
+
+def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit vector's ``k`` nearest others by cosine: ``(rows, cosines)`` of shape (n, k), best first.
+
+    Exact up to :data:`EXACT_NEIGHBOURS` vectors. Above, a self-join in two steps: a short list
+    of ``2 k`` per vector from an IVF index (FAISS ``IndexIVFFlat``, Jegou, Douze and Schmid,
+    "Product quantization for nearest neighbor search", TPAMI 2011; numpy brute force without
+    FAISS) over the vectors projected on their first :data:`PCA_DIMENSIONS` principal axes
+    (Euclidean distance there approximates ``2 - 2 cosine``), then the exact cosine of every
+    short-listed pair on the full vectors, which ranks it. Missing neighbours are -1 with cosine
+    ``-inf``.
+    """
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    k = min(int(k), n - 1)
+    if k <= 0:
+        return np.full((n, 0), -1, np.int64), np.full((n, 0), -np.inf, np.float32)
+    if n <= EXACT_NEIGHBOURS:
+        return _exact_neighbours(vectors, k)
+    rng = np.random.default_rng(0)
+    sample = vectors[np.sort(rng.choice(n, min(n, PCA_SAMPLE), replace=False))]
+    mean = sample.mean(axis=0)
+    centred = sample - mean
+    _values, axes = np.linalg.eigh(centred.T @ centred)
+    projection = np.ascontiguousarray(axes[:, ::-1][:, : min(PCA_DIMENSIONS, dim)], dtype=np.float32)
+    reduced = np.ascontiguousarray((vectors - mean) @ projection, dtype=np.float32)
+    short = min(2 * k, n - 1)
+    try:
+        import faiss
+    except ImportError:
+        rows, _ = _exact_neighbours(reduced, short, metric="l2")
+    else:
+        nlist = int(np.clip(4 * np.sqrt(n), 16, 4096))
+        quantizer = faiss.IndexFlatL2(reduced.shape[1])
+        ivf = faiss.IndexIVFFlat(quantizer, reduced.shape[1], nlist, faiss.METRIC_L2)
+        ivf.cp.seed = 0
+        ivf.train(reduced[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))])
+        ivf.add(reduced)
+        ivf.nprobe = min(nlist, IVF_PROBES)
+        _d, found = ivf.search(reduced, short + 1)
+        found = found.astype(np.int64)
+        self_hit = found == np.arange(n)[:, None]
+        # drop the row itself (or the last one where it is absent), keep order
+        drop = np.where(self_hit.any(axis=1), self_hit.argmax(axis=1), short)
+        keep = np.ones_like(found, dtype=bool)
+        keep[np.arange(n), drop] = False
+        rows = found[keep].reshape(n, short)
+    a = np.repeat(np.arange(n), short)
+    b = rows.ravel()
+    valid = b >= 0
+    cos = np.full(a.size, -np.inf, dtype=np.float32)
+    cos[valid] = _cosine_rows(vectors, a[valid], b[valid])
+    cos = cos.reshape(n, short)
+    order = np.argsort(-cos, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(rows, order, axis=1), np.take_along_axis(cos, order, axis=1)
+
+
+def _global_scores(distance: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+    """:func:`~lookalike.pipelines.copy_similarity` without verification, over arrays of pairs.
+
+    ``distance`` < 0 and ``cosine`` NaN mark missing evidence.
+    """
+    from lookalike.pipelines import _search as s
+
+    z = np.full(distance.shape, -np.inf)
+    has_hash = distance >= 0
+    z[has_hash] = s.A_HASH + s.B_HASH * np.maximum(0.0, s.HASH_MARGIN - distance[has_hash])
+    has_cosine = ~np.isnan(cosine)
+    z[has_cosine] = np.maximum(z[has_cosine], s.A_COSINE + s.B_COSINE * cosine[has_cosine])
+    with np.errstate(over="ignore"):
+        return np.where(np.isinf(z) & (z < 0), 0.0, 1.0 / (1.0 + np.exp(-z)))
+
+
+def _hash_radius(min_similarity: float) -> int:
+    """The largest hash distance whose evidence alone reaches ``min_similarity`` (at least :data:`HASH_RADIUS`)."""
+    from lookalike.pipelines import _search as s
+
+    if min_similarity >= 1.0:
+        return HASH_RADIUS
+    z = math.log(min_similarity / (1.0 - min_similarity))
+    reach = math.floor(s.HASH_MARGIN - (z - s.A_HASH) / s.B_HASH + 1e-9)
+    return int(min(s.HASH_MARGIN - 1, max(HASH_RADIUS, reach)))
+
+
+@dataclass
+class _Candidates:
+    """Candidate pairs as parallel arrays over rows of :class:`_Pairs`: ``a < b``."""
+
+    a: np.ndarray
+    b: np.ndarray
+    distance: np.ndarray  # Hamming bits; -1 without hashes
+    cosine: np.ndarray  # NaN without embeddings
+    rank: np.ndarray  # 0 = each other's nearest by cosine; a large value when not an embedding neighbour
+
+
 class _Pairs:
-    """Pair evidence from the index's vectors, with keypoint verification on demand (cached features)."""
+    """Descriptors of every file as arrays; pair evidence in bulk, keypoint verification on demand."""
 
     def __init__(self, index: Index, records: dict[int, FileRecord], verify: bool) -> None:
         from lookalike.pipelines._search import _Engine
@@ -190,33 +409,91 @@ class _Pairs:
         self.verify = verify
         engine = _Engine(index, "copy")
         self.hash_spec, self.embed_spec = engine.hash_spec, engine.embed_spec
-        ids = np.array(sorted(records), dtype=np.int64)
-        self.ids = ids
-        self.hashes: dict[int, np.ndarray] = {}
-        self.vectors: dict[int, np.ndarray] = {}
-        if self.hash_spec is not None:
-            got, array = index.vectors(self.hash_spec.name, ids)
-            self.hashes = {int(i): v for i, v in zip(got, array, strict=True)}
-        if self.embed_spec is not None:
-            got, array = index.vectors(self.embed_spec.name, ids)
-            self.vectors = {int(i): v for i, v in zip(got, array, strict=True)}
+        self.ids = np.array(sorted(records), dtype=np.int64)
+        self.row = {int(i): r for r, i in enumerate(self.ids)}
+        self.hashes, self.has_hash = self._load(self.hash_spec)
+        self.vectors, self.has_vector = self._load(self.embed_spec)
+        codes: dict[str, int] = {}
+        self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
+                                 for i in self.ids], dtype=np.int64)
         self._features: dict[tuple[int, bool], LocalFeatures | None] = {}
         self._scores: dict[tuple[int, int], float] = {}
+        self.stats: dict[str, float] = {"verified_pairs": 0, "verify_s": 0.0}
 
-    def candidates(self, neighbours: int) -> set[tuple[int, int]]:
-        pairs: set[tuple[int, int]] = set()
-        for spec, table in ((self.hash_spec, self.hashes), (self.embed_spec, self.vectors)):
-            if spec is None or not table:
-                continue
-            ids = np.array(list(table), dtype=np.int64)
-            queries = np.stack([table[int(i)] for i in ids])
-            _d, found = self.index.search_vectors(queries, min(neighbours + 1, len(self.index)), descriptor=spec.name)
-            for a, row in zip(ids, found, strict=True):
-                for b in row:
-                    b = int(b)
-                    if b >= 0 and b != a and b in self.records:
-                        pairs.add((min(int(a), b), max(int(a), b)))
-        return pairs
+    def _load(self, spec: Any) -> tuple[np.ndarray | None, np.ndarray]:
+        n = self.ids.size
+        present = np.zeros(n, dtype=bool)
+        if spec is None or n == 0:
+            return None, present
+        got, array = self.index.vectors(spec.name)
+        if got.size == n and np.array_equal(got, self.ids):
+            present[:] = True
+            return array, present
+        position = np.searchsorted(self.ids, got)
+        inside = position < n
+        inside[inside] = self.ids[position[inside]] == got[inside]
+        full = np.zeros((n, array.shape[1]), dtype=array.dtype)
+        full[position[inside]] = array[inside]
+        present[position[inside]] = True
+        return full, present
+
+    # candidates ------------------------------------------------------------------------------------
+    def candidates(self, neighbours: int, min_similarity: float) -> _Candidates:
+        """Hash pairs within the radius that can matter, and each file's ``neighbours`` nearest by cosine."""
+        n = self.ids.size
+        parts_a, parts_b, parts_rank = [], [], []
+        if self.hashes is not None and self.has_hash.any():
+            rows = np.flatnonzero(self.has_hash)
+            a, b, _d = hash_pairs(np.ascontiguousarray(self.hashes[rows]), _hash_radius(min_similarity))
+            parts_a.append(rows[a])
+            parts_b.append(rows[b])
+            parts_rank.append(np.full(a.size, _NOT_RANKED, np.int64))
+        if self.vectors is not None and self.has_vector.any():
+            rows = np.flatnonzero(self.has_vector)
+            found, _cos = embedding_neighbours(self.vectors[rows], neighbours)
+            k = found.shape[1]
+            a = np.repeat(np.arange(rows.size), k)
+            b = found.ravel()
+            rank = np.tile(np.arange(k), rows.size)
+            valid = b >= 0
+            a, b, rank = rows[a[valid]], rows[b[valid]], rank[valid]
+            parts_a.append(np.minimum(a, b))
+            parts_b.append(np.maximum(a, b))
+            parts_rank.append(rank)
+        if not parts_a:
+            empty = np.zeros(0, np.int64)
+            return _Candidates(empty, empty, empty, np.zeros(0), empty)
+        a, b, rank = np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_rank)
+        key = a * n + b
+        order = np.lexsort((rank, key))  # per pair, its best rank first
+        key, rank = key[order], rank[order]
+        first = np.concatenate(([True], key[1:] != key[:-1])) if key.size else np.zeros(0, bool)
+        key, rank = key[first], rank[first]
+        a, b = key // n, key % n
+        distance = np.full(a.size, -1, np.int64)
+        if self.hashes is not None:
+            both = self.has_hash[a] & self.has_hash[b]
+            distance[both] = _hamming_rows(self.hashes, a[both], b[both])
+        cosine = np.full(a.size, np.nan)
+        if self.vectors is not None:
+            both = self.has_vector[a] & self.has_vector[b]
+            cosine[both] = _cosine_rows(self.vectors, a[both], b[both])
+        return _Candidates(a, b, distance, cosine, rank)
+
+    # verification ----------------------------------------------------------------------------------
+    def prefetch(self, file_ids: Sequence[int]) -> None:
+        """Load stored keypoints of ``file_ids`` from the index, where it keeps them."""
+        wanted = [int(i) for i in file_ids if (int(i), False) not in self._features]
+        if not wanted or not hasattr(self.index, "local_features"):
+            return
+        stored = self.index.local_features(wanted)
+        for i in wanted:
+            if int(i) in stored:
+                self._features[(int(i), False)] = stored[int(i)]
+
+    def forget(self) -> None:
+        """Drop cached keypoints (they are large)."""
+        self._features.clear()
 
     def features(self, file_id: int, mirrored: bool) -> LocalFeatures | None:
         from lookalike.pipelines._search import _extract, _verify_pixels
@@ -232,37 +509,50 @@ class _Pairs:
             self._features[key] = features
         return self._features[key]
 
+    def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None, score: float) -> float:
+        """``score`` raised by keypoint verification of files ``a`` and ``b`` (also mirrored), if it succeeds."""
+        from lookalike.matching import compare_features
+        from lookalike.pipelines._search import copy_similarity
+
+        fa, fb = self.features(a, False), self.features(b, False)
+        if fa is not None and fb is not None and len(fa) and len(fb):
+            result = compare_features(fa, fb)
+            if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
+                fm = self.features(a, True)
+                if fm is not None and len(fm):
+                    result = compare_features(fm, fb)
+            if result.verified:
+                score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
+                                                   inliers=result.n_inliers, verified=True))
+        return score
+
+    def evidence(self, a: int, b: int) -> tuple[int | None, float | None]:
+        ra, rb = self.row[a], self.row[b]
+        distance = cosine = None
+        if self.hashes is not None and self.has_hash[ra] and self.has_hash[rb]:
+            distance = int(_POPCOUNT[self.hashes[ra] ^ self.hashes[rb]].sum())
+        if self.vectors is not None and self.has_vector[ra] and self.has_vector[rb]:
+            cosine = float(np.dot(self.vectors[ra].astype(np.float32), self.vectors[rb].astype(np.float32)))
+        return distance, cosine
+
+    def remember(self, a: int, b: int, score: float) -> None:
+        self._scores[(min(a, b), max(a, b))] = score
+
     def similarity(self, a: int, b: int, floor: float) -> float:
         """The ``copy`` similarity of files ``a`` and ``b`` (verification only when it can lift it to ``floor``)."""
-        from lookalike.features import hamming_distance
-        from lookalike.matching import compare_features
         from lookalike.pipelines._search import copy_similarity
 
         key = (min(a, b), max(a, b))
         if key in self._scores:
             return self._scores[key]
-        ra, rb = self.records[a], self.records[b]
-        if ra.content_hash is not None and ra.content_hash == rb.content_hash:
+        if self.content[self.row[a]] == self.content[self.row[b]]:
             self._scores[key] = 1.0
             return 1.0
-        distance = None
-        if a in self.hashes and b in self.hashes:
-            distance = int(hamming_distance(self.hashes[a], self.hashes[b]))
-        cosine = None
-        if a in self.vectors and b in self.vectors:
-            cosine = float(self.vectors[a].astype(np.float32) @ self.vectors[b].astype(np.float32))
+        distance, cosine = self.evidence(a, b)
         score = copy_similarity(hash_distance=distance, cosine=cosine)
         if self.verify and score < floor and (cosine is None or cosine >= VERIFY_MIN_COSINE):
-            fa, fb = self.features(a, False), self.features(b, False)
-            if fa is not None and fb is not None and len(fa) and len(fb):
-                result = compare_features(fa, fb)
-                if not result.verified:
-                    fm = self.features(a, True)
-                    if fm is not None and len(fm):
-                        result = compare_features(fm, fb)
-                if result.verified:
-                    score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
-                                                       inliers=result.n_inliers, verified=True))
+            score = self._verified_score(a, b, distance, cosine, score)
+            self.stats["verified_pairs"] += 1
         self._scores[key] = score
         return score
 
@@ -374,36 +664,60 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
-          errors: tuple[FileError, ...]) -> DuplicateReport:
+          errors: tuple[FileError, ...], timings: dict[str, float] | None = None) -> DuplicateReport:
+    clock = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock
+        clock = now
+
     records = {r.id: r for r in index.records(status="ok")}
     if roots is not None:
         records = {i: r for i, r in records.items() if any(_under(r.path, root) for root in roots)}
-    side = {i: (1 if roots is not None and len(roots) == 2 and _under(r.path, roots[1]) else 0)
-            for i, r in records.items()}
     two = roots is not None and len(roots) == 2
+    side = {i: (1 if two and roots is not None and _under(r.path, roots[1]) else 0) for i, r in records.items()}
     pairs = _Pairs(index, records, verify)
+    ids = pairs.ids
+    side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64)
+    lap("load")
     union = _Union()
     by_hash: dict[str, list[int]] = {}
     for i, r in records.items():
         if r.content_hash:
             by_hash.setdefault(r.content_hash, []).append(i)
-    linked: set[tuple[int, int]] = set()
     for same in by_hash.values():
         for a in same[1:]:
             if not two or side[a] != side[same[0]]:
                 union.join(same[0], a)
-                linked.add((min(same[0], a), max(same[0], a)))
         if two:  # an exact copy on each side joins through any pair across
             left = [i for i in same if side[i] == 0]
-            right = [i for i in same if side[i] == 1]
-            for b in right:
+            for b in (i for i in same if side[i] == 1):
                 if left:
                     union.join(left[0], b)
-    for a, b in sorted(pairs.candidates(neighbours)):
-        if (two and side[a] == side[b]) or (a, b) in linked:
-            continue
-        if pairs.similarity(a, b, min_similarity) >= min_similarity:
-            union.join(a, b)
+    lap("exact")
+    found = pairs.candidates(neighbours, min_similarity)
+    lap("candidates")
+    keep = pairs.content[found.a] != pairs.content[found.b]  # exact copies are joined above
+    if two:
+        keep &= side_rows[found.a] != side_rows[found.b]
+    a, b = found.a[keep], found.b[keep]
+    distance, cosine, rank = found.distance[keep], found.cosine[keep], found.rank[keep]
+    scores = _global_scores(distance, cosine)
+    accepted = scores >= min_similarity
+    for i, j, s in zip(ids[a[accepted]].tolist(), ids[b[accepted]].tolist(), scores[accepted].tolist(), strict=True):
+        union.join(i, j)
+        pairs.remember(i, j, s)
+    lap("scoring")
+    if verify:
+        gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
+        order = np.flatnonzero(gate)[np.argsort(-cosine[gate], kind="stable")]
+        _verify_pairs(pairs, union, [(int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
+                                      float(cosine[k]), float(scores[k])) for k in order], min_similarity)
+        pairs.forget()
+    lap("verification")
     components: dict[int, list[int]] = {}
     for i in records:
         components.setdefault(union.find(i), []).append(i)
@@ -419,13 +733,51 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         rows = []
         for i in others:
             exact = records[i].content_hash is not None and records[i].content_hash == records[keeper].content_hash
-            rows.append(_member(records[i], 1.0 if exact else pairs.similarity(keeper, i, 1.0), exact, side[i]))
+            similarity = 1.0 if exact else pairs.similarity(keeper, i, min_similarity)
+            rows.append(_member(records[i], similarity, exact, side[i]))
         rows.sort(key=lambda m: (-m.similarity, m.path))
         groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side[keeper]), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))
+    pairs.forget()
+    lap("grouping")
+    if timings is not None:
+        timings.update(stages)
+        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
+                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]))
     shown_roots = tuple(roots) if roots is not None else (os.path.commonpath([r.path for r in records.values()])
                                                           if records else "",)
     return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors)
+
+
+def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int | None, float, float]],
+                  min_similarity: float) -> None:
+    """Verify ``(a, b, distance, cosine, score)`` pairs in order, on a few threads (OpenCV releases the GIL),
+    skipping pairs that earlier joins already put in one group; join those that reach ``min_similarity``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
+    position = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while position < len(todo):
+            batch = []
+            while position < len(todo) and len(batch) < 4 * workers:
+                item = todo[position]
+                position += 1
+                if union.find(item[0]) != union.find(item[1]):
+                    batch.append(item)
+            if not batch:
+                continue
+            pairs.prefetch(sorted({i for item in batch for i in item[:2]}))
+            started = time.perf_counter()
+            scores = list(pool.map(lambda item: pairs._verified_score(*item), batch))
+            pairs.stats["verify_s"] += time.perf_counter() - started
+            pairs.stats["verified_pairs"] += len(batch)
+            for (a, b, *_rest), score in zip(batch, scores, strict=True):
+                pairs.remember(a, b, score)
+                if score >= min_similarity:
+                    union.join(a, b)
+            if len(pairs._features) > _FEATURE_CACHE:
+                pairs.forget()
 
 
 def _member(record: FileRecord, similarity: float, exact: bool, root: int) -> DuplicateMember:
