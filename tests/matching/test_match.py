@@ -90,3 +90,18 @@ def test_bad_arguments() -> None:
         match_descriptors(sift, sift, matcher="annoy")
     with pytest.raises(ParameterError, match="must be LocalFeatures"):
         match_descriptors(np.zeros((2, 128)), sift)  # type: ignore[arg-type]
+
+
+def test_a_flann_index_built_once_answers_every_query_as_a_fresh_match(
+    views: tuple[np.ndarray, np.ndarray],
+) -> None:
+    # The similarity matrix keeps one FlannIndex per column image and queries it with every row
+    # image: a query must not change the trees, so each answer equals match_descriptors' own.
+    from lookalike.matching._match import FlannIndex
+
+    a, b = (extract_local(v, method="rootsift", max_keypoints=1500) for v in views)
+    index = FlannIndex(b.descriptors)
+    for query in (a, b, a):
+        expected = match_descriptors(query, b, matcher="flann")
+        np.testing.assert_array_equal(index.match(query.descriptors, ratio=0.75), expected)
+    assert len(index.match(a.descriptors)) > 50

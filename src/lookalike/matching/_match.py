@@ -9,7 +9,7 @@ import numpy as np
 from lookalike.errors import ParameterError
 from lookalike.features import LocalFeatures
 
-__all__ = ["FLANN_MIN_PAIRS", "MATCHERS", "match_descriptors"]
+__all__ = ["FLANN_MIN_PAIRS", "MATCHERS", "FlannIndex", "match_descriptors", "prefers_flann"]
 
 #: Matcher choices of :func:`match_descriptors`.
 MATCHERS = ("auto", "bruteforce", "flann")
@@ -88,35 +88,85 @@ def match_descriptors(
             f"matcher='flann' needs float descriptors (sift, rootsift), not {a.method}; "
             "binary descriptors are matched by brute-force Hamming distance"
         )
-    empty = np.zeros((0, 2), dtype=np.intp)
     if len(a) == 0 or len(b) < 2:
-        return empty
-    use_flann = matcher == "flann" or (
-        matcher == "auto" and not a.is_binary and len(a) * len(b) > FLANN_MIN_PAIRS
-    )
+        return np.zeros((0, 2), dtype=np.intp)
+    use_flann = matcher == "flann" or (matcher == "auto" and prefers_flann(a, b))
     if use_flann:
+        pairs = FlannIndex(b.descriptors).match(a.descriptors, ratio=ratio)
+        engine = _flann()  # for the mutual check only
+    else:
+        engine = _bruteforce(a.is_binary)
+        pairs = _ratio_test(engine.knnMatch(a.descriptors, b.descriptors, k=2), ratio)
+    if mutual and len(pairs):
+        back = engine.match(b.descriptors[pairs[:, 1]], a.descriptors)
+        nearest = np.array([m.trainIdx for m in back], dtype=np.intp)
+        pairs = pairs[nearest == pairs[:, 0]]
+    return pairs[np.argsort(pairs[:, 0], kind="stable")]
+
+
+def prefers_flann(a: LocalFeatures, b: LocalFeatures) -> bool:
+    """Whether ``matcher="auto"`` matches ``a`` against ``b`` with FLANN rather than brute force.
+
+    True for float descriptors (SIFT, RootSIFT) when ``len(a) * len(b) > FLANN_MIN_PAIRS``.
+    Shared with :mod:`lookalike.pipelines._matrix`, which must take the same path as
+    :func:`match_descriptors` to give the same matches.
+    """
+    return not a.is_binary and len(a) * len(b) > FLANN_MIN_PAIRS
+
+
+class FlannIndex:
+    """FLANN's randomised KD-trees over one image's float descriptors, built once, queried by many.
+
+    The trees are those :func:`match_descriptors` builds with ``matcher="flann"``
+    (same parameters, and seeded through ``cv2.setRNGSeed`` before they are built,
+    so the same descriptors always give the same trees and the same matches).
+    :func:`match_descriptors` builds one per call; the similarity matrix keeps
+    one per column image and queries it with every row image.
+
+    Parameters
+    ----------
+    descriptors : ndarray, float32, shape (N, D)
+        The descriptors searched (``LocalFeatures.descriptors`` of SIFT or RootSIFT).
+
+    References
+    ----------
+    Muja and Lowe, "Fast approximate nearest neighbors with automatic algorithm
+    configuration", VISAPP 2009 (the randomised KD-trees).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> train = rng.random((100, 8), dtype=np.float32)
+    >>> pairs = FlannIndex(train).match(train[:5], ratio=0.9)
+    >>> pairs[:, 1].tolist()
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, descriptors: np.ndarray) -> None:
         import cv2
 
         # FLANN draws its random trees from OpenCV's RNG (per thread): seed it, so that the same
         # input always gives the same matches
         cv2.setRNGSeed(_FLANN_SEED)
-    engine = _flann() if use_flann else _bruteforce(a.is_binary)
-    knn = engine.knnMatch(a.descriptors, b.descriptors, k=2)
-    rows: list[tuple[int, int]] = []
-    for pair in knn:
-        if len(pair) < 2:
-            continue
-        first, second = pair[0], pair[1]
-        if first.distance < ratio * second.distance:
-            rows.append((first.queryIdx, first.trainIdx))
-    if not rows:
-        return empty
-    pairs = np.array(rows, dtype=np.intp)
-    if mutual:
-        back = engine.match(b.descriptors[pairs[:, 1]], a.descriptors)
-        nearest = np.array([m.trainIdx for m in back], dtype=np.intp)
-        pairs = pairs[nearest == pairs[:, 0]]
-    return pairs[np.argsort(pairs[:, 0], kind="stable")]
+        self._matcher = _flann()
+        self._matcher.add([descriptors])
+        self._matcher.train()
+
+    def match(self, queries: np.ndarray, *, ratio: float = 0.75) -> np.ndarray:
+        """Each query's nearest descriptor, kept by Lowe's ratio test (``d1 < ratio * d2``).
+
+        Returns the index pairs ``(query, train)`` as an intp array of shape (M, 2),
+        in increasing query index; (0, 2) when none passes.
+        """
+        pairs = _ratio_test(self._matcher.knnMatch(queries, k=2), ratio)
+        return pairs[np.argsort(pairs[:, 0], kind="stable")]
+
+
+def _ratio_test(knn: Any, ratio: float) -> np.ndarray:
+    """The ``(queryIdx, trainIdx)`` of the k=2 matches whose nearest is nearer than ``ratio`` x the second."""
+    rows = [(p[0].queryIdx, p[0].trainIdx) for p in knn if len(p) >= 2 and p[0].distance < ratio * p[1].distance]
+    return np.array(rows, dtype=np.intp).reshape(-1, 2)
 
 
 def _check_pair(a: LocalFeatures, b: LocalFeatures) -> None:

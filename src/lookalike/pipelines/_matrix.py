@@ -587,17 +587,17 @@ class _PairScorer:
     For a matching method, pairs come grouped by their second image (the column),
     so the FLANN index of that image's descriptors is built once and queried by
     every row image, instead of once per pair inside
-    :func:`lookalike.matching.compare_features`. :meth:`_match_flann` repeats
-    ``compare_features`` step for step (same matcher, seed, ratio test,
-    verification and score); ``tests/pipelines/test_matrix.py`` checks that both
-    give identical results. Pairs small enough for brute force go through
-    ``compare_features`` itself.
+    :func:`lookalike.matching.compare_features`. :meth:`_match_flann` takes
+    ``compare_features``' steps (the same seeded ``FlannIndex`` and ratio test as
+    ``match_descriptors``, the same verification and score);
+    ``tests/pipelines/test_matrix.py`` checks that both give identical results.
+    Pairs small enough for brute force go through ``compare_features`` itself.
     """
 
     def __init__(self, items: list[Any], plan: _Plan) -> None:
         self.items = items
         self.plan = plan
-        self._index: tuple[int, Any] | None = None  # (column item, its trained FLANN matcher)
+        self._index: tuple[int, Any] | None = None  # (column item, its FlannIndex)
 
     def score(self, i: int, j: int) -> _PairOut:
         first, second = self.items[i], self.items[j]
@@ -618,9 +618,9 @@ class _PairScorer:
 
     def _match(self, a: Any, b: Any, j: int) -> Any:
         from lookalike.matching import compare_features
-        from lookalike.matching._match import FLANN_MIN_PAIRS
+        from lookalike.matching._match import prefers_flann
 
-        if not a.is_binary and len(a) * len(b) > FLANN_MIN_PAIRS:
+        if prefers_flann(a, b):
             return self._match_flann(a, b, j)
         return compare_features(a, b)
 
@@ -631,21 +631,12 @@ class _PairScorer:
         :func:`lookalike.matching.match_descriptors`; verification and score by
         :func:`lookalike.matching.result_from_matches`, as ``compare_features`` does.
         """
-        import cv2
-
         from lookalike.matching import result_from_matches
-        from lookalike.matching._match import _FLANN_SEED, _flann
+        from lookalike.matching._match import FlannIndex
 
         if self._index is None or self._index[0] != j:
-            cv2.setRNGSeed(_FLANN_SEED)  # the trees compare_features builds for this image
-            matcher = _flann()
-            matcher.add([b.descriptors])
-            matcher.train()
-            self._index = (j, matcher)
-        knn = self._index[1].knnMatch(a.descriptors, k=2)
-        rows = [(p[0].queryIdx, p[0].trainIdx) for p in knn if len(p) >= 2 and p[0].distance < _RATIO * p[1].distance]
-        matches = np.array(rows, dtype=np.intp).reshape(-1, 2)
-        matches = matches[np.argsort(matches[:, 0], kind="stable")]
+            self._index = (j, FlannIndex(b.descriptors))  # the trees compare_features builds for this image
+        matches = self._index[1].match(a.descriptors, ratio=_RATIO)
         return result_from_matches(a, b, matches)
 
 
