@@ -22,8 +22,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "similarity_matrix",
     }),
     "lookalike.errors": frozenset({
-        "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError", "MissingDependencyError",
-        "ParameterError",
+        "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError",
+        "MissingDependencyError", "ParameterError",
     }),
     "lookalike.io": frozenset({"DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image"}),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
@@ -166,6 +166,7 @@ def test_errors_refine_the_builtins() -> None:
     assert issubclass(errors.ParameterError, ValueError)
     assert issubclass(errors.MissingDependencyError, ImportError)
     assert issubclass(errors.IndexFormatError, OSError)
+    assert issubclass(errors.CheckpointFormatError, ValueError)
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.LookalikeError)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "CheckpointFormatError",
     "ImageReadError",
     "ImageSizeError",
     "IndexFormatError",
@@ -71,6 +72,15 @@ class MissingDependencyError(LookalikeError, ImportError):
 
 class IndexFormatError(LookalikeError, OSError):
     """An index folder is missing, damaged, or written by an incompatible version."""
+
+
+class CheckpointFormatError(LookalikeError, ValueError):
+    """A weights file is not a legacy PyTorch state dict the embedding's reader understands.
+
+    Raised by the reader of the deep-embedding weights (``lookalike.features``), which
+    unpickles only what such a state dict needs; the message names the file and what
+    is wrong with it.
+    """
 
 
 def describe_source(source: object) -> str:

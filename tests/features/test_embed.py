@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lookalike.errors import LookalikeError, MissingDependencyError, ParameterError
+from lookalike.errors import CheckpointFormatError, LookalikeError, MissingDependencyError, ParameterError
 from lookalike.features import _embed
 from lookalike.features._embed import Embedder, embed_images, weights_path
-from lookalike.features._torch_legacy import CheckpointFormatError, load_legacy_state_dict
+from lookalike.features._torch_legacy import load_legacy_state_dict
 from lookalike.io import load_image
 
 FIXTURE = Path(__file__).parent / "data" / "efficientnet_lite0_reference.npz"
@@ -154,6 +154,12 @@ def test_reader_refuses_a_tensor_past_its_storage(tmp_path: Path, monkeypatch: p
     monkeypatch.undo()
     with pytest.raises(CheckpointFormatError, match="past the end of its storage"):
         load_legacy_state_dict(path)
+
+
+def test_the_checkpoint_error_keeps_its_old_import_path() -> None:
+    from lookalike.features import _torch_legacy
+
+    assert _torch_legacy.CheckpointFormatError is CheckpointFormatError  # moved to lookalike.errors
 
 
 class _Evil:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.errors import LookalikeError
+from lookalike.errors import CheckpointFormatError  # defined there; still importable from here
 
 __all__ = ["CheckpointFormatError", "load_legacy_state_dict"]
 
@@ -52,10 +52,6 @@ _STORAGE_DTYPES: dict[str, np.dtype[Any]] = {
     "ByteStorage": np.dtype("u1"),
     "BoolStorage": np.dtype("?"),
 }
-
-
-class CheckpointFormatError(LookalikeError, ValueError):
-    """A weights file is not a legacy PyTorch state dict this reader understands."""
 
 
 @dataclass(frozen=True)
