@@ -121,6 +121,21 @@ def test_different_sizes_need_resize(gates: tuple[str, str], tmp_path: Path) -> 
     assert cv2.imread(str(target)) is not None
 
 
+def test_grey_against_colour_is_compared_and_bit_depths_must_agree(gates: tuple[str, str], tmp_path: Path) -> None:
+    # The rules of lookalike.pipelines.compare: a grey file is repeated into three channels, so a
+    # colour image against its own grey version differs in chroma only; 8 against 16 bits is refused.
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), cv2.cvtColor(load_image(gates[0])[..., ::-1], cv2.COLOR_BGR2GRAY))
+    code, out, err = run("diff", gates[0], str(grey), "--out", str(tmp_path / "diff.png"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["ssim"] > 0.9
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), load_image(gates[1]).astype(np.uint16)[..., ::-1] * 257)
+    code, out, err = run("diff", gates[0], str(deep), "--out", str(tmp_path / "diff.png"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"{gates[0]}: uint8, {deep}: uint16" in err and "same bit depth" in err
+
+
 def test_help_lists_diff() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "diff" in out

@@ -15,6 +15,7 @@ from lookalike.errors import ParameterError
 from lookalike.io import load_image
 from lookalike.metrics._util import describe_shape
 from lookalike.pipelines import RESIZE_CHOICES, resize_pair
+from lookalike.pipelines._compare import harmonise_pair
 
 #: File types the picture can be written as (OpenCV encoders present in every build).
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     check_picture_path(target, option="--out", example="diff.png")
     pixels0 = load_image(args.a, mode="auto")
     pixels1 = load_image(args.b, mode="auto")
-    pixels0, pixels1 = _same_channels(pixels0, pixels1)
+    pixels0, pixels1 = harmonise_pair(pixels0, pixels1, labels=(args.a, args.b))
     pixels0, pixels1 = resize_pair(pixels0, pixels1, args.resize, labels=(args.a, args.b))
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     result = diff_analysis(pixels0, pixels1, threshold=threshold, min_area=args.min_area)
@@ -82,23 +83,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"    x={x} y={y} w={w} h={h}\n")
     out.write(f"  wrote {target}  ({picture.shape[1]}x{picture.shape[0]})\n")
     return 0
-
-
-def _same_channels(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A grey and a colour image: repeat the grey one; refuse different bit depths."""
-    if pixels0.dtype != pixels1.dtype:
-        raise ParameterError(
-            f"images have different sample types ({pixels0.dtype} vs {pixels1.dtype}), e.g. an 8-bit "
-            "and a 16-bit file; convert one so both use the same bit depth"
-        )
-    if pixels0.ndim == 2 and pixels1.ndim == 3:
-        pixels0 = np.repeat(pixels0[..., None], pixels1.shape[2], axis=2)
-    elif pixels1.ndim == 2 and pixels0.ndim == 3:
-        pixels1 = np.repeat(pixels1[..., None], pixels0.shape[2], axis=2)
-    if pixels0.ndim == 3:
-        channels = min(pixels0.shape[2], pixels1.shape[2], 3)
-        pixels0, pixels1 = pixels0[..., :channels], pixels1[..., :channels]
-    return pixels0, pixels1
 
 
 def _panel_size(value: int) -> int:

@@ -367,7 +367,35 @@ def _check_on_error(on_error: object) -> None:
         raise ParameterError(f"on_error must be 'raise' or 'record', got {on_error!r}")
 
 
-def _harmonise(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def harmonise_pair(
+    pixels0: np.ndarray,
+    pixels1: np.ndarray,
+    *,
+    labels: tuple[str, str] = ("the first image", "the second image"),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the grey-against-colour and bit-depth rules of this module to two decoded images.
+
+    A grey image against a colour one is repeated into the colour image's
+    channels; two colour images keep their first ``min(C0, C1, 3)`` channels
+    when their channel counts differ. Shared by :func:`compare` and
+    ``lookalike diff``.
+
+    Raises
+    ------
+    ParameterError
+        The sample types differ (an 8-bit and a 16-bit file); ``labels`` name
+        the images in the message.
+    """
+    pixels0, pixels1 = _same_channels(pixels0, pixels1)
+    if pixels0.dtype != pixels1.dtype:
+        raise ParameterError(
+            f"images have different sample types ({labels[0]}: {pixels0.dtype}, {labels[1]}: {pixels1.dtype}), "
+            "e.g. an 8-bit and a 16-bit file; convert one so both use the same bit depth"
+        )
+    return pixels0, pixels1
+
+
+def _same_channels(pixels0: np.ndarray, pixels1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Give a grey and a colour image the same number of channels (grey is repeated)."""
     if pixels0.ndim != pixels1.ndim:
         if pixels0.ndim == 2:
@@ -479,12 +507,7 @@ def _compute(
     data_range: float | None,
     labels: tuple[str, str],
 ) -> dict[str, float]:
-    pixels0, pixels1 = _harmonise(pixels0, pixels1)
-    if pixels0.dtype != pixels1.dtype:
-        raise ParameterError(
-            f"images have different sample types ({labels[0]}: {pixels0.dtype}, {labels[1]}: {pixels1.dtype}), "
-            "e.g. an 8-bit and a 16-bit file; convert one so both use the same bit depth"
-        )
+    pixels0, pixels1 = harmonise_pair(pixels0, pixels1, labels=labels)
     aligned: tuple[np.ndarray, np.ndarray] | None = None
     values: dict[str, float] = {}
     for name in names:
