@@ -27,7 +27,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,15 @@ from lookalike.errors import ParameterError
 from lookalike.metrics._filters import Filter, gaussian_kernel, separable_filter
 from lookalike.metrics._util import describe_shape
 
+try:  # built by setup.py when a C compiler is available; optional
+    from lookalike.metrics import _ssim_native
+except ImportError:  # pragma: no cover - depends on the installation
+    _ssim_native = None
+
 T = TypeVar("T")
+
+#: Use the native kernel when it is built (tests set this to False to exercise the OpenCV path).
+USE_NATIVE = True
 
 #: SSIM constants and Wang's window (ssim_index.m, ssim.m, msssim.m, MATLAB ssim).
 K1, K2 = 0.01, 0.03
@@ -68,6 +76,10 @@ class Moments:
     box : int
         When ``filt`` is a plain ``box`` x ``box`` mean, its size (else 0): uint8
         pairs then get exact integer window sums instead of float filtering.
+    weights : ndarray, optional
+        When ``filt`` is ``separable_filter(weights)`` (correlation with the
+        1-D float64 ``weights`` along both axes), those weights: the native
+        kernel then computes SSIM in one fused pass. ``None`` for other filters.
     """
 
     filt: Filter
@@ -76,6 +88,7 @@ class Moments:
     c2: float
     cov_norm: float = 1.0
     box: int = 0
+    weights: np.ndarray | None = None
 
 
 @dataclass
@@ -89,12 +102,19 @@ class Sums:
 
 def wang_moments(data_range: float) -> Moments:
     """Wang's setting: 11x11 Gaussian (sigma 1.5), K = (0.01, 0.03), population moments."""
+    kernel = gaussian_kernel(GAUSS_SIZE, GAUSS_SIGMA)
     return Moments(
-        filt=separable_filter(gaussian_kernel(GAUSS_SIZE, GAUSS_SIGMA)),
+        filt=separable_filter(kernel),
         radius=GAUSS_SIZE // 2,
         c1=(K1 * data_range) ** 2,
         c2=(K2 * data_range) ** 2,
+        weights=kernel,
     )
+
+
+def native_kernel() -> Any:
+    """The compiled kernel module, or None when it is not built or ``USE_NATIVE`` is off."""
+    return _ssim_native if USE_NATIVE else None
 
 
 def check_convention(convention: str, choices: tuple[str, ...], what: str) -> str:
@@ -324,9 +344,93 @@ def ssim_sums(
     r = moments.radius
     out_rows = x.shape[0] - 2 * r
     out_cols = x.shape[1] - 2 * r
-    cols = slice(r, x.shape[1] - r)
     want_cs = want_cs or cs_map is not None
     exact_box = _box_exact(moments, x, y)
+    kernel = None if exact_box or moments.weights is None else native_kernel()
+    if kernel is not None:
+        work = _native_work(kernel, x, y, moments, ssim_map, cs_map, want_cs)
+    else:
+        work = _numpy_work(x, y, moments, ssim_map, cs_map, want_cs, exact_box)
+    parts = run_strips(out_rows, work, n_pixels=out_rows * out_cols, width=x.shape[1])
+    return Sums(
+        ssim=float(sum(p[0] for p in parts)),
+        cs=float(sum(p[1] for p in parts)),
+        count=out_rows * out_cols,
+    )
+
+
+_NATIVE_KINDS = {np.dtype(np.float64): 0, np.dtype(np.uint8): 1}
+
+
+def _native_work(
+    kernel: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    m: Moments,
+    ssim_map: np.ndarray | None,
+    cs_map: np.ndarray | None,
+    want_cs: bool,
+) -> Callable[[int, int], tuple[float, float]]:
+    """Strip worker on the compiled kernel (GIL released inside, so strips run in parallel).
+
+    float64 and uint8 pairs of one dtype in C order are read in place; any
+    other pair is converted strip by strip to float64 first.
+    """
+    r = m.radius
+    height, width = x.shape
+    taps = np.ascontiguousarray(m.weights, dtype=np.float64).tobytes()
+    out_cols = width - 2 * r
+    kind = _NATIVE_KINDS.get(x.dtype)
+    direct = (
+        kind is not None and x.dtype == y.dtype and x.flags.c_contiguous and y.flags.c_contiguous
+    )
+    ws = Workspace()
+
+    def writable(out: np.ndarray | None) -> bool:
+        return out is not None and out.dtype == np.float64 and out.flags.c_contiguous
+
+    def work(start: int, stop: int) -> tuple[float, float]:
+        n_rows = stop - start
+        if direct:
+            xs, ys, first, rows, code = x, y, start, height, kind
+        else:
+            xs = ws.get("x", n_rows + 2 * r, width, np.float64)
+            ys = ws.get("y", n_rows + 2 * r, width, np.float64)
+            xs[...] = x[start : stop + 2 * r]
+            ys[...] = y[start : stop + 2 * r]
+            first, rows, code = 0, n_rows + 2 * r, 0
+        maps = []
+        for name, out in (("ssim", ssim_map), ("cs", cs_map)):
+            if out is None:
+                maps.append(None)
+            elif writable(out):
+                maps.append(out[start:stop])
+            else:
+                maps.append(ws.get(name + "_map", n_rows, out_cols, np.float64))
+        ssim_sum, cs_sum = kernel.ssim_strip(
+            xs, ys, code, rows, width, width, first, n_rows, taps,
+            m.c1, m.c2, m.cov_norm, maps[0], maps[1], out_cols, want_cs,
+        )  # fmt: skip
+        for out, rows_out in ((ssim_map, maps[0]), (cs_map, maps[1])):
+            if out is not None and not writable(out):
+                out[start:stop] = rows_out
+        return ssim_sum, cs_sum
+
+    return work
+
+
+def _numpy_work(
+    x: np.ndarray,
+    y: np.ndarray,
+    moments: Moments,
+    ssim_map: np.ndarray | None,
+    cs_map: np.ndarray | None,
+    want_cs: bool,
+    exact_box: bool,
+) -> Callable[[int, int], tuple[float, float]]:
+    """Strip worker on OpenCV filters and numpy (the exact uint8 box path, and the fallback)."""
+    r = moments.radius
+    cols = slice(r, x.shape[1] - r)
     ws = Workspace()
 
     def work(start: int, stop: int) -> tuple[float, float]:
@@ -347,12 +451,7 @@ def ssim_sums(
                 cs_map[start:stop] = cs_rows
         return float(ssim_rows.sum()), cs_sum
 
-    parts = run_strips(out_rows, work, n_pixels=out_rows * out_cols, width=x.shape[1])
-    return Sums(
-        ssim=float(sum(p[0] for p in parts)),
-        cs=float(sum(p[1] for p in parts)),
-        count=out_rows * out_cols,
-    )
+    return work
 
 
 def volume_ssim_sums(
