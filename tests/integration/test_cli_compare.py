@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import subprocess
@@ -13,16 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lookalike.cli import main
 from lookalike.metrics import get_metric, metric_names
 from lookalike.pipelines import compare
 from tests.conftest import shared_path
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+from tests.integration.runner import run_cli as run
 
 
 @pytest.fixture(scope="module")
@@ -172,22 +165,16 @@ _TID2013 = {"I03": (21.11363373, 0.6993), "I04": (20.98719596, 0.9978), "I06": (
 
 
 @pytest.mark.shared_data
+@pytest.mark.parametrize(("metric", "column", "tolerance"), [
+    ("psnr", 0, 1e-6),  # 8-dp source
+    pytest.param("ssim", 1, 1e-4,  # 4-dp source
+                 marks=pytest.mark.skipif("ssim" not in metric_names(), reason="ssim is not registered yet")),
+])
 @pytest.mark.parametrize("name", sorted(_TID2013))
-def test_tid2013_psnr_through_the_cli(name: str) -> None:
+def test_tid2013_through_the_cli(metric: str, column: int, tolerance: float, name: str) -> None:
     root = shared_path("reference", "tid2013_matlab")
     code, out, _ = run("compare", str(root / "ref_dir" / f"{name}.bmp"), str(root / "dist_dir" / f"{name}.bmp"),
-                       "-m", "psnr", "--json")
+                       "-m", metric, "--json")
     assert code == 0
-    assert json.loads(out)["metrics"]["psnr"] == pytest.approx(_TID2013[name][0], abs=1e-6)  # 8-dp source
-
-
-@pytest.mark.shared_data
-@pytest.mark.skipif("ssim" not in metric_names(), reason="ssim is not registered yet in this checkout")
-@pytest.mark.parametrize("name", sorted(_TID2013))
-def test_tid2013_ssim_through_the_cli(name: str) -> None:
-    root = shared_path("reference", "tid2013_matlab")
-    code, out, _ = run("compare", str(root / "ref_dir" / f"{name}.bmp"), str(root / "dist_dir" / f"{name}.bmp"),
-                       "-m", "ssim", "--json")
-    assert code == 0
-    value = json.loads(out)["metrics"]["ssim"]
-    assert not math.isnan(value) and value == pytest.approx(_TID2013[name][1], abs=1e-4)  # 4-dp source
+    value = json.loads(out)["metrics"][metric]
+    assert not math.isnan(value) and value == pytest.approx(_TID2013[name][column], abs=tolerance)

@@ -6,13 +6,14 @@ import csv
 import io
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from lookalike.cli import main
 from tests.index.conftest import make_photos, photo
+from tests.integration.runner import run_cli
 from tests.pipelines.test_duplicates import tree_digest
 
 pytest.importorskip("faiss")
@@ -36,10 +37,7 @@ def folder(tmp_path: Path, _template: Path) -> Path:
     return Path(shutil.copytree(_template, tmp_path / "photos"))
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["duplicates", *argv], stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_cli, "duplicates")
 
 
 def test_text_report_and_nothing_changes(folder: Path) -> None:

@@ -7,7 +7,6 @@ tests/io/test_load.py.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -17,14 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lookalike.cli import main
+from tests.integration.runner import run_cli as run
 from tests.io.bad_files import BAD_FILES, sample_rgb
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def snapshot(folder: Path) -> list[tuple[str, int, int]]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from lookalike.cli import main
 from tests.index.conftest import make_photos
+from tests.integration.runner import Terminal, run_cli
 
 pytest.importorskip("faiss")
 
@@ -29,16 +29,7 @@ def folder(tmp_path: Path, _template: Path) -> Path:
     return Path(shutil.copytree(_template, tmp_path / "photos"))
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def run(*argv: str, err: io.StringIO | None = None) -> tuple[int, str, str]:
-    out = io.StringIO()
-    err = err if err is not None else io.StringIO()
-    code = main(["index", *argv], stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_cli, "index")
 
 
 def counts(text: str) -> dict[str, int]:
@@ -93,9 +84,10 @@ def test_add_remove_and_info(folder: Path, tmp_path: Path) -> None:
 
 
 def test_progress_bar_on_a_terminal_does_not_change_the_output(folder: Path) -> None:
-    err = _Terminal()
-    code, out, _ = run("build", str(folder), "-d", "phash", "-j", "1", err=err)
+    err = Terminal()
+    code, out, shown = run("build", str(folder), "-d", "phash", "-j", "1", err=err)
     assert code == 0 and counts(out)["added"] == 5
+    assert "indexing images" in shown  # the bar's label (lookalike.cli._progress)
 
 
 @pytest.mark.parametrize("argv, message", [

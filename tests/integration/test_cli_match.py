@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -10,17 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from lookalike.cli import main
 from lookalike.io import load_image
 from lookalike.pipelines import match
 from lookalike.viz import draw_matches
 from tests.conftest import shared_path
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+from tests.integration.runner import run_cli as run
 
 
 @pytest.fixture(scope="module")

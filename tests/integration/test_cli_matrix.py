@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import csv
-import io
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from lookalike.cli import main
+from tests.integration.runner import Terminal, run_cli
 from tests.pipelines.test_matrix import BAD_KEPT, BAD_SKIPPED, GRAFFITI, OBJECTS, build_folder
 
 
@@ -20,16 +20,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_folder(tmp_path_factory.mktemp("photos"))
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def run(*argv: str, err: io.StringIO | None = None) -> tuple[int, str, str]:
-    out = io.StringIO()
-    err = err if err is not None else io.StringIO()
-    code = main(["matrix", *argv], stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_cli, "matrix")
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -97,7 +88,7 @@ def test_heatmap_is_a_picture_with_labels_room(default_run: tuple[Path, int, str
 def test_two_jobs_write_the_same_matrix_and_a_terminal_gets_a_progress_bar(
     folder: Path, tmp_path: Path, default_run: tuple[Path, int, str, str]
 ) -> None:
-    terminal = _Terminal()
+    terminal = Terminal()
     code, _, err = run(str(folder), "--out", str(tmp_path), "--jobs", "2", err=terminal)
     assert code == 0
     assert (tmp_path / "matrix.csv").read_text() == (default_run[0] / "matrix.csv").read_text()

@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from PIL import Image
 
 from lookalike.cli import main
 from tests.index.conftest import make_photos
+from tests.integration.runner import run_cli
 
 pytest.importorskip("faiss")
 pytest.importorskip("onnxruntime")
@@ -39,10 +41,7 @@ def queries(tmp_path_factory: pytest.TempPathFactory, indexed: tuple[Path, Path]
     return out
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["search", *argv], stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_cli, "search")
 
 
 def test_ranked_results_as_percentages(indexed: tuple[Path, Path], queries: Path) -> None:
