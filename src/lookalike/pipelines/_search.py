@@ -299,20 +299,23 @@ class _Query:
     sha256: str | None
     _features: dict[bool, LocalFeatures] = field(default_factory=dict)
     _pixels: np.ndarray | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _locks: dict[Any, threading.Lock] = field(
+        default_factory=lambda: {key: threading.Lock() for key in ("pixels", False, True)}, repr=False)
+
+    def pixels(self) -> np.ndarray:
+        """The query decoded for verification, once (thread-safe)."""
+        with self._locks["pixels"]:
+            if self._pixels is None:
+                self._pixels = _verify_pixels(self.data if self.data is not None else self.source)
+            return self._pixels
 
     def features(self, mirrored: bool) -> LocalFeatures:
         """RootSIFT features of the query (or of its mirror image), computed once (thread-safe)."""
-        with self._lock:
-            return self._features_unlocked(mirrored)
-
-    def _features_unlocked(self, mirrored: bool) -> LocalFeatures:
-        if mirrored not in self._features:
-            if self._pixels is None:
-                self._pixels = _verify_pixels(self.data if self.data is not None else self.source)
-            pixels = np.ascontiguousarray(self._pixels[:, ::-1]) if mirrored else self._pixels
-            self._features[mirrored] = _extract(pixels)
-        return self._features[mirrored]
+        with self._locks[mirrored]:
+            if mirrored not in self._features:
+                pixels = self.pixels()
+                self._features[mirrored] = _extract(np.ascontiguousarray(pixels[:, ::-1]) if mirrored else pixels)
+            return self._features[mirrored]
 
 
 def _verify_pixels(source: Any) -> np.ndarray:
@@ -518,6 +521,10 @@ class _Engine:
                 out[j] = _replace(e, tried=True)
             else:
                 todo.append(j)
+        if len(todo) > 1:
+            # Both query extractions at once (SIFT releases the GIL): nearly every short list has a
+            # candidate that fails unmirrored, so the mirrored features are almost always needed.
+            self._map(query.features, [False, True])
         for mirrored in (False, True):
             if not todo:
                 break
