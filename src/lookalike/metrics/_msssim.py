@@ -113,6 +113,23 @@ def ms_ssim(
         mean = (sums.ssim if level == levels - 1 else sums.cs) / sums.count
         value *= max(mean, 0.0) ** weight
         if level < levels - 1:
-            x = box_downsample(x, 2)
-            y = box_downsample(y, 2)
+            x = _halve(x)
+            y = _halve(y)
     return float(value)
+
+
+def _halve(image: np.ndarray) -> np.ndarray:
+    """``box_downsample(image, 2)`` (msssim.m's 2x2 mean and ``1:2:end``), float64.
+
+    A uint8 image of even size takes a shortcut with the same result: its 2x2
+    sums are exact integers in uint16 (and in float64 in any order), so only
+    the final quarter is taken in float64, with a quarter of the memory traffic
+    of converting the image first.
+    """
+    if image.dtype == np.uint8 and image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0:
+        rows = image[0::2].astype(np.uint16)
+        rows += image[1::2]
+        out = np.add(rows[:, 0::2], rows[:, 1::2], dtype=np.float64)
+        out *= 0.25
+        return out
+    return box_downsample(image, 2)

@@ -55,6 +55,9 @@ _STRIP_ELEMENTS = 1 << 17
 _STRIP_ROWS = (48, 128)
 #: Below this many output pixels, one thread (thread start-up costs more than it saves).
 _PARALLEL_MIN_PIXELS = 1 << 18
+#: The same for the native kernel, whose strips cost less than OpenCV's but start up the same:
+#: measured, a 512x512 pair (MS-SSIM's second scale) gains from two threads, 256x256 does not.
+_PARALLEL_MIN_PIXELS_NATIVE = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,9 @@ def check_window(shape: tuple[int, ...], window: int, what: str, hint: str = "")
         )
 
 
-def thread_count(n_pixels: int) -> int:
-    """Threads for an image of ``n_pixels``: OpenCV's setting, capped by the usable CPUs."""
-    if n_pixels < _PARALLEL_MIN_PIXELS:
+def thread_count(n_pixels: int, min_pixels: int = _PARALLEL_MIN_PIXELS) -> int:
+    """Threads for an image of ``n_pixels``: OpenCV's setting, capped by the usable CPUs; 1 below ``min_pixels``."""
+    if n_pixels < min_pixels:
         return 1
     import cv2
 
@@ -147,11 +150,18 @@ def thread_count(n_pixels: int) -> int:
     return max(1, min(cv2.getNumThreads(), cpus))
 
 
-def run_strips(n_rows: int, work: Callable[[int, int], T], *, n_pixels: int, width: int) -> list[T]:
+def run_strips(
+    n_rows: int,
+    work: Callable[[int, int], T],
+    *,
+    n_pixels: int,
+    width: int,
+    min_parallel: int = _PARALLEL_MIN_PIXELS,
+) -> list[T]:
     """Call ``work(start, stop)`` on consecutive strips covering ``n_rows`` rows; results in order."""
     step = max(_STRIP_ROWS[0], min(_STRIP_ROWS[1], _STRIP_ELEMENTS // max(1, width)))
     bounds = [(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
-    threads = min(thread_count(n_pixels), len(bounds))
+    threads = min(thread_count(n_pixels, min_parallel), len(bounds))
     if threads <= 1:
         return [work(start, stop) for start, stop in bounds]
     from concurrent.futures import ThreadPoolExecutor
@@ -349,9 +359,13 @@ def ssim_sums(
     kernel = None if exact_box or moments.weights is None else native_kernel()
     if kernel is not None:
         work = _native_work(kernel, x, y, moments, ssim_map, cs_map, want_cs)
+        min_parallel = _PARALLEL_MIN_PIXELS_NATIVE
     else:
         work = _numpy_work(x, y, moments, ssim_map, cs_map, want_cs, exact_box)
-    parts = run_strips(out_rows, work, n_pixels=out_rows * out_cols, width=x.shape[1])
+        min_parallel = _PARALLEL_MIN_PIXELS
+    parts = run_strips(
+        out_rows, work, n_pixels=out_rows * out_cols, width=x.shape[1], min_parallel=min_parallel
+    )
     return Sums(
         ssim=float(sum(p[0] for p in parts)),
         cs=float(sum(p[1] for p in parts)),

@@ -248,10 +248,12 @@ AVX2_FMA static void horizontal_avx2(const double *RESTRICT w, int taps, const d
 }
 #endif
 
-/* The SSIM formula of _ssim_core._combine, element by element; s and c receive SSIM and cs. */
-INLINE void combine(const double *RESTRICT mx, const double *RESTRICT my, const double *RESTRICT esq,
-                    const double *RESTRICT exy, Py_ssize_t padded, double c1, double c2, double cov_norm,
-                    double *RESTRICT s, double *RESTRICT c) {
+/* The SSIM formula of _ssim_core._combine, element by element; s and c receive SSIM and cs
+ * (c only when want_cs: its division costs as much as the rest of the formula). */
+INLINE void combine(const double *RESTRICT h, Py_ssize_t hstride, Py_ssize_t padded, double c1, double c2,
+                    double cov_norm, double *RESTRICT s, double *RESTRICT c, int want_cs) {
+    const double *RESTRICT mx = h, *RESTRICT my = h + hstride, *RESTRICT esq = h + 2 * hstride,
+                           *RESTRICT exy = h + 3 * hstride;
     double two_norm = 2.0 * cov_norm;
     for (Py_ssize_t j = 0; j < padded; j++) {
         double a = mx[j], b = my[j];
@@ -265,7 +267,7 @@ INLINE void combine(const double *RESTRICT mx, const double *RESTRICT my, const 
         double var = esq[j] - mu_sq;
         var = var * cov_norm;
         double den2 = var + c2;
-        c[j] = num2 / den2;
+        if (want_cs) c[j] = num2 / den2;
         double num1 = mu_xy * 2.0;
         num1 = num1 + c1;
         double den1 = mu_sq + c1;
@@ -328,7 +330,11 @@ INLINE void run_job_impl(job_t *job, double *scratch, int fused, int avx2) {
                 vertical(job->w, taps, rows, plane, v_pad, v, ring_w, fused);
                 horizontal(job->w, taps, v, ring_w, tw_pad, hbuf[0], TILE + BLOCK, fused);
             }
-            combine(hbuf[0], hbuf[1], hbuf[2], hbuf[3], tw_pad, job->c1, job->c2, job->cov_norm, s, c);
+            if (job->want_cs) {
+                combine(hbuf[0], TILE + BLOCK, tw_pad, job->c1, job->c2, job->cov_norm, s, c, 1);
+            } else {
+                combine(hbuf[0], TILE + BLOCK, tw_pad, job->c1, job->c2, job->cov_norm, s, c, 0);
+            }
             for (Py_ssize_t j = tw; j < tw_pad; j++) s[j] = c[j] = 0.0;
             Py_ssize_t out_row = i;
             if (job->ssim_out) memcpy(job->ssim_out + out_row * job->out_stride + col0, s, tw * sizeof(double));
@@ -343,19 +349,21 @@ INLINE void run_job_impl(job_t *job, double *scratch, int fused, int avx2) {
     job->cs_sum = job->want_cs ? cs_total : NAN;
 }
 
+/* 1 when the AVX2 version may run (the default on CPUs that have it); tests turn it off. */
+static int allow_avx2 = 1;
+
 #if defined(HAVE_X86_DISPATCH)
 AVX2_FMA static void run_job_avx2(job_t *job, double *scratch) { run_job_impl(job, scratch, 1, 1); }
 static void run_job_base(job_t *job, double *scratch) { run_job_impl(job, scratch, 0, 0); }
+static int has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 static void run_job(job_t *job, double *scratch) {
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (allow_avx2 && has_avx2()) {
         run_job_avx2(job, scratch);
     } else {
         run_job_base(job, scratch);
     }
 }
-static const char *variant(void) {
-    return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? "avx2-fma" : "baseline";
-}
+static const char *variant(void) { return allow_avx2 && has_avx2() ? "avx2-fma" : "baseline"; }
 #elif defined(NATIVE_FMA)
 static void run_job(job_t *job, double *scratch) { run_job_impl(job, scratch, 1, 0); }
 static const char *variant(void) { return "fma"; }
@@ -485,9 +493,19 @@ static PyObject *kernel_variant(PyObject *self, PyObject *unused) {
     return PyUnicode_FromString(variant());
 }
 
+static PyObject *set_avx2(PyObject *self, PyObject *arg) {
+    (void)self;
+    int allow = PyObject_IsTrue(arg);
+    if (allow < 0) return NULL;
+    allow_avx2 = allow;
+    return PyUnicode_FromString(variant());
+}
+
 static PyMethodDef methods[] = {
     {"ssim_strip", ssim_strip, METH_VARARGS, ssim_strip_doc},
-    {"variant", kernel_variant, METH_NOARGS, "The kernel version chosen for this CPU: 'avx2-fma', 'fma' or 'baseline'."},
+    {"variant", kernel_variant, METH_NOARGS, "The kernel version in use: 'avx2-fma', 'fma' or 'baseline'."},
+    {"set_avx2", set_avx2, METH_O,
+     "set_avx2(allow) -> variant: allow (default) or forbid the AVX2 version, for tests; not thread-safe."},
     {NULL, NULL, 0, NULL},
 };
 
