@@ -23,6 +23,7 @@ integers, so that path has no cancellation at all.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -35,8 +36,9 @@ from lookalike.errors import ParameterError
 from lookalike.metrics._filters import Filter, gaussian_kernel, separable_filter
 from lookalike.metrics._util import describe_shape
 
+_ssim_native: Any
 try:  # built by setup.py when a C compiler is available; optional
-    from lookalike.metrics import _ssim_native
+    _ssim_native = importlib.import_module("lookalike.metrics._ssim_native")
 except ImportError:  # pragma: no cover - depends on the installation
     _ssim_native = None
 
@@ -413,7 +415,7 @@ def _native_work(
             xs[...] = x[start : stop + 2 * r]
             ys[...] = y[start : stop + 2 * r]
             first, rows, code = 0, n_rows + 2 * r, 0
-        maps = []
+        maps: list[np.ndarray | None] = []
         for name, out in (("ssim", ssim_map), ("cs", cs_map)):
             if out is None:
                 maps.append(None)
