@@ -9,9 +9,34 @@ filtered planes suffice instead of the usual five.
 The image is cut into strips of output rows (each read with a halo of
 ``radius`` rows), so the working set stays in cache and a 100-megapixel pair
 needs a few megabytes of temporaries instead of gigabytes. Strips run on
-``cv2.getNumThreads()`` threads (OpenCV and numpy release the GIL); partial
-sums are added in strip order, so the result does not depend on the number of
+``cv2.getNumThreads()`` threads (the kernels release the GIL); partial sums
+are added in strip order, so the result does not depend on the number of
 threads.
+
+Three ways to compute a strip:
+
+* Native (the default for separable windows: Wang's Gaussian, so the
+  ``wang``, ``wang2009`` and ``matlab`` conventions on 2-D images). The C
+  kernel ``_ssim_native`` (built by ``setup.py`` when a compiler is present)
+  fuses everything for one output row: a ring of the window's input rows
+  holds x, y, x^2 + y^2 and xy in float64, a vertical then a horizontal pass
+  give the four moments, and the formula of ``_combine`` (same operations,
+  same order) gives the SSIM and cs rows and their sums, all in L1/L2. uint8
+  and float64 pairs are read in place; other dtypes (uint16, float32) and
+  non-C-ordered arrays are converted to float64 strip by strip. On x86-64 an
+  AVX2+FMA version and a baseline version are built and chosen at run time.
+* Exact integer box (scikit-image's 7x7 window on uint8 pairs): see
+  ``_strip_box_uint8``.
+* OpenCV + numpy: four float64 ``cv2.sepFilter2D`` (or ``boxFilter``) planes
+  then ``_combine``. This is the fallback when the kernel is not built (or
+  ``USE_NATIVE`` is False), and the path for any other window; the volume
+  path of the ``matlab`` convention on RGB uses it too.
+
+The native and OpenCV paths sum the window in different orders: their maps
+agree to ~1e-14 (tested to 1e-12), not bit for bit. Within one path the
+result is deterministic. FMA is used by the kernel in the filter passes
+only; the formula is evaluated without contraction, so identical images give
+exactly 1.
 
 Precision: moments are float64. With float32 moments the mean SSIM drifts by
 up to ~1.3e-6 from the reference on real images (measured on LIVE and TID2013;
