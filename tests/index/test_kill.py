@@ -32,8 +32,9 @@ CHILD = textwrap.dedent("""
     from lookalike.pipelines import _indexing
     _indexing._CHUNK_HASH = 2
     action, folder, index, jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    descriptors = sys.argv[5].split(",")
     if action == "build":
-        built, report = _indexing.build_index(folder, index, descriptors=["phash"], jobs=jobs)
+        built, report = _indexing.build_index(folder, index, descriptors=descriptors, jobs=jobs)
         built.close()
     else:
         from lookalike.index import Index
@@ -60,10 +61,11 @@ def folder(tmp_path: Path, _template: Path) -> Path:
     return Path(shutil.copytree(_template, tmp_path / "images"))
 
 
-def start(action: str, folder: Path, index: Path, jobs: int = 1) -> subprocess.Popen[bytes]:
+def start(action: str, folder: Path, index: Path, jobs: int = 1,
+          descriptors: tuple[str, ...] = ("phash",)) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, action, str(folder), str(index), str(jobs)],
+        [sys.executable, "-c", CHILD, action, str(folder), str(index), str(jobs), ",".join(descriptors)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
 
@@ -124,9 +126,12 @@ def check_usable(index_path: Path) -> int:
         return n
 
 
-def finish_and_check(folder: Path, index_path: Path, total: int) -> None:
+def finish_and_check(folder: Path, index_path: Path, total: int, descriptors: tuple[str, ...] = ("phash",)) -> None:
     """The next update reads only what was not committed, and the result equals a clean build."""
     with Index.open(index_path) as index:
+        if "rootsift" in descriptors:  # committed with each file's row: an interrupted build has both or neither
+            ok = [r.id for r in index.records(status="ok")]
+            assert sorted(index.local_features(ok)) == sorted(ok)
         done = sum(1 for r in index.records(status="ok") if _current(r.path, r.size, r.mtime_ns))
         report = index.update(folder, jobs=1)
         assert report.processed == total - done, (report, done)
@@ -134,11 +139,19 @@ def finish_and_check(folder: Path, index_path: Path, total: int) -> None:
         assert len(index) == total
         ids, codes = index.vectors("phash")
         got = dict(zip(index.paths(ids), map(bytes, codes), strict=True))
+        keypoints = _keypoint_blobs(index) if "rootsift" in descriptors else None
     clean_path = index_path.parent / "clean"
-    with Index.create(clean_path, descriptors=["phash"]) as clean:
+    with Index.create(clean_path, descriptors=descriptors) as clean:
         clean.update(folder, jobs=1)
         ids, codes = clean.vectors("phash")
         assert dict(zip(clean.paths(ids), map(bytes, codes), strict=True)) == got
+        if keypoints is not None:
+            assert _keypoint_blobs(clean) == keypoints
+
+
+def _keypoint_blobs(index: Index) -> dict[str | None, bytes]:
+    ids, blobs = index.catalog.vectors("rootsift")
+    return dict(zip(index.paths(ids), blobs, strict=True))
 
 
 def _current(path: str, size: int | None, mtime_ns: int | None) -> bool:
@@ -150,14 +163,16 @@ def _current(path: str, size: int | None, mtime_ns: int | None) -> bool:
     return (info.st_size, info.st_mtime_ns) == (size, mtime_ns)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_build_killed_after_some_commits_resumes(folder: Path, tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "descriptors"), [(1, ("phash",)), (2, ("phash",)), (3, ("phash", "rootsift"))])
+def test_a_build_killed_after_some_commits_resumes(
+    folder: Path, tmp_path: Path, seed: int, descriptors: tuple[str, ...]
+) -> None:
     total = len(PHOTOS) * VARIANTS
     target = random.Random(seed).randrange(2, total - 4)
     index_path = tmp_path / "idx"
-    assert kill_when(start("build", folder, index_path), index=index_path, files=target)
+    assert kill_when(start("build", folder, index_path, descriptors=descriptors), index=index_path, files=target)
     assert target <= check_usable(index_path) < total
-    finish_and_check(folder, index_path, total)
+    finish_and_check(folder, index_path, total, descriptors)
 
 
 @pytest.mark.parametrize("seed", [4, 5])
