@@ -41,7 +41,7 @@ def _neardup() -> Any:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """6 real photos (scikit-image, 384 px) in an index with the default descriptors (phash, embedding)."""
+    """6 real photos (scikit-image, 384 px) in an index with the default descriptors (phash, embedding, rootsift)."""
     from lookalike.index import Index
 
     folder = tmp_path_factory.mktemp("search-photos")
@@ -105,6 +105,76 @@ def test_crops_need_verification(library: Any, tmp_path: Path) -> None:
     assert _best(verified)[0] == "astronaut" and verified.results[0].similarity >= 0.7
     assert verified.evidence[0].verified and verified.evidence[0].inliers >= 10
     assert not quick.evidence[0].tried and quick.results[0].similarity < verified.results[0].similarity
+
+
+# -- stored keypoints ----------------------------------------------------------------------------------
+
+def _edited_queries(tmp: Path) -> list[Path]:
+    chelsea, astronaut = photo("chelsea", longest=384), photo("astronaut", longest=384)
+    return [
+        _save(tmp, "mirror.jpg", chelsea[:, ::-1]),
+        _save(tmp, "crop.jpg", astronaut[40:232, 150:342]),
+        _save(tmp, "rot90-crop.jpg", np.rot90(chelsea[30:300, 60:330])),
+        _save(tmp, "coins.png", photo("coins", longest=384)),
+    ]
+
+
+def _plain_index(folder: Path, tmp: Path) -> Any:
+    """The same photos in an index without stored keypoints (as built before the 'rootsift' descriptor)."""
+    from lookalike.index import Index
+
+    index = Index.create(tmp / "plain", descriptors=["phash", "embedding"])
+    index.update(folder, jobs=1)
+    return index
+
+
+def test_results_are_the_same_with_and_without_stored_keypoints(library: Any, tmp_path: Path) -> None:
+    folder, index = library
+    assert "rootsift" in [s.name for s in index.descriptors]
+    queries = _edited_queries(tmp_path)
+    with _plain_index(folder, tmp_path) as plain:
+        assert plain.local_features(plain.ids_of([folder / "chelsea.jpg"])) == {}
+        stored = search(queries, index, top=4)
+        extracted = search(queries, plain, top=4)
+    for a, b in zip(stored, extracted, strict=True):
+        assert a.results == b.results  # the same files, the same similarities, bit for bit
+        for ea, eb in zip(a.evidence, b.evidence, strict=True):
+            assert (ea.inliers, ea.verified, ea.mirrored, ea.tried) == (eb.inliers, eb.verified, eb.mirrored, eb.tried)
+    assert stored[1].evidence[0].verified and stored[2].evidence[0].verified  # the crops were verified
+
+
+def test_stored_keypoints_are_read_not_the_files(library: Any, tmp_path: Path) -> None:
+    """With the indexed files gone, the stored keypoints still verify a crop; without them nothing can."""
+    folder, _index = library
+    copy = Path(shutil.copytree(folder, tmp_path / "photos"))
+    from lookalike.index import Index
+
+    with Index.create(tmp_path / "idx", descriptors=["phash", "embedding", "rootsift"]) as index, \
+            _plain_index(copy, tmp_path) as plain:
+        index.update(copy, jobs=1)
+        for path in copy.iterdir():
+            path.unlink()
+        query = _edited_queries(tmp_path)[1]  # the astronaut crop
+        [found] = search(query, index, top=1)
+        [blind] = search(query, plain, top=1)
+        # the same result through Index.search (it is lookalike.search)
+        assert index.search(query, k=1) == list(found.results)
+    assert found.evidence[0].verified and found.results[0].similarity >= 0.7
+    assert Path(found.results[0].path).stem == "astronaut"
+    assert not any(e.verified for e in blind.evidence) and blind.evidence[0].tried
+
+
+def test_verification_threads_do_not_change_results(library: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from lookalike.pipelines import _search
+
+    _folder, index = library
+    queries = _edited_queries(tmp_path)
+    threaded = search(queries, index, top=6)
+    monkeypatch.setattr(_search, "VERIFY_THREADS", 1)
+    serial = search(queries, index, top=6)
+    assert [r.results for r in threaded] == [r.results for r in serial]
+    assert [r.evidence for r in threaded] == [r.evidence for r in serial]
 
 
 def test_an_unrelated_photo_scores_low(library: Any, tmp_path: Path) -> None:
