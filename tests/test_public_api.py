@@ -17,7 +17,7 @@ import pytest
 
 PUBLIC: dict[str, frozenset[str]] = {
     "lookalike": frozenset({
-        "ImageReadError", "ImageSizeError", "LookalikeError", "ParameterError", "__version__", "compare",
+        "ImageReadError", "ImageSizeError", "Index", "LookalikeError", "ParameterError", "__version__", "compare",
         "compare_many", "errors", "io", "load_image", "metrics", "find_duplicates", "match", "search",
         "similarity_matrix",
     }),
@@ -156,6 +156,7 @@ def test_top_level_shortcuts_are_the_same_objects() -> None:
     assert lookalike.load_image is lookalike.io.load_image
     assert lookalike.compare is importlib.import_module("lookalike.pipelines").compare
     assert lookalike.ImageReadError is lookalike.errors.ImageReadError
+    assert lookalike.Index is importlib.import_module("lookalike.index").Index
 
 
 def test_errors_refine_the_builtins() -> None:
