@@ -514,13 +514,13 @@ class _Engine:
 
         theirs = self.candidates_features([e.id for e in candidates])
         out = list(candidates)
-        todo = []
+        todo: list[tuple[int, LocalFeatures]] = []
         for j, e in enumerate(candidates):
             features = theirs[e.id]
             if features is None or len(features) == 0:
                 out[j] = _replace(e, tried=True)
             else:
-                todo.append(j)
+                todo.append((j, features))
         if len(todo) > 1:
             # Both query extractions at once (SIFT releases the GIL): nearly every short list has a
             # candidate that fails unmirrored, so the mirrored features are almost always needed.
@@ -529,15 +529,15 @@ class _Engine:
             if not todo:
                 break
             ours = query.features(mirrored)
-            results = self._map(lambda j, ours=ours: compare_features(ours, theirs[candidates[j].id]), todo)
+            results = self._map(lambda item, ours=ours: compare_features(ours, item[1]), todo)
             failed = []
-            for j, result in zip(todo, results, strict=True):
+            for (j, features), result in zip(todo, results, strict=True):
                 if result.verified:
                     out[j] = _replace(candidates[j], tried=True, verified=True, inliers=result.n_inliers,
                                       mirrored=mirrored)
                 else:
                     out[j] = _replace(candidates[j], tried=True)
-                    failed.append(j)
+                    failed.append((j, features))
             todo = failed
         return out
 
