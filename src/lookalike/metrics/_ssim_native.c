@@ -41,6 +41,9 @@
 #define TILE 128 /* output columns per tile: the ring (4 x taps rows) stays near L1 */
 #endif
 #define MAX_TAPS 255
+#ifndef PREFETCH_ROWS
+#define PREFETCH_ROWS 2 /* rows ahead to prefetch (one pair of output rows) */
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define INLINE static inline __attribute__((always_inline))
@@ -65,6 +68,7 @@ typedef struct {
     int kind;                 /* KIND_F64 or KIND_U8 */
     Py_ssize_t row_stride;    /* elements between rows of x and y */
     Py_ssize_t width;         /* input columns */
+    Py_ssize_t height;        /* input rows */
     Py_ssize_t first_row;     /* first output row (its window starts at input row first_row) */
     Py_ssize_t n_rows;        /* output rows of this strip */
     const double *w;          /* taps */
@@ -91,6 +95,19 @@ INLINE void load_row(const job_t *job, Py_ssize_t src_row, Py_ssize_t col0, Py_s
                      double *RESTRICT rsq, double *RESTRICT rxy) {
     Py_ssize_t j;
     Py_ssize_t offset = src_row * job->row_stride + col0;
+#if defined(__GNUC__) || defined(__clang__)
+    /* The tile reads a short piece of each row: hardware prefetchers miss that pattern, so fetch the
+     * piece this call will need two rows (one pair of output rows) from now. */
+    if (src_row + PREFETCH_ROWS < job->height) {
+        Py_ssize_t item = job->kind == KIND_U8 ? 1 : (Py_ssize_t)sizeof(double);
+        const char *ahead = (const char *)job->x + (offset + PREFETCH_ROWS * job->row_stride) * item;
+        const char *ahead_y = (const char *)job->y + (offset + PREFETCH_ROWS * job->row_stride) * item;
+        for (Py_ssize_t b = 0; b < n_cols * item; b += 64) {
+            __builtin_prefetch(ahead + b);
+            __builtin_prefetch(ahead_y + b);
+        }
+    }
+#endif
     if (job->kind == KIND_U8) {
         const uint8_t *RESTRICT px = (const uint8_t *)job->x + offset;
         const uint8_t *RESTRICT py = (const uint8_t *)job->y + offset;
@@ -209,6 +226,54 @@ AVX2_FMA static void vertical_avx2(const double *RESTRICT w, int taps, double *c
     }
 }
 
+/* vertical_avx2() for two consecutive output rows at once: rows[0 .. taps] (taps + 1 input rows);
+ * each input vector loaded feeds both rows (half the loads). Per row, the taps are summed in the
+ * same order as vertical_avx2(), so the results are the same bits. 4 columns x 4 planes x 2 rows. */
+AVX2_FMA static void vertical2_avx2(const double *RESTRICT w, int taps, double *const *rows, Py_ssize_t plane,
+                                    Py_ssize_t padded, double *RESTRICT v, double *RESTRICT v2,
+                                    Py_ssize_t vstride) {
+    for (Py_ssize_t j = 0; j < padded; j += 4) {
+        const double *r = rows[0] + j;
+        __m256d wk = _mm256_broadcast_sd(w);
+        __m256d a0 = _mm256_mul_pd(wk, _mm256_loadu_pd(r));
+        __m256d a1 = _mm256_mul_pd(wk, _mm256_loadu_pd(r + plane));
+        __m256d a2 = _mm256_mul_pd(wk, _mm256_loadu_pd(r + 2 * plane));
+        __m256d a3 = _mm256_mul_pd(wk, _mm256_loadu_pd(r + 3 * plane));
+        __m256d l0, l1, l2, l3;
+        r = rows[1] + j;
+        l0 = _mm256_loadu_pd(r);
+        l1 = _mm256_loadu_pd(r + plane);
+        l2 = _mm256_loadu_pd(r + 2 * plane);
+        l3 = _mm256_loadu_pd(r + 3 * plane);
+        __m256d b0 = _mm256_mul_pd(wk, l0), b1 = _mm256_mul_pd(wk, l1);
+        __m256d b2 = _mm256_mul_pd(wk, l2), b3 = _mm256_mul_pd(wk, l3);
+        for (int k = 1; k < taps; k++) {
+            wk = _mm256_broadcast_sd(w + k);
+            a0 = _mm256_fmadd_pd(wk, l0, a0);
+            a1 = _mm256_fmadd_pd(wk, l1, a1);
+            a2 = _mm256_fmadd_pd(wk, l2, a2);
+            a3 = _mm256_fmadd_pd(wk, l3, a3);
+            r = rows[k + 1] + j;
+            l0 = _mm256_loadu_pd(r);
+            l1 = _mm256_loadu_pd(r + plane);
+            l2 = _mm256_loadu_pd(r + 2 * plane);
+            l3 = _mm256_loadu_pd(r + 3 * plane);
+            b0 = _mm256_fmadd_pd(wk, l0, b0);
+            b1 = _mm256_fmadd_pd(wk, l1, b1);
+            b2 = _mm256_fmadd_pd(wk, l2, b2);
+            b3 = _mm256_fmadd_pd(wk, l3, b3);
+        }
+        _mm256_storeu_pd(v + j, a0);
+        _mm256_storeu_pd(v + vstride + j, a1);
+        _mm256_storeu_pd(v + 2 * vstride + j, a2);
+        _mm256_storeu_pd(v + 3 * vstride + j, a3);
+        _mm256_storeu_pd(v2 + j, b0);
+        _mm256_storeu_pd(v2 + vstride + j, b1);
+        _mm256_storeu_pd(v2 + 2 * vstride + j, b2);
+        _mm256_storeu_pd(v2 + 3 * vstride + j, b3);
+    }
+}
+
 /* horizontal() with AVX2 + FMA intrinsics. */
 AVX2_FMA static void horizontal_avx2(const double *RESTRICT w, int taps, const double *RESTRICT v,
                                      Py_ssize_t vstride, Py_ssize_t padded, double *RESTRICT h,
@@ -288,16 +353,50 @@ INLINE double lane_sum(const double *RESTRICT v, Py_ssize_t padded) {
     return total;
 }
 
-/* scratch: 4 * taps * RING_W + 4 * RING_W + 2 * RING_W doubles, RING_W = round_up(TILE + taps - 1, BLOCK) */
+/* Horizontal pass, formula, map rows and sums for output row i of the strip, from its vertical sums v. */
+INLINE void finish_row(job_t *job, const double *RESTRICT v, Py_ssize_t ring_w, Py_ssize_t i, Py_ssize_t col0,
+                       Py_ssize_t tw, Py_ssize_t tw_pad, double *RESTRICT hbuf, double *RESTRICT s,
+                       double *RESTRICT c, double *ssim_total, double *cs_total, int fused, int avx2) {
+    const int taps = job->taps;
+#if defined(HAVE_X86_DISPATCH)
+    if (avx2) {
+        horizontal_avx2(job->w, taps, v, ring_w, tw_pad, hbuf, TILE + BLOCK);
+    } else
+#endif
+    {
+        horizontal(job->w, taps, v, ring_w, tw_pad, hbuf, TILE + BLOCK, fused);
+    }
+    if (job->want_cs) {
+        combine(hbuf, TILE + BLOCK, tw_pad, job->c1, job->c2, job->cov_norm, s, c, 1);
+    } else {
+        combine(hbuf, TILE + BLOCK, tw_pad, job->c1, job->c2, job->cov_norm, s, c, 0);
+    }
+    for (Py_ssize_t j = tw; j < tw_pad; j++) s[j] = c[j] = 0.0;
+    if (job->ssim_out) memcpy(job->ssim_out + i * job->out_stride + col0, s, tw * sizeof(double));
+    *ssim_total += lane_sum(s, tw_pad);
+    if (job->want_cs) {
+        if (job->cs_out) memcpy(job->cs_out + i * job->out_stride + col0, c, tw * sizeof(double));
+        *cs_total += lane_sum(c, tw_pad);
+    }
+}
+
+/* Scratch doubles for a window of `taps`: the ring (4 planes of taps + 1 rows), two rows of vertical
+ * sums (4 planes each) and the SSIM and cs rows, all ring_w = round_up(TILE + taps - 1, BLOCK) wide. */
+static size_t scratch_size(Py_ssize_t taps) {
+    Py_ssize_t ring_w = round_up(TILE + taps - 1, BLOCK);
+    return (size_t)(4 * (taps + 1) * ring_w + 10 * ring_w);
+}
+
 INLINE void run_job_impl(job_t *job, double *scratch, int fused, int avx2) {
     const int taps = job->taps;
+    const int slots = taps + 1; /* ring rows: the window of two consecutive output rows */
     const Py_ssize_t ring_w = round_up(TILE + taps - 1, BLOCK);
-    const Py_ssize_t plane = (Py_ssize_t)taps * ring_w; /* one ring plane: taps rows of ring_w */
+    const Py_ssize_t plane = (Py_ssize_t)slots * ring_w; /* one ring plane: slots rows of ring_w */
     double *ring = scratch;                               /* x, y, sq, xy planes */
-    double *v = ring + 4 * plane; /* vertical results: 4 rows of ring_w */
-    double *s = v + 4 * ring_w, *c = s + ring_w;
-    double hbuf[4][TILE + BLOCK];
-    double *rows[MAX_TAPS];
+    double *v = ring + 4 * plane, *v2 = v + 4 * ring_w;   /* vertical sums of the two rows */
+    double *s = v2 + 4 * ring_w, *c = s + ring_w;
+    double hbuf[4 * (TILE + BLOCK)];
+    double *rows[MAX_TAPS + 1];
     const Py_ssize_t out_cols = job->width - taps + 1;
     double ssim_total = 0.0, cs_total = 0.0;
 
@@ -306,42 +405,31 @@ INLINE void run_job_impl(job_t *job, double *scratch, int fused, int avx2) {
         Py_ssize_t tw_pad = round_up(tw, BLOCK);
         Py_ssize_t in_cols = tw + taps - 1;
         Py_ssize_t v_pad = round_up(tw_pad + taps - 1, BLOCK);
-        for (Py_ssize_t i = 0; i < job->n_rows; i++) {
+        Py_ssize_t loaded = 0; /* input rows of the strip already in the ring */
+        for (Py_ssize_t i = 0; i < job->n_rows; i += 2) {
+            int pair = i + 1 < job->n_rows;
             Py_ssize_t top = job->first_row + i; /* input row of tap 0 */
-            if (i == 0) {
-                for (int k = 0; k < taps; k++) {
-                    double *slot = ring + (Py_ssize_t)((top + k) % taps) * ring_w;
-                    load_row(job, top + k, col0, in_cols, v_pad, slot, slot + plane, slot + 2 * plane,
-                             slot + 3 * plane);
-                }
-            } else {
-                Py_ssize_t r = top + taps - 1;
-                double *slot = ring + (Py_ssize_t)(r % taps) * ring_w;
+            for (; loaded < i + taps + pair; loaded++) {
+                Py_ssize_t r = job->first_row + loaded;
+                double *slot = ring + (Py_ssize_t)(r % slots) * ring_w;
                 load_row(job, r, col0, in_cols, v_pad, slot, slot + plane, slot + 2 * plane, slot + 3 * plane);
             }
-            for (int k = 0; k < taps; k++) rows[k] = ring + (Py_ssize_t)((top + k) % taps) * ring_w;
+            for (int k = 0; k < taps + pair; k++) rows[k] = ring + (Py_ssize_t)((top + k) % slots) * ring_w;
 #if defined(HAVE_X86_DISPATCH)
-            if (avx2) {
+            if (avx2 && pair) {
+                vertical2_avx2(job->w, taps, rows, plane, v_pad, v, v2, ring_w);
+            } else if (avx2) {
                 vertical_avx2(job->w, taps, rows, plane, v_pad, v, ring_w);
-                horizontal_avx2(job->w, taps, v, ring_w, tw_pad, hbuf[0], TILE + BLOCK);
             } else
 #endif
             {
                 vertical(job->w, taps, rows, plane, v_pad, v, ring_w, fused);
-                horizontal(job->w, taps, v, ring_w, tw_pad, hbuf[0], TILE + BLOCK, fused);
+                if (pair) vertical(job->w, taps, rows + 1, plane, v_pad, v2, ring_w, fused);
             }
-            if (job->want_cs) {
-                combine(hbuf[0], TILE + BLOCK, tw_pad, job->c1, job->c2, job->cov_norm, s, c, 1);
-            } else {
-                combine(hbuf[0], TILE + BLOCK, tw_pad, job->c1, job->c2, job->cov_norm, s, c, 0);
-            }
-            for (Py_ssize_t j = tw; j < tw_pad; j++) s[j] = c[j] = 0.0;
-            Py_ssize_t out_row = i;
-            if (job->ssim_out) memcpy(job->ssim_out + out_row * job->out_stride + col0, s, tw * sizeof(double));
-            ssim_total += lane_sum(s, tw_pad);
-            if (job->want_cs) {
-                if (job->cs_out) memcpy(job->cs_out + out_row * job->out_stride + col0, c, tw * sizeof(double));
-                cs_total += lane_sum(c, tw_pad);
+            finish_row(job, v, ring_w, i, col0, tw, tw_pad, hbuf, s, c, &ssim_total, &cs_total, fused, avx2);
+            if (pair) {
+                finish_row(job, v2, ring_w, i + 1, col0, tw, tw_pad, hbuf, s, c, &ssim_total, &cs_total, fused,
+                           avx2);
             }
         }
     }
@@ -446,6 +534,7 @@ static PyObject *ssim_strip(PyObject *self, PyObject *args) {
         job.kind = kind;
         job.row_stride = row_stride;
         job.width = width;
+        job.height = height;
         job.first_row = first_row;
         job.n_rows = n_rows;
         job.w = (const double *)bw.buf;
@@ -459,8 +548,7 @@ static PyObject *ssim_strip(PyObject *self, PyObject *args) {
         job.want_cs = want_cs || have_c;
         job.ssim_sum = 0.0;
         job.cs_sum = 0.0;
-        Py_ssize_t ring_w = round_up(TILE + taps - 1, BLOCK);
-        size_t n_scratch = (size_t)(4 * taps * ring_w + 6 * ring_w);
+        size_t n_scratch = scratch_size(taps);
         double *scratch = NULL;
         int failed = 0;
         Py_BEGIN_ALLOW_THREADS
