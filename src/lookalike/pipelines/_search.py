@@ -332,6 +332,16 @@ def _extract(pixels: np.ndarray) -> LocalFeatures:
     return verify_features(pixels)
 
 
+def _extract_file(path: str | None) -> LocalFeatures | None:
+    """The verification keypoints of an indexed file read from disk (None when it cannot be read)."""
+    if path is None:
+        return None
+    try:
+        return _extract(_verify_pixels(path))
+    except (LookalikeError, OSError, ValueError):
+        return None  # moved or changed since it was indexed: no keypoint evidence
+
+
 def _query_name(source: Any, position: int) -> str:
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
@@ -493,15 +503,9 @@ class _Engine:
             self._features.update(self.index.local_features(missing))
             missing = [i for i in missing if i not in self._features]
         if missing:
-            paths = dict(zip(missing, self.index.paths(missing), strict=True))
-            for file_id in missing:
-                features = None
-                if paths[file_id] is not None:
-                    try:
-                        features = _extract(_verify_pixels(paths[file_id]))
-                    except (LookalikeError, OSError, ValueError):
-                        features = None  # moved or changed since it was indexed: no keypoint evidence
-                self._features[file_id] = features
+            paths = self.index.paths(missing)
+            extracted = self._map(_extract_file, paths)  # decoding and SIFT release the GIL
+            self._features.update(zip(missing, extracted, strict=True))
         return {i: self._features[i] for i in ids}
 
     def verify(self, query: _Query, e: Evidence) -> Evidence:
@@ -623,7 +627,9 @@ def search(
     index : Index or path
         An open :class:`lookalike.index.Index` or the folder of one (built with
         ``lookalike index build`` or :meth:`Index.create` + :meth:`Index.update`;
-        the default descriptors, phash and embedding, are what ``copy`` uses).
+        the default descriptors, phash, embedding and rootsift, are what ``copy``
+        uses; without rootsift, the short list's keypoints are extracted from
+        the files at each query, several times slower).
     top : int, keyword-only
         Results per query, at most.
     min_similarity : float, keyword-only
@@ -633,8 +639,8 @@ def search(
         (default), or the same kind of thing.
     verify : bool, keyword-only
         ``copy`` only: verify the short list with keypoints (default). Without
-        it, crops are not found reliably, but the query costs a few
-        milliseconds instead of tens to hundreds.
+        it, crops are not found reliably, but the query costs tens of
+        milliseconds (decoding and embedding the query) instead of hundreds.
     shortlist : int, keyword-only
         Candidates verified with keypoints.
     on_error : {"raise", "report"}, keyword-only
