@@ -575,6 +575,67 @@ done:
     return result;
 }
 
+/* 2x2 means as _filters.box_downsample(image, 2) computes them, the same operations in the same order:
+ * ((row 2i + row 2i+1) at column 2j + (same) at column 2j+1) * 0.25, with the last row / column
+ * repeated when the size is odd (MATLAB's 'symmetric' padding). */
+#define HALVE_BODY(T)                                                                        \
+    for (Py_ssize_t i = 0; i < out_h; i++) {                                                 \
+        const T *RESTRICT r0 = (const T *)src + 2 * i * row_stride;                          \
+        const T *RESTRICT r1 = (const T *)src + (2 * i + 1 < height ? 2 * i + 1 : height - 1) * row_stride; \
+        double *RESTRICT o = dst + i * out_w;                                                \
+        for (Py_ssize_t j = 0; j < width / 2; j++) {                                         \
+            double a = (double)r0[2 * j] + (double)r1[2 * j];                                \
+            double b = (double)r0[2 * j + 1] + (double)r1[2 * j + 1];                        \
+            o[j] = (a + b) * 0.25;                                                           \
+        }                                                                                    \
+        if (width % 2) {                                                                     \
+            double a = (double)r0[width - 1] + (double)r1[width - 1];                        \
+            o[out_w - 1] = (a + a) * 0.25;                                                   \
+        }                                                                                    \
+    }
+
+PyDoc_STRVAR(halve_doc,
+             "halve(src, kind, height, width, row_stride, dst) -> None\n\n"
+             "2x2 means of a C-contiguous image (kind 0: float64, 1: uint8) into the float64 buffer dst of\n"
+             "ceil(height/2) x ceil(width/2), bit for bit as _filters.box_downsample(image, 2).");
+
+static PyObject *halve(PyObject *self, PyObject *args) {
+    Py_buffer bs = {0}, bd = {0};
+    int kind;
+    Py_ssize_t height, width, row_stride;
+    PyObject *result = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*innnw*:halve", &bs, &kind, &height, &width, &row_stride, &bd)) return NULL;
+    {
+        Py_ssize_t item = kind == KIND_U8 ? 1 : (Py_ssize_t)sizeof(double);
+        Py_ssize_t out_h = (height + 1) / 2, out_w = (width + 1) / 2;
+        const void *src = bs.buf;
+        double *dst = (double *)bd.buf;
+        if ((kind != KIND_U8 && kind != KIND_F64) || height < 1 || width < 1 || row_stride < width) {
+            PyErr_SetString(PyExc_ValueError, "halve: bad kind, shape or stride");
+            goto done;
+        }
+        if (bs.len < ((height - 1) * row_stride + width) * item ||
+            bd.len < out_h * out_w * (Py_ssize_t)sizeof(double)) {
+            PyErr_SetString(PyExc_ValueError, "halve: buffers are smaller than their shape");
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        if (kind == KIND_U8) {
+            HALVE_BODY(uint8_t)
+        } else {
+            HALVE_BODY(double)
+        }
+        Py_END_ALLOW_THREADS
+        result = Py_None;
+        Py_INCREF(result);
+    }
+done:
+    PyBuffer_Release(&bs);
+    PyBuffer_Release(&bd);
+    return result;
+}
+
 static PyObject *kernel_variant(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
@@ -591,6 +652,7 @@ static PyObject *set_avx2(PyObject *self, PyObject *arg) {
 
 static PyMethodDef methods[] = {
     {"ssim_strip", ssim_strip, METH_VARARGS, ssim_strip_doc},
+    {"halve", halve, METH_VARARGS, halve_doc},
     {"variant", kernel_variant, METH_NOARGS, "The kernel version in use: 'avx2-fma', 'fma' or 'baseline'."},
     {"set_avx2", set_avx2, METH_O,
      "set_avx2(allow) -> variant: allow (default) or forbid the AVX2 version, for tests; not thread-safe."},
