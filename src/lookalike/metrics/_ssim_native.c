@@ -53,7 +53,8 @@
 #define RESTRICT __restrict
 #endif
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+/* LOOKALIKE_SSIM_PORTABLE builds only the portable code (how arm64 and other compilers build it). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(LOOKALIKE_SSIM_PORTABLE)
 #define HAVE_X86_DISPATCH 1
 #endif
 
@@ -358,6 +359,7 @@ INLINE void finish_row(job_t *job, const double *RESTRICT v, Py_ssize_t ring_w, 
                        Py_ssize_t tw, Py_ssize_t tw_pad, double *RESTRICT hbuf, double *RESTRICT s,
                        double *RESTRICT c, double *ssim_total, double *cs_total, int fused, int avx2) {
     const int taps = job->taps;
+    (void)avx2;
 #if defined(HAVE_X86_DISPATCH)
     if (avx2) {
         horizontal_avx2(job->w, taps, v, ring_w, tw_pad, hbuf, TILE + BLOCK);
