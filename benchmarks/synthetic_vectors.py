@@ -238,6 +238,10 @@ def realistic_queries(*, perturbed: bool = True, seed: int = 1,
     queries : ndarray, float32, shape (m, 1280), unit rows
     kind : ndarray of str, ``"real"`` or ``"perturbed"`` per row
     """
+    target = Path(cache_dir) / f"queries-v{_VERSION}-{int(perturbed)}-{seed}.npz"
+    if target.exists():
+        with np.load(target, allow_pickle=False) as data:
+            return data["queries"], data["kinds"]
     vectors, _paths = real_embeddings(cache_dir)
     seeds, held = split_real(vectors)
     parts, kinds = [held], ["real"] * held.shape[0]
@@ -248,7 +252,9 @@ def realistic_queries(*, perturbed: bool = True, seed: int = 1,
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         parts.append(noisy)
         kinds += ["perturbed"] * held.shape[0]
-    return np.ascontiguousarray(np.concatenate(parts), np.float32), np.array(kinds)
+    queries, labels = np.ascontiguousarray(np.concatenate(parts), np.float32), np.array(kinds)
+    np.savez(target, queries=queries, kinds=labels)
+    return queries, labels
 
 
 def main() -> None:
