@@ -58,19 +58,23 @@ __all__ = [
 #: reported here is offered for moving away.
 DEFAULT_DUPLICATE_SIMILARITY = 0.85
 
-#: Pairs whose cosine is below this are never verified with keypoints (not plausible as copies).
+#: The keypoint verification gate (calibrated on the near-duplicate benchmark, see the module
+#: docstring): a pair is verified only when its global evidence is below the threshold, its
+#: cosine is at least this ...
 VERIFY_MIN_COSINE = 0.5
-#: ... and only a file's nearest neighbours by cosine: pairs where one is among the other's first
-#: this many.
+#: ... and one file is among the other's first this many neighbours by cosine.
 VERIFY_RANK = 3
-#: A pair that fails verification is tried mirrored only at or above this cosine.
-MIRROR_MIN_COSINE = 0.5
+#: At most this many pairs are verified in one call, the most plausible first (see the module docstring).
+VERIFY_MAX_PAIRS = 2000
+#: A pair that fails verification is tried mirrored only at or above this cosine (a mirrored
+#: copy keeps most of its embedding; the mirrored keypoints are extracted from the file).
+MIRROR_MIN_COSINE = 0.85
 #: Hash pairs within this many bits are always candidates (more when the threshold needs them).
 HASH_RADIUS = 3
 #: Up to this many embeddings, nearest neighbours are found by brute force; above, see
 #: :func:`embedding_neighbours`.
 EXACT_NEIGHBOURS = 4096
-PCA_DIMENSIONS = 64
+PCA_DIMENSIONS = 128
 PCA_SAMPLE = 20_000
 IVF_PROBES = 16
 #: Threads verifying pairs at once.
@@ -304,6 +308,31 @@ def _exact_neighbours(vectors: np.ndarray, k: int, *, metric: str = "ip") -> tup
     return rows, scores
 
 
+def _principal_axes(centred: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """The first ``count`` principal axes of the rows of ``centred``, as (d, count) orthonormal columns.
+
+    Randomised range finder with two power iterations (Halko, Martinsson and Tropp, "Finding
+    structure with randomness", SIAM Review 2011), orthonormalised through the eigenvectors of small
+    Gram matrices: matrix products and ``count``-sized eigenproblems only, no d x d decomposition
+    (a full ``eigh`` of the 1280 x 1280 covariance took seconds on a busy 2-core machine).
+    """
+    width = min(count + 16, *centred.shape)
+
+    def orthonormal(y: np.ndarray) -> np.ndarray:
+        values, vectors = np.linalg.eigh((y.T @ y).astype(np.float64))
+        keep = values > values.max() * 1e-10
+        return (y @ (vectors[:, keep] / np.sqrt(values[keep]))).astype(np.float32)
+
+    basis = orthonormal(centred @ rng.standard_normal((centred.shape[1], width), dtype=np.float32))
+    for _ in range(2):
+        basis = orthonormal(centred @ (centred.T @ basis))
+    spread = centred.T @ basis  # (d, width): centred ~ basis @ spread.T
+    values, vectors = np.linalg.eigh((spread.T @ spread).astype(np.float64))
+    order = np.argsort(values)[::-1][:count]
+    axes = spread @ (vectors[:, order] / np.sqrt(np.maximum(values[order], 1e-30)))
+    return np.ascontiguousarray(axes, dtype=np.float32)
+
+
 def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each unit vector's ``k`` nearest others by cosine: ``(rows, cosines)`` of shape (n, k), best first.
 
@@ -325,9 +354,7 @@ def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     rng = np.random.default_rng(0)
     sample = vectors[np.sort(rng.choice(n, min(n, PCA_SAMPLE), replace=False))]
     mean = sample.mean(axis=0)
-    centred = sample - mean
-    _values, axes = np.linalg.eigh(centred.T @ centred)
-    projection = np.ascontiguousarray(axes[:, ::-1][:, : min(PCA_DIMENSIONS, dim)], dtype=np.float32)
+    projection = _principal_axes(sample - mean, min(PCA_DIMENSIONS, dim), rng)
     reduced = np.ascontiguousarray((vectors - mean) @ projection, dtype=np.float32)
     short = min(2 * k, n - 1)
     try:
@@ -335,7 +362,7 @@ def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     except ImportError:
         rows, _ = _exact_neighbours(reduced, short, metric="l2")
     else:
-        nlist = int(np.clip(4 * np.sqrt(n), 16, 4096))
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39, 4096))  # FAISS wants 39 training points a list
         quantizer = faiss.IndexFlatL2(reduced.shape[1])
         ivf = faiss.IndexIVFFlat(quantizer, reduced.shape[1], nlist, faiss.METRIC_L2)
         ivf.cp.seed = 0
@@ -416,9 +443,12 @@ class _Pairs:
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
+        #: each file's cosine to its last (``neighbours``-th) nearest neighbour: how crowded its
+        #: part of the embedding space is (NaN until :meth:`candidates` ran)
+        self.local = np.full(self.ids.size, np.nan)
         self._features: dict[tuple[int, bool], LocalFeatures | None] = {}
         self._scores: dict[tuple[int, int], float] = {}
-        self.stats: dict[str, float] = {"verified_pairs": 0, "verify_s": 0.0}
+        self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
 
     def _load(self, spec: Any) -> tuple[np.ndarray | None, np.ndarray]:
         n = self.ids.size
@@ -450,7 +480,9 @@ class _Pairs:
             parts_rank.append(np.full(a.size, _NOT_RANKED, np.int64))
         if self.vectors is not None and self.has_vector.any():
             rows = np.flatnonzero(self.has_vector)
-            found, _cos = embedding_neighbours(self.vectors[rows], neighbours)
+            found, cosines = embedding_neighbours(self.vectors[rows], neighbours)
+            if cosines.shape[1]:
+                self.local[rows] = cosines[:, -1]
             k = found.shape[1]
             a = np.repeat(np.arange(rows.size), k)
             b = found.ravel()
@@ -509,22 +541,25 @@ class _Pairs:
             self._features[key] = features
         return self._features[key]
 
-    def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None, score: float) -> float:
-        """``score`` raised by keypoint verification of files ``a`` and ``b`` (also mirrored), if it succeeds."""
+    def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None,
+                        score: float) -> tuple[float, bool]:
+        """``score`` raised by keypoint verification of files ``a`` and ``b`` (also mirrored), if it succeeds;
+        and whether both had keypoints (False: a file could not be read, or has no keypoints)."""
         from lookalike.matching import compare_features
         from lookalike.pipelines._search import copy_similarity
 
         fa, fb = self.features(a, False), self.features(b, False)
-        if fa is not None and fb is not None and len(fa) and len(fb):
-            result = compare_features(fa, fb)
-            if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
-                fm = self.features(a, True)
-                if fm is not None and len(fm):
-                    result = compare_features(fm, fb)
-            if result.verified:
-                score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
-                                                   inliers=result.n_inliers, verified=True))
-        return score
+        if fa is None or fb is None or not len(fa) or not len(fb):
+            return score, False
+        result = compare_features(fa, fb)
+        if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
+            fm = self.features(a, True)
+            if fm is not None and len(fm):
+                result = compare_features(fm, fb)
+        if result.verified:
+            score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
+                                               inliers=result.n_inliers, verified=True))
+        return score, True
 
     def evidence(self, a: int, b: int) -> tuple[int | None, float | None]:
         ra, rb = self.row[a], self.row[b]
@@ -551,8 +586,9 @@ class _Pairs:
         distance, cosine = self.evidence(a, b)
         score = copy_similarity(hash_distance=distance, cosine=cosine)
         if self.verify and score < floor and (cosine is None or cosine >= VERIFY_MIN_COSINE):
-            score = self._verified_score(a, b, distance, cosine, score)
+            score, tried = self._verified_score(a, b, distance, cosine, score)
             self.stats["verified_pairs"] += 1
+            self.stats["missing_pairs"] += not tried
         self._scores[key] = score
         return score
 
@@ -713,9 +749,14 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     lap("scoring")
     if verify:
         gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
-        order = np.flatnonzero(gate)[np.argsort(-cosine[gate], kind="stable")]
+        # most plausible first: cosine above what each file's neighbourhood gives anyway (CSLS, Conneau
+        # et al., "Word translation without parallel data", ICLR 2018), then the cosine itself
+        crowding = np.nan_to_num(pairs.local[a] + pairs.local[b], nan=0.0)
+        candidates = np.flatnonzero(gate)
+        order = candidates[np.lexsort((-cosine[candidates], -(2 * cosine - crowding)[candidates]))]
         _verify_pairs(pairs, union, [(int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
-                                      float(cosine[k]), float(scores[k])) for k in order], min_similarity)
+                                      float(cosine[k]), float(scores[k])) for k in order], min_similarity,
+                      VERIFY_MAX_PAIRS)
         pairs.forget()
     lap("verification")
     components: dict[int, list[int]] = {}
@@ -725,6 +766,8 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     for members in components.values():
         if len(members) < 2:
             continue
+        if verify:
+            pairs.prefetch(members)
         eligible = [i for i in members if side[i] == 0] if two else members
         keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
         others = [i for i in members if i != keeper and (not two or side[i] == 1)]
@@ -743,24 +786,27 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     if timings is not None:
         timings.update(stages)
         timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
-                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]))
+                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
+                       missing_pairs=float(pairs.stats["missing_pairs"]))
     shown_roots = tuple(roots) if roots is not None else (os.path.commonpath([r.path for r in records.values()])
                                                           if records else "",)
     return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors)
 
 
 def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int | None, float, float]],
-                  min_similarity: float) -> None:
+                  min_similarity: float, budget: int) -> None:
     """Verify ``(a, b, distance, cosine, score)`` pairs in order, on a few threads (OpenCV releases the GIL),
-    skipping pairs that earlier joins already put in one group; join those that reach ``min_similarity``."""
+    skipping pairs that earlier joins already put in one group; join those that reach ``min_similarity``.
+    At most ``budget`` pairs are verified."""
     from concurrent.futures import ThreadPoolExecutor
 
     workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
     position = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        while position < len(todo):
+        while position < len(todo) and pairs.stats["verified_pairs"] < budget:
             batch = []
-            while position < len(todo) and len(batch) < 4 * workers:
+            room = int(budget - pairs.stats["verified_pairs"])
+            while position < len(todo) and len(batch) < min(4 * workers, room):
                 item = todo[position]
                 position += 1
                 if union.find(item[0]) != union.find(item[1]):
@@ -769,10 +815,11 @@ def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int |
                 continue
             pairs.prefetch(sorted({i for item in batch for i in item[:2]}))
             started = time.perf_counter()
-            scores = list(pool.map(lambda item: pairs._verified_score(*item), batch))
+            results = list(pool.map(lambda item: pairs._verified_score(*item), batch))
             pairs.stats["verify_s"] += time.perf_counter() - started
             pairs.stats["verified_pairs"] += len(batch)
-            for (a, b, *_rest), score in zip(batch, scores, strict=True):
+            pairs.stats["missing_pairs"] += sum(not tried for _score, tried in results)
+            for (a, b, *_rest), (score, _tried) in zip(batch, results, strict=True):
                 pairs.remember(a, b, score)
                 if score >= min_similarity:
                     union.join(a, b)
