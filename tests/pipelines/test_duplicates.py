@@ -161,8 +161,10 @@ def test_embedding_neighbours_exact_and_approximate(monkeypatch: pytest.MonkeyPa
     from lookalike.pipelines import _duplicates
 
     rng = np.random.default_rng(5)
-    centres = rng.normal(size=(60, 96))
-    vectors = centres[rng.integers(0, 60, 3000)] + 0.6 * rng.normal(size=(3000, 96))
+    # 256 dimensions, so the self-join's PCA (128) drops some; near copies (cosine ~0.95) of some rows
+    centres = rng.normal(size=(60, 256))
+    vectors = centres[rng.integers(0, 60, 3000)] + 0.6 * rng.normal(size=(3000, 256))
+    vectors[2500:] = vectors[:500] + 0.15 * rng.normal(size=(500, 256))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, -np.inf)
@@ -173,7 +175,8 @@ def test_embedding_neighbours_exact_and_approximate(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(_duplicates, "EXACT_NEIGHBOURS", 100)  # the IVF self-join on the same vectors
     rows, cosines = _duplicates.embedding_neighbours(vectors, 5)
     recall = np.mean([len(set(r) & set(t)) / 5 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
-    assert recall >= 0.9  # approximate by design; measured 0.97 on these vectors
+    assert recall >= 0.7  # approximate: isotropic noise in the dimensions PCA drops decides these ranks (0.78)
+    assert np.all(rows[:500, 0] == np.arange(2500, 3000)) and np.all(rows[2500:, 0] == np.arange(500))  # copies
     assert np.all(rows != np.arange(3000)[:, None])
     assert np.allclose(cosines, np.take_along_axis(similarity, rows, axis=1), atol=1e-5)  # exact cosines
     assert np.all(np.diff(cosines, axis=1) <= 1e-6)  # best first
