@@ -112,9 +112,10 @@ def synthetic_embeddings(n: int, *, seed: int, cache_dir: Path) -> np.ndarray:
     import synthetic_vectors
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    theirs = synthetic_vectors.DEFAULT_CACHE / "real.npz"
-    if not (cache_dir / "real.npz").exists() and theirs.exists():  # the same real vectors, computed once
-        shutil.copyfile(theirs, cache_dir / "real.npz")
+    for name in ("real.npz", f"generator-v{synthetic_vectors._VERSION}.json"):  # the same real vectors and
+        theirs = synthetic_vectors.DEFAULT_CACHE / name  # calibration as the ANN benchmark's, computed once
+        if not (cache_dir / name).exists() and theirs.exists():
+            shutil.copyfile(theirs, cache_dir / name)
     return np.asarray(synthetic_vectors.realistic_vectors(n, seed=seed, cache_dir=cache_dir))
 
 
@@ -130,7 +131,8 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
         neardup_data.build(root, originals=originals + caltech_originals, distractors=distractors, seed=0)
     bench = neardup_data.load(root)
     path = work / f"index-{n}"
-    if (path / "manifest.json").exists():
+    done = work / f"index-{n}.complete"  # written once every synthetic row is in
+    if done.exists() and (path / "manifest.json").exists():
         return path, bench, float("nan")
     real = work / "index-real"  # the real files alone, indexed once, then copied
     real_s = float("nan")
@@ -160,6 +162,7 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
                     vectors={"phash": specs["phash"].to_bytes(hashes[row]),
                              "embedding": specs["embedding"].to_bytes(vectors[row])}))
             index.catalog.commit(batch)
+    done.write_text(f"{n}\n")
     return path, bench, real_s
 
 

@@ -14,8 +14,8 @@ arrays (no Python loop per pair until verification):
   global evidence (hash distance, cosine), computed over arrays;
 - with ``verify``, RootSIFT + MAGSAC++ verification (also mirrored) of the pairs that pass a gate:
   global evidence below the threshold, cosine >= :data:`VERIFY_MIN_COSINE`, one file among the
-  other's first :data:`VERIFY_RANK` neighbours by cosine; the most plausible first (cosine above
-  the two files' neighbourhood level, CSLS), pairs already joined through others skipped, at most
+  other's first :data:`VERIFY_RANK` neighbours by cosine; highest cosine first, pairs already
+  joined through others skipped, at most
   :data:`VERIFY_MAX_PAIRS` per call. The keypoints come from the index where it stores them
   (``Index.local_features``), else from the files. The mirrored pass (keypoints extracted from the
   mirrored file) only at cosine >= :data:`MIRROR_MIN_COSINE`.
@@ -98,7 +98,8 @@ HASH_RADIUS = 3
 EXACT_NEIGHBOURS = 4096
 PCA_DIMENSIONS = 128
 PCA_SAMPLE = 20_000
-IVF_PROBES = 16
+IVF_LISTS_PER_ROOT = 2
+IVF_PROBES = 4
 #: Threads verifying pairs at once.
 VERIFY_THREADS = 2
 
@@ -359,7 +360,7 @@ def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     """Each unit vector's ``k`` nearest others by cosine: ``(rows, cosines)`` of shape (n, k), best first.
 
     Exact up to :data:`EXACT_NEIGHBOURS` vectors. Above, a self-join in two steps: a short list
-    of ``2 k`` per vector from an IVF index (FAISS ``IndexIVFFlat``, Jegou, Douze and Schmid,
+    of ``k + 3`` per vector from an IVF index (FAISS ``IndexIVFFlat``, Jegou, Douze and Schmid,
     "Product quantization for nearest neighbor search", TPAMI 2011; numpy brute force without
     FAISS) over the vectors projected on their first :data:`PCA_DIMENSIONS` principal axes
     (Euclidean distance there approximates ``2 - 2 cosine``), then the exact cosine of every
@@ -378,17 +379,18 @@ def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     mean = sample.mean(axis=0)
     projection = _principal_axes(sample - mean, min(PCA_DIMENSIONS, dim), rng)
     reduced = np.ascontiguousarray((vectors - mean) @ projection, dtype=np.float32)
-    short = min(2 * k, n - 1)
+    short = min(k + 3, n - 1)
     try:
         import faiss
     except ImportError:
         rows, _ = _exact_neighbours(reduced, short, metric="l2")
     else:
-        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39, 4096))  # FAISS wants 39 training points a list
+        nlist = max(1, min(int(IVF_LISTS_PER_ROOT * np.sqrt(n)), n // 39, 4096))  # 39 training points a list
         quantizer = faiss.IndexFlatL2(reduced.shape[1])
         ivf = faiss.IndexIVFFlat(quantizer, reduced.shape[1], nlist, faiss.METRIC_L2)
         ivf.cp.seed = 0
-        ivf.train(reduced[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))])
+        ivf.cp.niter = 10  # coarse cells only need to be reasonable: the short list is re-ranked exactly
+        ivf.train(reduced[np.sort(rng.choice(n, min(n, 40 * nlist), replace=False))])
         ivf.add(reduced)
         ivf.nprobe = min(nlist, IVF_PROBES)
         _d, found = ivf.search(reduced, short + 1)
@@ -465,9 +467,6 @@ class _Pairs:
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
-        #: each file's cosine to its last (``neighbours``-th) nearest neighbour: how crowded its
-        #: part of the embedding space is (NaN until :meth:`candidates` ran)
-        self.local = np.full(self.ids.size, np.nan)
         self._features: dict[tuple[int, bool], LocalFeatures | None] = {}
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
@@ -493,18 +492,17 @@ class _Pairs:
     def candidates(self, neighbours: int, min_similarity: float) -> _Candidates:
         """Hash pairs within the radius that can matter, and each file's ``neighbours`` nearest by cosine."""
         n = self.ids.size
-        parts_a, parts_b, parts_rank = [], [], []
+        parts_a, parts_b, parts_rank, parts_cos = [], [], [], []
         if self.hashes is not None and self.has_hash.any():
             rows = np.flatnonzero(self.has_hash)
             a, b, _d = hash_pairs(np.ascontiguousarray(self.hashes[rows]), _hash_radius(min_similarity))
             parts_a.append(rows[a])
             parts_b.append(rows[b])
             parts_rank.append(np.full(a.size, _NOT_RANKED, np.int64))
+            parts_cos.append(np.full(a.size, np.nan))
         if self.vectors is not None and self.has_vector.any():
             rows = np.flatnonzero(self.has_vector)
             found, cosines = embedding_neighbours(self.vectors[rows], neighbours)
-            if cosines.shape[1]:
-                self.local[rows] = cosines[:, -1]
             k = found.shape[1]
             a = np.repeat(np.arange(rows.size), k)
             b = found.ravel()
@@ -514,23 +512,24 @@ class _Pairs:
             parts_a.append(np.minimum(a, b))
             parts_b.append(np.maximum(a, b))
             parts_rank.append(rank)
+            parts_cos.append(cosines.ravel()[valid].astype(np.float64))
         if not parts_a:
             empty = np.zeros(0, np.int64)
             return _Candidates(empty, empty, empty, np.zeros(0), empty)
         a, b, rank = np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_rank)
+        cosine = np.concatenate(parts_cos)
         key = a * n + b
-        order = np.lexsort((rank, key))  # per pair, its best rank first
-        key, rank = key[order], rank[order]
+        order = np.lexsort((rank, key))  # per pair, its best rank first (neighbour lists before hash pairs)
+        key, rank, cosine = key[order], rank[order], cosine[order]
         first = np.concatenate(([True], key[1:] != key[:-1])) if key.size else np.zeros(0, bool)
-        key, rank = key[first], rank[first]
+        key, rank, cosine = key[first], rank[first], cosine[first]
         a, b = key // n, key % n
         distance = np.full(a.size, -1, np.int64)
         if self.hashes is not None:
             both = self.has_hash[a] & self.has_hash[b]
             distance[both] = _hamming_rows(self.hashes, a[both], b[both])
-        cosine = np.full(a.size, np.nan)
-        if self.vectors is not None:
-            both = self.has_vector[a] & self.has_vector[b]
+        if self.vectors is not None:  # hash pairs that are not embedding neighbours
+            both = np.isnan(cosine) & self.has_vector[a] & self.has_vector[b]
             cosine[both] = _cosine_rows(self.vectors, a[both], b[both])
         return _Candidates(a, b, distance, cosine, rank)
 
@@ -771,11 +770,8 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     lap("scoring")
     if verify:
         gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
-        # most plausible first: cosine above what each file's neighbourhood gives anyway (CSLS, Conneau
-        # et al., "Word translation without parallel data", ICLR 2018), then the cosine itself
-        crowding = np.nan_to_num(pairs.local[a] + pairs.local[b], nan=0.0)
         candidates = np.flatnonzero(gate)
-        order = candidates[np.lexsort((-cosine[candidates], -(2 * cosine - crowding)[candidates]))]
+        order = candidates[np.argsort(-cosine[candidates], kind="stable")]  # the most plausible first
         _verify_pairs(pairs, union, [(int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
                                       float(cosine[k]), float(scores[k])) for k in order], min_similarity,
                       VERIFY_MAX_PAIRS)
