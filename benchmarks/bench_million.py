@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--nprobe", default="", help="extra IVF nprobe values to time, e.g. 16,32,64")
     parser.add_argument("--ivf-nlist", type=int, default=0, help="also build an IVF store with this nlist")
     parser.add_argument("--hnsw", action="store_true", help="also build an HNSW store (slow at 1,000,000)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the stores saved in --cache-dir by an earlier run instead of building them again")
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--wait", type=float, default=600.0)
     args = parser.parse_args()
@@ -145,7 +147,7 @@ def main() -> None:
     import faiss
 
     import lookalike
-    from lookalike.index import HNSWStore, IVFStore, choose_backend, make_store
+    from lookalike.index import HNSWStore, IVFStore, choose_backend, load_store, make_store
 
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -190,19 +192,26 @@ def main() -> None:
         nonlocal verdict
         gc.collect()
         anon = _status("RssAnon")
-        base = realistic_vectors(n, seed=0, cache_dir=cache)
-        start = time.perf_counter()
-        store = make()
-        store.add(ids, base)  # type: ignore[attr-defined]
-        build = time.perf_counter() - start
-        del base
-        gc.collect()
-        ram = _status("RssAnon") - anon
-        with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            path = Path(tmp) / "store.faiss"
-            store.save(path)  # type: ignore[attr-defined]
-            disk = path.stat().st_size / 2**20
-        print(f"built {name} in {build:.0f} s (load {load():.2f}); {disk:.0f} MB on disk, {ram:.0f} MB RAM")
+        saved = cache / f"store-{name.replace(' ', '_').replace('=', '')}-{n}.faiss"
+        if args.reuse and saved.exists():  # a store this script built and saved before: time it again
+            meta = json.loads(saved.with_suffix(".json").read_text())
+            store = load_store(meta["backend"], saved)  # search-time parameters: the current defaults
+            build, ram = float(meta["build_s"]), float(meta["ram_mb"])
+            print(f"reused {name} from {saved} (built in {build:.0f} s by an earlier run)")
+        else:
+            base = realistic_vectors(n, seed=0, cache_dir=cache)
+            start = time.perf_counter()
+            store = make()
+            store.add(ids, base)  # type: ignore[attr-defined]
+            build = time.perf_counter() - start
+            del base
+            gc.collect()
+            ram = _status("RssAnon") - anon
+            store.save(saved)  # type: ignore[attr-defined]
+            saved.with_suffix(".json").write_text(json.dumps(
+                {"backend": store.backend, "build_s": build, "ram_mb": ram}))  # type: ignore[attr-defined]
+        disk = saved.stat().st_size / 2**20
+        print(f"{name}: built in {build:.0f} s (load {load():.2f}); {disk:.0f} MB on disk, {ram:.0f} MB RAM")
         for label, apply in settings(store):
             apply(store)
             found = store.search(queries, K)[1]  # type: ignore[attr-defined]
