@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 #: ../shared/data beside the checkout, or $LOOKALIKE_SHARED_DATA.
-SHARED_DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+_BESIDE_CHECKOUT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", _BESIDE_CHECKOUT))
 
 
 def shared_path(*parts: str) -> Path:
