@@ -407,9 +407,9 @@ def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     a = np.repeat(np.arange(n), short)
     b = rows.ravel()
     valid = b >= 0
-    cos = np.full(a.size, -np.inf, dtype=np.float32)
-    cos[valid] = _cosine_rows(vectors, a[valid], b[valid])
-    cos = cos.reshape(n, short)
+    flat = np.full(a.size, -np.inf, dtype=np.float32)
+    flat[valid] = _cosine_rows(vectors, a[valid], b[valid])
+    cos = flat.reshape(n, short)
     order = np.argsort(-cos, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(rows, order, axis=1), np.take_along_axis(cos, order, axis=1)
 
@@ -827,7 +827,7 @@ def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int |
     position = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while position < len(todo) and pairs.stats["verified_pairs"] < budget:
-            batch = []
+            batch: list[tuple[int, int, int | None, float, float]] = []
             room = int(budget - pairs.stats["verified_pairs"])
             while position < len(todo) and len(batch) < min(4 * workers, room):
                 item = todo[position]
