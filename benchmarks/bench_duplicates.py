@@ -32,10 +32,12 @@ how many are grouped with their own original (precision); groups made of synthet
 are counted apart.
 
 Anchor, in the same run: what imagededup and imagehash users do, all pairs of pHashes compared by
-Hamming distance at imagededup's default threshold (10 bits), vectorised numpy (XOR + popcount
-over uint64, blocks of rows) on the same 64-bit hashes, over all n(n-1)/2 pairs, timed once.
-It only compares hashes (no embedding, no verification), so it is a floor for any
-hash-based tool, not what those tools take in Python.
+Hamming distance at imagededup's default threshold (10 bits), on the same 64-bit hashes, timed once:
+vectorised numpy (XOR + popcount over uint64, blocks of rows) over all n(n-1)/2 pairs (a floor
+for any hash-only tool; it compares hashes and nothing else), and imagededup 0.3.3's own
+``PHash().find_duplicates(encoding_map=..., max_distance_threshold=10)`` (Cython brute force) in
+``.venv-torch`` on the first 2,000, 5,000 and 10,000 hashes, extrapolated to n as n^2 from the
+largest (it is not practical at 100,000: 10,000 took 15-19 s and 20,000 took 179 s in a trial).
 
 Usage::
 
@@ -179,6 +181,50 @@ def anchor_all_pairs(hashes: np.ndarray, threshold: int) -> tuple[float, int]:
     return time.perf_counter() - started, found // 2 + 0
 
 
+# imagededup 0.3.3's package __init__ files import its CNN method and plotter (torchvision, matplotlib),
+# not installed in .venv-torch: as in bench_index.py, the packages are registered without running them
+# and only imagededup.methods.hashing (its own code, unchanged) is imported.
+_IMAGEDEDUP_TIMER = """
+import importlib.util, os, sys, time, types
+import numpy as np
+root = importlib.util.find_spec("imagededup").submodule_search_locations[0]
+for name, sub in (("imagededup", ""), ("imagededup.methods", "methods"), ("imagededup.utils", "utils")):
+    module = types.ModuleType(name)
+    module.__path__ = [os.path.join(root, sub)]
+    sys.modules[name] = module
+import logging
+logging.disable(logging.INFO)
+from imagededup.methods.hashing import PHash
+hashes = np.load(sys.argv[1])
+phash = PHash(verbose=False)
+for n in map(int, sys.argv[2:]):
+    encodings = {f"{i:06d}.jpg": bytes(hashes[i]).hex() for i in range(n)}
+    started = time.perf_counter()
+    found = phash.find_duplicates(encoding_map=encodings, max_distance_threshold=10)
+    print(n, time.perf_counter() - started, sum(len(v) for v in found.values()) // 2, flush=True)
+"""
+
+
+def anchor_imagededup(hashes: np.ndarray, sizes: tuple[int, ...], venv: Path) -> list[tuple[int, float, int]]:
+    """imagededup's ``PHash.find_duplicates(encoding_map=...)`` (threshold 10) on the first ``sizes`` hashes:
+    ``(n, seconds, pairs)`` each; empty when .venv-torch is missing."""
+    import subprocess
+    import tempfile
+
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "h.npy", hashes)
+        run = subprocess.run([str(python), "-c", _IMAGEDEDUP_TIMER, str(Path(tmp) / "h.npy"), *map(str, sizes)],
+                             capture_output=True, text=True, check=False)
+    rows = []
+    for line in run.stdout.splitlines():
+        n, seconds, pairs = line.split()
+        rows.append((int(n), float(seconds), int(pairs)))
+    return rows
+
+
 def evaluate(report, bench: neardup_data.Benchmark) -> tuple[dict[str, list[bool]], int, int, int]:
     """Recall per transform, and (planted members right, planted members reported, synthetic-only groups)."""
     original_of = {os.path.realpath(q.path): os.path.realpath(q.original) for q in bench.queries}
@@ -238,6 +284,7 @@ def main() -> None:
         instrumented = time.perf_counter() - started
         _ids, hashes = index.vectors("phash")
     anchor_s, anchor_pairs = anchor_all_pairs(hashes, ANCHOR_THRESHOLD)
+    dedup = anchor_imagededup(hashes, (2000, 5000, 10000), HERE / ".venv-torch")
     end_load = os.getloadavg()
     recall, right, reported, synthetic_only = evaluate(report, bench)
     median = statistics.median(seconds)
@@ -249,12 +296,20 @@ def main() -> None:
           f"{end_load[0]:.2f} at the end; Python {platform.python_version()}, numpy {np.__version__}, "
           f"lookalike {lookalike.__version__}")
     print(f"index: {n} entries; real part indexed in {build_s:.1f} s (nan: cached)\n")
-    print("| side | median s | runs | ratio |")
+    print("| side | median s | runs | anchor / lookalike |")
     print("|---|---:|---|---:|")
     print(f"| lookalike find_duplicates(index), defaults | {median:.2f} | "
           f"{', '.join(f'{s:.2f}' for s in seconds)} | 1.00x |")
     print(f"| all-pairs pHash, numpy, <= {ANCHOR_THRESHOLD} bits ({anchor_pairs} pairs) | {anchor_s:.2f} | 1 | "
           f"{anchor_s / median:.2f}x |")
+    for size, seconds_n, pairs_n in dedup:
+        print(f"| imagededup PHash.find_duplicates(encoding_map), first {size} hashes ({pairs_n} pairs) | "
+              f"{seconds_n:.2f} | 1 | - |")
+    if dedup:
+        size, seconds_n, _pairs = dedup[-1]
+        projected_s = seconds_n * (n / size) ** 2
+        print(f"| imagededup at {n}, extrapolated as n^2 from {size} | {projected_s:.0f} | - | "
+              f"{projected_s / median:.0f}x |")
     print("\nstages of one instrumented call "
           f"({instrumented:.2f} s): " + ", ".join(f"{k} {timings.get(k, 0.0):.2f} s" for k in
                                                    ("load", "exact", "candidates", "scoring", "verification",
