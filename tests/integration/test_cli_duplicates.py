@@ -115,3 +115,18 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert code == 2 and "no such manifest" in err
     code, _out, err = run(str(tmp_path), "--json", "--csv")
     assert code == 2
+
+
+def test_max_verify_budget_note_and_errors(folder: Path) -> None:
+    camera = photo("camera", longest=320)
+    h, w = camera.shape[:2]
+    Image.fromarray(camera[h // 8 : h - h // 8, w // 6 :]).save(folder / "camera-crop.jpg", quality=90)
+    code, out, err = run(str(folder), "-j", "1", "--max-verify", "0", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["unverified_pairs"] >= 1  # the crop needs keypoints
+    assert f"{data['unverified_pairs']} plausible pair" in err and "--max-verify all" in err
+    code, out, err = run(str(folder), "-j", "1", "--max-verify", "all", "--json")
+    assert code == 0 and json.loads(out)["unverified_pairs"] == 0 and "left unverified" not in err
+    code, _out, err = run(str(folder), "--max-verify", "many")
+    assert code == 2 and "--max-verify" in err and "'many'" in err

@@ -89,6 +89,18 @@ def test_without_verification_the_crop_is_missed(folder: Path) -> None:
     assert groups["backup/camera.png"] == ["camera.png"]
 
 
+def test_the_verification_budget_is_reported_not_silent(folder: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    unlimited = find_duplicates(folder, jobs=1, index=index, max_verified=None)
+    assert unlimited.unverified == 0
+    assert dict(_names(unlimited, folder))["astronaut.jpg"] == ["astronaut-crop.jpg"]
+    none = find_duplicates(folder, jobs=1, index=index, max_verified=0)
+    assert "astronaut.jpg" not in dict(_names(none, folder))  # the crop needs keypoints
+    assert none.unverified >= 1 and none.to_dict()["unverified_pairs"] == none.unverified
+    with pytest.raises(ParameterError, match="max_verified"):
+        find_duplicates(folder, jobs=1, index=index, max_verified=-1)
+
+
 def test_a_stricter_threshold_keeps_only_the_exact_copies(folder: Path) -> None:
     report = find_duplicates(folder, min_similarity=1.0, jobs=1)
     assert _names(report, folder) == [("backup/camera.png", ["camera.png"])]

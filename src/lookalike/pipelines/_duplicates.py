@@ -182,6 +182,10 @@ class DuplicateReport:
     min_similarity : float
     errors : tuple of FileError
         Files that could not be read (skipped).
+    unverified : int
+        Plausible pairs (past the verification gate) left unverified because the
+        verification budget (``max_verified``) ran out; 0 means every plausible
+        pair was verified. Crops and rotated copies among them may be missed.
     """
 
     groups: tuple[DuplicateGroup, ...]
@@ -189,6 +193,7 @@ class DuplicateReport:
     files: int
     min_similarity: float
     errors: tuple[FileError, ...] = ()
+    unverified: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -197,6 +202,7 @@ class DuplicateReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"roots": list(self.roots), "files": self.files, "min_similarity": self.min_similarity,
+                "unverified_pairs": self.unverified,
                 "groups": [g.to_dict() for g in self.groups],
                 "errors": [{"path": e.path, "reason": e.reason} for e in self.errors]}
 
@@ -633,6 +639,7 @@ def find_duplicates(
     min_similarity: float = DEFAULT_DUPLICATE_SIMILARITY,
     verify: bool = True,
     neighbours: int = 5,
+    max_verified: int | None = VERIFY_MAX_PAIRS,
     index: Index | str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
@@ -660,6 +667,11 @@ def find_duplicates(
         Nearest neighbours by embedding cosine examined for each image
         (default 5; verification looks at the first :data:`VERIFY_RANK` of
         them). Hash candidates are every pair within a few bits instead.
+    max_verified : int or None, keyword-only
+        Most pairs verified with keypoints in one call, the most plausible
+        (highest cosine) first (default :data:`VERIFY_MAX_PAIRS`: about 20 s of
+        verification on 2 cores; ``None``: no limit). What the budget left
+        unverified is counted in :attr:`DuplicateReport.unverified`.
     index : Index or path, optional, keyword-only
         With a folder ``source``: the index to build or update for it (kept).
     jobs, progress : keyword-only
@@ -687,12 +699,16 @@ def find_duplicates(
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
+    if max_verified is not None and (isinstance(max_verified, bool) or not isinstance(max_verified, int)
+                                     or max_verified < 0):
+        raise ParameterError(f"max_verified must be a non-negative integer or None (no limit), got {max_verified!r}")
+    budget = -1 if max_verified is None else max_verified
     from lookalike.index import Index
 
     if isinstance(source, Index):
         if other is not None:
             raise ParameterError("a two-folder search needs two folders; give source and other as folders")
-        return _find(source, None, float(min_similarity), verify, neighbours, ())
+        return _find(source, None, float(min_similarity), verify, neighbours, (), budget=budget)
     folders = [os.fspath(source)] + ([os.fspath(other)] if other is not None else [])
     for folder in folders:
         if not os.path.isdir(folder):
@@ -708,7 +724,7 @@ def find_duplicates(
             errors: list[FileError] = []
             for folder in folders:
                 errors += opened.update(folder, jobs=jobs, progress=progress).errors
-            return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors))
+            return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), budget=budget)
         finally:
             if owned:
                 opened.close()
@@ -726,7 +742,9 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
-          errors: tuple[FileError, ...], timings: dict[str, float] | None = None) -> DuplicateReport:
+          errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
+          budget: int = VERIFY_MAX_PAIRS) -> DuplicateReport:
+    """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
     clock = time.perf_counter()
     stages: dict[str, float] = {}
 
@@ -777,10 +795,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
         candidates = np.flatnonzero(gate)
         order = candidates[np.argsort(-cosine[candidates], kind="stable")]  # the most plausible first
-        _verify_pairs(pairs, union, [(int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
-                                      float(cosine[k]), float(scores[k])) for k in order], min_similarity,
-                      VERIFY_MAX_PAIRS)
+        todo = [(int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
+                 float(cosine[k]), float(scores[k])) for k in order]
+        unverified = _verify_pairs(pairs, union, todo, min_similarity, budget)
         pairs.forget()
+    else:
+        unverified = 0
     lap("verification")
     components: dict[int, list[int]] = {}
     for i in records:
@@ -813,22 +833,22 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
                        missing_pairs=float(pairs.stats["missing_pairs"]))
     shown_roots = tuple(roots) if roots is not None else (os.path.commonpath([r.path for r in records.values()])
                                                           if records else "",)
-    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors)
+    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
 
 
 def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int | None, float, float]],
-                  min_similarity: float, budget: int) -> None:
+                  min_similarity: float, budget: int) -> int:
     """Verify ``(a, b, distance, cosine, score)`` pairs in order, on a few threads (OpenCV releases the GIL),
     skipping pairs that earlier joins already put in one group; join those that reach ``min_similarity``.
-    At most ``budget`` pairs are verified."""
+    At most ``budget`` pairs are verified (-1: all); returns how many the budget left unverified."""
     from concurrent.futures import ThreadPoolExecutor
 
     workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
     position = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        while position < len(todo) and pairs.stats["verified_pairs"] < budget:
+        while position < len(todo) and (budget < 0 or pairs.stats["verified_pairs"] < budget):
             batch: list[tuple[int, int, int | None, float, float]] = []
-            room = int(budget - pairs.stats["verified_pairs"])
+            room = len(todo) if budget < 0 else int(budget - pairs.stats["verified_pairs"])
             while position < len(todo) and len(batch) < min(4 * workers, room):
                 item = todo[position]
                 position += 1
@@ -848,6 +868,7 @@ def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int |
                     union.join(a, b)
             if len(pairs._features) > _FEATURE_CACHE:
                 pairs.forget()
+    return sum(union.find(item[0]) != union.find(item[1]) for item in todo[position:])
 
 
 def _member(record: FileRecord, similarity: float, exact: bool, root: int) -> DuplicateMember:
