@@ -61,7 +61,8 @@ def test_build_then_build_again_then_update(folder: Path) -> None:
 
 def test_add_remove_and_info(folder: Path, tmp_path: Path) -> None:
     index = tmp_path / "idx"
-    assert run("build", str(folder), "--index", str(index), "-d", "phash", "-d", "dhash", "-j", "1")[0] == 0
+    assert run("build", str(folder), "--index", str(index), "-d", "phash", "-d", "dhash", "-d", "rootsift",
+               "-j", "1")[0] == 0
     assert not (folder / ".lookalike-index").exists()
     extra = tmp_path / "extra.jpg"
     shutil.copy(folder / "coffee.jpg", extra)
@@ -74,12 +75,13 @@ def test_add_remove_and_info(folder: Path, tmp_path: Path) -> None:
     assert code == 0
     assert f"index:          {index}\n" in out
     assert "format version: 1 (created by lookalike " in out
-    assert "images:         4\n" in out and "descriptors:    phash, dhash\n" in out
+    assert "images:         4\n" in out and "descriptors:    phash, dhash, rootsift\n" in out
     assert "  phash:        binary, 4 vectors\n" in out
+    assert re.search(r"  rootsift:     keypoints of 4 files, [\d.]+ (KB|MB)\n", out)
     assert re.search(r"size on disk:   [\d.]+ (KB|MB)\n", out)
     code, out, _ = run("info", "--index", str(index), "--json")
     data = json.loads(out)
-    assert code == 0 and data["files"] == 4 and data["descriptors"] == ["phash", "dhash"]
+    assert code == 0 and data["files"] == 4 and data["descriptors"] == ["phash", "dhash", "rootsift"]
     assert data["format_version"] == 1 and data["stores"]["dhash"]["count"] == 4 and data["size_bytes"] > 0
 
 

@@ -17,7 +17,7 @@ from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 
 _LISTED_ERRORS = 10
-_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "embedding")  # lookalike.index.DESCRIPTORS, kept light
+_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "embedding", "rootsift")  # index.DESCRIPTORS, kept light
 
 
 def register(subparsers: Any) -> None:
@@ -40,11 +40,12 @@ def register(subparsers: Any) -> None:
     _index_option(build, required=False)
     build.add_argument("--descriptor", "-d", action="append", choices=_DESCRIPTOR_NAMES, default=None,
                        metavar="NAME",
-                       help="descriptor to compute, repeatable: ahash, dhash, phash, whash, embedding "
-                       "(default for a new index: phash and embedding)")
+                       help="descriptor to compute, repeatable: ahash, dhash, phash, whash, embedding, rootsift "
+                       "(the keypoints that verify search results; default for a new index: phash, embedding and "
+                       "rootsift; leave rootsift out for a faster build and slower verified searches)")
     build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
                        help="vector index of the embedding (default auto: exact up to 50,000 images, HNSW "
-                       "up to 2,000,000, IVF beyond)")
+                       "up to 250,000, IVF beyond)")
     _common(build)
     build.set_defaults(run=run_build)
 
@@ -163,7 +164,10 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"errors:         {info.errors} unreadable file{'s' if info.errors != 1 else ''}\n")
     out.write(f"descriptors:    {', '.join(info.descriptors)}\n")
     for name, store in info.stores.items():
-        if store["backend"] is None:
+        if store["backend"] == "catalogue":
+            state = f"keypoints of {store['count']} file{'s' if store['count'] != 1 else ''}" + (
+                f", {_size(store['bytes'])}" if store.get("bytes") is not None else "")
+        elif store["backend"] is None:
             state = "no snapshot yet (built on first search)"
         else:
             state = f"{store['backend']}, {store['count']} vectors" + (
