@@ -34,7 +34,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_index import make_photos  # noqa: E402
+from bench_index import make_photos
 
 TARGET = 30.0
 SETS = {
@@ -88,7 +88,7 @@ def main() -> None:
             times.append(time.perf_counter() - started)
         rows.append((f"anchor: decode + Embedder.embed alone, {args.jobs} onnxruntime threads",
                      statistics.median(times), times))
-        print(f"\n| side | median s | images/s | runs s |\n|---|---:|---:|---|")
+        print("\n| side | median s | images/s | runs s |\n|---|---:|---:|---|")
         for label, median, times in rows:
             print(f"| {label} | {median:.2f} | {len(paths) / median:.1f} | "
                   f"{', '.join(f'{t:.2f}' for t in times)} |")
