@@ -30,3 +30,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-output build dist src/*.egg-info
+	find src -name "*.so" -delete
