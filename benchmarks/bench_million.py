@@ -27,7 +27,12 @@ Measured per store (lookalike's store classes, ``make_store`` / ``IVFStore`` / `
 Usage::
 
     nice -n 10 .venv/bin/python benchmarks/bench_million.py [--n 1000000] [--cache-dir /tmp/lookalike-bench1m]
-        [--nprobe 16,32,64] [--hnsw] [--ivf-nlist 4000]
+        [--nprobe 16,32,64] [--hnsw] [--ivf-nlist 4000] [--reuse]
+
+The first run embeds the real photos (~13 min on 2 busy cores), generates and caches the base
+(~3 min), the ground truth (~3 min) and builds the stores (IVF at 1,000,000: ~10 min); each built
+store is saved in ``--cache-dir``, and ``--reuse`` times those again (with the current search-time
+defaults) without rebuilding them.
 
 Peak memory at 1,000,000: the memory-mapped base (4.9 GB, file-backed), the store's copy (4.9 GB)
 and, while it exists, the exact anchor's copy (4.9 GB; freed before the stores are built).
