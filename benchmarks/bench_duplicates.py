@@ -63,6 +63,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import neardup_data  # noqa: E402
+from bench_index import IMAGEDEDUP_SHIM  # noqa: E402
 
 SHARED = neardup_data.SHARED
 DEFAULT_WORK = Path("/tmp/lookalike-bench-dups")
@@ -184,14 +185,8 @@ def anchor_all_pairs(hashes: np.ndarray, threshold: int) -> tuple[float, int]:
 # imagededup 0.3.3's package __init__ files import its CNN method and plotter (torchvision, matplotlib),
 # not installed in .venv-torch: as in bench_index.py, the packages are registered without running them
 # and only imagededup.methods.hashing (its own code, unchanged) is imported.
-_IMAGEDEDUP_TIMER = """
-import importlib.util, os, sys, time, types
+_IMAGEDEDUP_TIMER = IMAGEDEDUP_SHIM + """
 import numpy as np
-root = importlib.util.find_spec("imagededup").submodule_search_locations[0]
-for name, sub in (("imagededup", ""), ("imagededup.methods", "methods"), ("imagededup.utils", "utils")):
-    module = types.ModuleType(name)
-    module.__path__ = [os.path.join(root, sub)]
-    sys.modules[name] = module
 import logging
 logging.disable(logging.INFO)
 from imagededup.methods.hashing import PHash

@@ -96,13 +96,16 @@ def make_photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
 # imagededup 0.3.3's package __init__ files import its CNN method (torchvision) and plotter (matplotlib),
 # neither installed in .venv-torch: the packages are registered without running them, and only
 # imagededup.methods.hashing (imagededup's own code, unchanged) is imported.
-_IMAGEDEDUP_TIMER = """
+#: Prefix of every script run in .venv-torch that imports imagededup's hashing (also bench_duplicates.py).
+IMAGEDEDUP_SHIM = """
 import importlib.util, json, os, statistics, sys, time, types
 root = importlib.util.find_spec("imagededup").submodule_search_locations[0]
 for name, sub in (("imagededup", ""), ("imagededup.methods", "methods"), ("imagededup.utils", "utils")):
     module = types.ModuleType(name)
     module.__path__ = [os.path.join(root, sub)]
     sys.modules[name] = module
+"""
+_IMAGEDEDUP_TIMER = IMAGEDEDUP_SHIM + """
 from imagededup.methods.hashing import PHash
 folder, workers, repeats, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 phash = PHash(verbose=False)
@@ -247,7 +250,7 @@ def clustered(n: int, rng: np.random.Generator, centres: np.ndarray, subcentres:
     return out
 
 
-def _raw_search(store: object) -> Callable[[np.ndarray, int], object]:
+def raw_search(store: object) -> Callable[[np.ndarray, int], object]:
     """The FAISS index's own search with the store's search-time parameters (no thread cap)."""
     import faiss
 
@@ -298,7 +301,7 @@ def bench_vectors(args: argparse.Namespace) -> None:
         out = []
         for count in (1, threads):
             faiss.omp_set_num_threads(count)
-            search = store.search if count == 1 else _raw_search(store)  # type: ignore[attr-defined]
+            search = store.search if count == 1 else raw_search(store)  # type: ignore[attr-defined]
             for q in queries[:20]:
                 search(q[None], 10)
             times = []

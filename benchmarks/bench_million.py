@@ -56,6 +56,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_index import raw_search
 from synthetic_vectors import (
     DEFAULT_CACHE,
     generator_info,
@@ -224,7 +225,7 @@ def main() -> None:
             quiet = wait_quiet(args.max_load, args.wait)
             med, p90 = single_query_ms(partial(store.search, k=K), queries)  # type: ignore[attr-defined]
             faiss.omp_set_num_threads(1)
-            raw_med, _ = single_query_ms(partial(_raw_search(store), k=K), queries)
+            raw_med, _ = single_query_ms(partial(raw_search(store), k=K), queries)
             faiss.omp_set_num_threads(threads)
             rows.append((f"{name} {label}", build, disk, ram, med, p90, raw_med, rec, rec_real, quiet))
             print(f"  {label}: median {med:.2f} ms, p90 {p90:.2f} ms, recall@10 {rec:.3f} (real {rec_real:.3f}), "
@@ -268,22 +269,6 @@ def main() -> None:
         ok = med < TARGET_MS and rec >= TARGET_RECALL
         print(f"verdict: {name}: median {med:.2f} ms (target < {TARGET_MS}), recall@10 {rec:.3f} "
               f"(target >= {TARGET_RECALL}): {'MET' if ok else 'NOT MET'}")
-
-
-def _raw_search(store: object) -> Callable[[np.ndarray, int], object]:
-    """FAISS's own search on the store's index with the store's search parameters."""
-    import faiss
-
-    index = store._index  # type: ignore[attr-defined]
-    if store.backend == "hnsw":  # type: ignore[attr-defined]
-        params = faiss.SearchParametersHNSW()
-        params.efSearch = store.ef_search  # type: ignore[attr-defined]
-        return lambda q, k: index.search(q, k, params=params)
-    if store.backend == "ivf":  # type: ignore[attr-defined]
-        params = faiss.SearchParametersIVF()
-        params.nprobe = store.nprobe  # type: ignore[attr-defined]
-        return lambda q, k: index.search(q, k, params=params)
-    return lambda q, k: index.search(q, k)
 
 
 if __name__ == "__main__":
