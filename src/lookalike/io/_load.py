@@ -299,6 +299,29 @@ class open_image:  # the name reads like ``open``: it is used like it
 
 
 
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The whole content of an image file, or one :class:`ImageReadError` naming it and the cause.
+
+    For callers that need the bytes as well as the pixels (a content hash, one decode of the
+    same bytes): the same failures and messages as :func:`load_image` on a path.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        raise ImageReadError(path, "it is a folder, not a file") from None
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(path, exc.strerror or str(exc)) from None
+    if not data:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    return data
+
+
 def _check_max_pixels(max_pixels: int | None) -> None:
     if max_pixels is None:
         return

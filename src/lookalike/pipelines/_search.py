@@ -356,20 +356,10 @@ def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
     name = _query_name(source, position)
     data: bytes | None = None
     if isinstance(source, str | os.PathLike):
+        from lookalike.io._load import read_bytes
+
         path = os.fspath(source)
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except IsADirectoryError:
-            raise ImageReadError(path, "it is a folder, not an image file") from None
-        except FileNotFoundError:
-            raise ImageReadError(path, "no such file") from None
-        except PermissionError:
-            raise ImageReadError(path, "permission denied") from None
-        except OSError as exc:
-            raise ImageReadError(path, exc.strerror or str(exc)) from None
-        if not data:
-            raise ImageReadError(path, "the file is empty (0 bytes)")
+        data = read_bytes(path)
         try:
             small = load_image(data, draft=draft)
         except ImageReadError as exc:
