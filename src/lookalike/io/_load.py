@@ -236,27 +236,7 @@ class open_image:  # the name reads like ``open``: it is used like it
     def _stream(self) -> IO[bytes]:
         source = self.source
         if isinstance(source, str | os.PathLike):
-            path = os.fspath(source)
-            try:
-                info = os.stat(path)
-            except FileNotFoundError:
-                raise ImageReadError(source, "no such file") from None
-            except PermissionError:
-                raise ImageReadError(source, "permission denied") from None
-            except OSError as exc:
-                raise ImageReadError(source, exc.strerror or str(exc)) from None
-            if stat.S_ISDIR(info.st_mode):
-                raise ImageReadError(source, "it is a folder, not a file")
-            if not stat.S_ISREG(info.st_mode):
-                raise ImageReadError(source, "not a regular file (a device, pipe or socket)")
-            if info.st_size == 0:
-                raise ImageReadError(source, "the file is empty (0 bytes)")
-            try:
-                self._file = open(path, "rb")  # closed in __exit__
-            except PermissionError:
-                raise ImageReadError(source, "permission denied") from None
-            except OSError as exc:
-                raise ImageReadError(source, exc.strerror or str(exc)) from None
+            self._file = _open_file(source)  # closed in __exit__
             return self._file
         if isinstance(source, bytes | bytearray | memoryview):
             if len(source) == 0:
@@ -299,24 +279,40 @@ class open_image:  # the name reads like ``open``: it is used like it
 
 
 
+def _open_file(source: str | os.PathLike[str]) -> IO[bytes]:
+    """The image file opened for reading, or one ImageReadError: missing, unreadable, a folder, not a
+    regular file (a pipe would block), or empty."""
+    path = os.fspath(source)
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageReadError(source, "it is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageReadError(source, "not a regular file (a device, pipe or socket)")
+        if info.st_size == 0:
+            raise ImageReadError(source, "the file is empty (0 bytes)")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise ImageReadError(source, "no such file") from None
+    except PermissionError:
+        raise ImageReadError(source, "permission denied") from None
+    except ImageReadError:
+        raise
+    except OSError as exc:
+        raise ImageReadError(source, exc.strerror or str(exc)) from None
+
+
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """The whole content of an image file, or one :class:`ImageReadError` naming it and the cause.
 
     For callers that need the bytes as well as the pixels (a content hash, one decode of the
-    same bytes): the same failures and messages as :func:`load_image` on a path.
+    same bytes): the same checks and messages as :func:`load_image` on a path.
     """
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
+    with _open_file(path) as handle:
+        try:
             data = handle.read()
-    except IsADirectoryError:
-        raise ImageReadError(path, "it is a folder, not a file") from None
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except PermissionError:
-        raise ImageReadError(path, "permission denied") from None
-    except OSError as exc:
-        raise ImageReadError(path, exc.strerror or str(exc)) from None
+        except OSError as exc:
+            raise ImageReadError(path, exc.strerror or str(exc)) from None
     if not data:
         raise ImageReadError(path, "the file is empty (0 bytes)")
     return data
