@@ -558,14 +558,14 @@ class _Pairs:
         self._features.clear()
 
     def features(self, file_id: int, mirrored: bool) -> LocalFeatures | None:
-        from lookalike.pipelines._search import _extract, _verify_pixels
+        from lookalike.index._descriptors import verify_features, verify_pixels
 
         key = (file_id, mirrored)
         if key not in self._features:
             features = None
             try:
-                pixels = _verify_pixels(self.records[file_id].path)
-                features = _extract(np.ascontiguousarray(pixels[:, ::-1]) if mirrored else pixels)
+                pixels = verify_pixels(self.records[file_id].path)
+                features = verify_features(np.ascontiguousarray(pixels[:, ::-1]) if mirrored else pixels)
             except (LookalikeError, OSError, ValueError):
                 features = None
             self._features[key] = features

@@ -318,15 +318,15 @@ class _Query:
             return self._features[mirrored]
 
 
+# The verification decode and keypoints are the index's (``lookalike.index._descriptors``), so a query
+# is verified with exactly what the index stores; imported on use to keep this module light.
 def _verify_pixels(source: Any) -> np.ndarray:
-    """The verification decode (:func:`lookalike.index._descriptors.verify_pixels`)."""
     from lookalike.index._descriptors import verify_pixels
 
     return verify_pixels(source)
 
 
 def _extract(pixels: np.ndarray) -> LocalFeatures:
-    """The verification keypoints (:func:`lookalike.index._descriptors.verify_features`)."""
     from lookalike.index._descriptors import verify_features
 
     return verify_features(pixels)
