@@ -165,10 +165,10 @@ def test_stored_keypoints_are_read_not_the_files(library: Any, tmp_path: Path) -
 
 
 def test_the_batched_ratio_test_finds_the_brute_force_matches(library: Any, tmp_path: Path) -> None:
-    """_ratio_matches (one matrix product for the short list) == match_descriptors' brute force, pair for pair."""
+    """match_many (one matrix product for the short list) == match_descriptors' brute force, pair for pair."""
     from lookalike.index._descriptors import verify_features, verify_pixels
     from lookalike.matching import match_descriptors
-    from lookalike.pipelines._search import _ratio_matches
+    from lookalike.matching._match import match_many
 
     folder, _index = library
     candidates = [verify_features(verify_pixels(p)) for p in sorted(folder.iterdir())]
@@ -178,7 +178,7 @@ def test_the_batched_ratio_test_finds_the_brute_force_matches(library: Any, tmp_
     most = 0
     for query in _edited_queries(tmp_path)[:3]:
         ours = verify_features(verify_pixels(query))
-        batched = _ratio_matches(ours, candidates)
+        batched = match_many(ours, candidates)
         for theirs, got in zip(candidates, batched, strict=True):
             expected = match_descriptors(ours, theirs, matcher="bruteforce")
             np.testing.assert_array_equal(got, expected)

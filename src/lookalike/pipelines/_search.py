@@ -507,7 +507,7 @@ class _Engine:
 
         Each candidate gets exactly what :func:`lookalike.matching.compare_features` gives for the
         query's features and its own (brute-force ratio test, MAGSAC++); the ratio-test matches of
-        all candidates come from one matrix product (:func:`_ratio_matches`).
+        all candidates come from one matrix product (:func:`lookalike.matching._match.match_many`).
         """
         from lookalike.matching import result_from_matches
 
@@ -528,7 +528,9 @@ class _Engine:
             if not todo:
                 break
             ours = query.features(mirrored)
-            matches = _ratio_matches(ours, [features for _j, features in todo])
+            from lookalike.matching._match import match_many
+
+            matches = match_many(ours, [features for _j, features in todo])
             results = self._map(lambda pair, ours=ours: result_from_matches(ours, pair[0], pair[1]),
                                 [(features, m) for (_j, features), m in zip(todo, matches, strict=True)])
             failed = []
@@ -564,55 +566,6 @@ class _Engine:
         return scored[:top]
 
 
-#: Candidates whose distances to the query are computed in one matrix product (bounds the memory:
-#: 8 x 1000 x 1000 float32, 32 MB).
-_MATCH_BATCH = 8
-
-
-def _ratio_matches(ours: LocalFeatures, theirs: list[LocalFeatures], ratio: float = 0.75) -> list[np.ndarray]:
-    """Lowe's ratio-test matches of ``ours`` against each of ``theirs``, as brute force finds them.
-
-    The same pairs as :func:`lookalike.matching.match_descriptors` with ``matcher="bruteforce"``
-    (for each descriptor of ``ours``, the two nearest of the candidate by L2 distance; kept when
-    ``d1 < ratio * d2``), for float descriptors, with the squared distances of all candidates
-    computed as ``|a|^2 + |b|^2 - 2 a.b`` by one BLAS matrix product instead of one OpenCV call
-    per candidate: 2.5x faster for a short list of 1000-keypoint images. The distances differ
-    from OpenCV's in the last bits only; on 480 query-candidate pairs of the 10,000-image
-    benchmark (30,711 matches, both query orientations) every pair's matches were identical,
-    and a test checks it on real photos.
-    """
-    out: list[np.ndarray] = []
-    a = ours.descriptors.astype(np.float32, copy=False)
-    a_norm = np.einsum("ij,ij->i", a, a)
-    rows = np.arange(len(a))
-    for start in range(0, len(theirs), _MATCH_BATCH):
-        batch = theirs[start : start + _MATCH_BATCH]
-        width = max(len(f) for f in batch)
-        stacked = np.zeros((len(batch), width, a.shape[1]), np.float32)
-        valid = np.zeros((len(batch), width), bool)
-        for k, f in enumerate(batch):
-            stacked[k, : len(f)] = f.descriptors
-            valid[k, : len(f)] = True
-        b_norm = np.where(valid, np.einsum("kij,kij->ki", stacked, stacked), np.inf)  # padding: infinitely far
-        # |b|^2 - 2 a.b, (len(a), len(batch), width): the squared distance less |a|^2, which is the
-        # same along a row and does not change which candidate descriptor is nearest
-        dist = (a @ stacked.reshape(-1, a.shape[1]).T).reshape(len(a), len(batch), width)
-        dist *= -2.0
-        dist += b_norm[None, :, :]
-        nearest = np.argmin(dist, axis=2)  # (len(a), len(batch)); the lowest index among ties, as OpenCV
-        d1 = np.take_along_axis(dist, nearest[:, :, None], axis=2)[:, :, 0]
-        np.put_along_axis(dist, nearest[:, :, None], np.inf, axis=2)
-        d2 = dist.min(axis=2)
-        d1 = np.sqrt(np.maximum(d1 + a_norm[:, None], 0.0)).astype(np.float64)
-        d2 = np.sqrt(np.maximum(d2 + a_norm[:, None], 0.0)).astype(np.float64)
-        keep = d1 < ratio * d2
-        for k, f in enumerate(batch):
-            if len(a) == 0 or len(f) < 2:
-                out.append(np.zeros((0, 2), np.intp))
-                continue
-            chosen = rows[keep[:, k]]
-            out.append(np.stack([chosen, nearest[chosen, k]], axis=1).astype(np.intp))
-    return out
 
 
 @functools.lru_cache(maxsize=2)
