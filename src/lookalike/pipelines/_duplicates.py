@@ -56,7 +56,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,8 @@ IVF_PROBES = 4
 VERIFY_THREADS = 2
 
 _FEATURE_CACHE = 4096
+#: Pairs whose keypoints are read from the index in one go, ahead of their verification.
+_LOAD_CHUNK = 256
 _CHUNK = 1 << 16
 _NOT_RANKED = 1 << 30
 
@@ -234,6 +236,10 @@ class _Union:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+
+    def members(self) -> set[int]:
+        """Every element joined to another (the others are alone)."""
+        return set(self.parent) | set(self.parent.values())
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -447,6 +453,47 @@ def _hash_radius(min_similarity: float) -> int:
     return int(min(s.HASH_MARGIN - 1, max(HASH_RADIUS, reach)))
 
 
+#: Where each of the 128 values of a SIFT descriptor goes when the image is mirrored left-right.
+#: OpenCV's descriptor is 4 x 4 cells (rows, columns of the keypoint's rotated frame) x 8 orientation
+#: bins; in that frame the mirror reverses the rows, and it reflects each gradient orientation.
+_MIRROR_SIFT = np.arange(128).reshape(4, 4, 8)[::-1][:, :, (-np.arange(8)) % 8].ravel()
+
+
+def mirror_features(features: LocalFeatures) -> LocalFeatures:
+    """The SIFT or RootSIFT features of the left-right mirror image, from the features of the image.
+
+    The mirror image of a keypoint at ``x`` is at ``width - 1 - x + scale / 2`` (OpenCV's SIFT
+    places keypoints half a working pixel off the pixel grid) with the angle ``180 - angle``, and its
+    descriptor is the same histogram with the cells and the orientation bins reflected
+    (:data:`_MIRROR_SIFT`; the mirror-invariant descriptors of Ma et al., "MI-SIFT: mirror and
+    inversion invariant generalization for SIFT descriptor", CIVR 2010, rest on the same
+    reorganisation). Measured against detecting on the mirrored pixels: the same keypoints with
+    identical descriptors for about 70 % of them; the rest differ because SIFT's octaves subsample
+    on a grid that mirroring shifts. No image is decoded, so a mirrored verification costs one
+    more matching, not a decode and a detection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lookalike.features import extract_local
+    >>> f = extract_local(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8), method="rootsift")
+    >>> m = mirror_features(f)
+    >>> bool(np.allclose(mirror_features(m).descriptors, f.descriptors)), m.image_size == f.image_size
+    (True, True)
+    """
+    from lookalike.features import LocalFeatures
+
+    if features.method not in ("sift", "rootsift"):
+        raise ParameterError(f"only SIFT and RootSIFT features can be mirrored, not {features.method}")
+    keypoints = np.array(features.keypoints, dtype=np.float32, copy=True)
+    keypoints[:, 0] = features.image_size[0] - 1 - keypoints[:, 0] + 0.5 * features.working_scale
+    oriented = keypoints[:, 3] >= 0
+    keypoints[oriented, 3] = np.mod(180.0 - keypoints[oriented, 3], 360.0)
+    descriptors = features.descriptors[:, _MIRROR_SIFT] if len(features) else features.descriptors
+    return LocalFeatures(keypoints, np.ascontiguousarray(descriptors), features.method, features.image_size,
+                         features.working_scale)
+
+
 @dataclass
 class _Candidates:
     """Candidate pairs as parallel arrays over rows of :class:`_Pairs`: ``a < b``."""
@@ -476,7 +523,7 @@ class _Pairs:
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
-        self._features: dict[tuple[int, bool], LocalFeatures | None] = {}
+        self._features: dict[int, LocalFeatures | None] = {}
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
 
@@ -543,49 +590,73 @@ class _Pairs:
         return _Candidates(a, b, distance, cosine, rank)
 
     # verification ----------------------------------------------------------------------------------
-    def prefetch(self, file_ids: Sequence[int]) -> None:
-        """Load stored keypoints of ``file_ids`` from the index, where it keeps them."""
-        wanted = [int(i) for i in file_ids if (int(i), False) not in self._features]
-        if not wanted or not hasattr(self.index, "local_features"):
-            return
-        stored = self.index.local_features(wanted)
-        for i in wanted:
-            if int(i) in stored:
-                self._features[(int(i), False)] = stored[int(i)]
+    def load_features(self, file_ids: Sequence[int]) -> dict[int, LocalFeatures]:
+        """Stored keypoints of ``file_ids`` from the index, where it keeps them (one catalogue read; safe
+        in another thread while verification runs: it touches nothing of this object)."""
+        if not file_ids or not hasattr(self.index, "local_features"):
+            return {}
+        return dict(self.index.local_features(list(file_ids)))
 
-    def forget(self) -> None:
-        """Drop cached keypoints (they are large)."""
-        self._features.clear()
-
-    def features(self, file_id: int, mirrored: bool) -> LocalFeatures | None:
+    def features(self, file_id: int) -> LocalFeatures | None:
+        """The RootSIFT features of a file: loaded (:meth:`load_features`), else stored, else extracted
+        from the file (None when it cannot be read)."""
         from lookalike.index._descriptors import verify_features, verify_pixels
 
-        key = (file_id, mirrored)
-        if key not in self._features:
-            features = None
+        if file_id in self._features:
+            return self._features[file_id]
+        stored = self.load_features([file_id])
+        if file_id in stored:
+            features: LocalFeatures | None = stored[file_id]
+        else:
             try:
-                pixels = verify_pixels(self.records[file_id].path)
-                features = verify_features(np.ascontiguousarray(pixels[:, ::-1]) if mirrored else pixels)
+                features = verify_features(verify_pixels(self.records[file_id].path))
             except (LookalikeError, OSError, ValueError):
                 features = None
-            self._features[key] = features
-        return self._features[key]
+        self._features[file_id] = features
+        return features
+
+    def mirrored_features(self, file_id: int) -> LocalFeatures | None:
+        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read)."""
+        from lookalike.index._descriptors import verify_features, verify_pixels
+
+        try:
+            return verify_features(np.ascontiguousarray(verify_pixels(self.records[file_id].path)[:, ::-1]))
+        except (LookalikeError, OSError, ValueError):
+            return None
+
+    def forget(self, keep: Iterable[int] = ()) -> None:
+        """Drop cached keypoints (they are large), except those of ``keep``."""
+        kept = {i: self._features[i] for i in keep if i in self._features}
+        self._features.clear()
+        self._features.update(kept)
 
     def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None,
                         score: float) -> tuple[float, bool]:
         """``score`` raised by keypoint verification of files ``a`` and ``b`` (also mirrored), if it succeeds;
-        and whether both had keypoints (False: a file could not be read, or has no keypoints)."""
-        from lookalike.matching import compare_features
+        and whether both had keypoints (False: a file could not be read, or has no keypoints).
+
+        The ratio-test matches are brute force's (:func:`~lookalike.matching._match.match_many`, one BLAS
+        product, the matches of ``compare_features`` with brute force). The mirrored pass first matches the
+        mirror image of ``a``'s keypoints (:func:`mirror_features`: no decode); only where that verifies
+        (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and described, and its
+        verification gives the score, as a search's mirrored query would (the derived keypoints
+        share about 70 % of those, so they find the copy but count fewer inliers).
+        """
+        from lookalike.matching import result_from_matches
+        from lookalike.matching._match import match_many
         from lookalike.pipelines._search import copy_similarity
 
-        fa, fb = self.features(a, False), self.features(b, False)
+        fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        result = compare_features(fa, fb)
+        result = result_from_matches(fa, fb, match_many(fa, [fb])[0])
         if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
-            fm = self.features(a, True)
-            if fm is not None and len(fm):
-                result = compare_features(fm, fb)
+            fm = mirror_features(fa)
+            result = result_from_matches(fm, fb, match_many(fm, [fb])[0])
+            if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
+                extracted = self.mirrored_features(a)
+                if extracted is not None and len(extracted):
+                    result = result_from_matches(extracted, fb, match_many(extracted, [fb])[0])
         if result.verified:
             score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
                                                inliers=result.n_inliers, verified=True))
@@ -600,27 +671,32 @@ class _Pairs:
             cosine = float(np.dot(self.vectors[ra].astype(np.float32), self.vectors[rb].astype(np.float32)))
         return distance, cosine
 
+    def known(self, a: int, b: int) -> bool:
+        """Whether the score of files ``a`` and ``b`` is remembered."""
+        return (min(a, b), max(a, b)) in self._scores
+
     def remember(self, a: int, b: int, score: float) -> None:
         self._scores[(min(a, b), max(a, b))] = score
 
-    def similarity(self, a: int, b: int, floor: float) -> float:
-        """The ``copy`` similarity of files ``a`` and ``b`` (verification only when it can lift it to ``floor``)."""
+    def global_score(self, a: int, b: int) -> tuple[float, int | None, float | None]:
+        """``(score, hash distance, cosine)`` of files ``a`` and ``b`` from what is known without keypoints:
+        a remembered score, 1 for the same content, else the ``copy`` similarity of the global evidence."""
         from lookalike.pipelines._search import copy_similarity
 
         key = (min(a, b), max(a, b))
         if key in self._scores:
-            return self._scores[key]
+            return self._scores[key], None, None
         if self.content[self.row[a]] == self.content[self.row[b]]:
-            self._scores[key] = 1.0
-            return 1.0
+            return 1.0, None, None
         distance, cosine = self.evidence(a, b)
-        score = copy_similarity(hash_distance=distance, cosine=cosine)
-        if self.verify and score < floor and (cosine is None or cosine >= VERIFY_MIN_COSINE):
-            score, tried = self._verified_score(a, b, distance, cosine, score)
-            self.stats["verified_pairs"] += 1
-            self.stats["missing_pairs"] += not tried
-        self._scores[key] = score
-        return score
+        return copy_similarity(hash_distance=distance, cosine=cosine), distance, cosine
+
+    def similarity(self, a: int, b: int) -> float:
+        """The remembered (or global) ``copy`` similarity of files ``a`` and ``b``."""
+        key = (min(a, b), max(a, b))
+        if key not in self._scores:
+            self._scores[key] = self.global_score(a, b)[0]
+        return self._scores[key]
 
 
 def _keeper_key(record: FileRecord) -> tuple[int, int, str]:
@@ -795,31 +871,43 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
         candidates = np.flatnonzero(gate)
         order = candidates[np.argsort(-cosine[candidates], kind="stable")]  # the most plausible first
-        todo = [(int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
-                 float(cosine[k]), float(scores[k])) for k in order]
+        todo: list[tuple[int, int, int | None, float | None, float]] = [
+            (int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
+             float(cosine[k]), float(scores[k])) for k in order]
         unverified = _verify_pairs(pairs, union, todo, min_similarity, budget)
         pairs.forget()
     else:
         unverified = 0
     lap("verification")
     components: dict[int, list[int]] = {}
-    for i in records:
+    for i in sorted(union.members()):  # files in a group of two or more
         components.setdefault(union.find(i), []).append(i)
-    groups: list[DuplicateGroup] = []
+    plans: list[tuple[int, list[int]]] = []
+    needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
-        if len(members) < 2:
-            continue
-        if verify:
-            pairs.prefetch(members)
         eligible = [i for i in members if side[i] == 0] if two else members
         keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
         others = [i for i in members if i != keeper and (not two or side[i] == 1)]
         if not others:
             continue
+        plans.append((keeper, others))
+        for i in others:
+            if pairs.known(keeper, i) or _exact(records[keeper], records[i]):
+                continue
+            score, distance, cosine = pairs.global_score(keeper, i)
+            if verify and score < min_similarity and (cosine is None or cosine >= VERIFY_MIN_COSINE):
+                needed.append((keeper, i, distance, cosine, score))
+            else:
+                pairs.remember(keeper, i, score)
+    if needed:  # joined through others: verified directly, every one (no budget: they are in the report)
+        _verify_pairs(pairs, None, needed, min_similarity, -1)
+        pairs.forget()
+    groups: list[DuplicateGroup] = []
+    for keeper, others in plans:
         rows = []
         for i in others:
-            exact = records[i].content_hash is not None and records[i].content_hash == records[keeper].content_hash
-            similarity = 1.0 if exact else pairs.similarity(keeper, i, min_similarity)
+            exact = _exact(records[keeper], records[i])
+            similarity = 1.0 if exact else pairs.similarity(keeper, i)
             rows.append(_member(records[i], similarity, exact, side[i]))
         rows.sort(key=lambda m: (-m.similarity, m.path))
         groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side[keeper]), tuple(rows)))
@@ -836,27 +924,52 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
 
 
-def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int | None, float, float]],
+def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: list[tuple[int, int, int | None, float | None, float]],
                   min_similarity: float, budget: int) -> int:
-    """Verify ``(a, b, distance, cosine, score)`` pairs in order, on a few threads (OpenCV releases the GIL),
-    skipping pairs that earlier joins already put in one group; join those that reach ``min_similarity``.
-    At most ``budget`` pairs are verified (-1: all); returns how many the budget left unverified."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Verify ``(a, b, distance, cosine, score)`` pairs in order, on a few threads (OpenCV and BLAS release the
+    GIL), and remember their scores. With a ``union``: skip pairs that earlier joins already put in one group,
+    join those that reach ``min_similarity``, and verify at most ``budget`` pairs (-1: all); returns how many
+    the budget left unverified. The keypoints of the next :data:`_LOAD_CHUNK` pairs are read from the index
+    by another thread while these are verified."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
+    last_use: dict[int, int] = {}
+    for k, item in enumerate(todo):
+        last_use[item[0]] = last_use[item[1]] = k
+    n_chunks = -(-len(todo) // _LOAD_CHUNK)
+    loads: dict[int, Future[dict[int, LocalFeatures]]] = {}
+    merged: set[int] = set()
     position = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as loader:
+
+        def submit(chunk: int) -> None:
+            for k in range(chunk, min(n_chunks, chunk + 2)):  # this chunk and the next
+                if k not in loads and k not in merged:
+                    part = todo[k * _LOAD_CHUNK:(k + 1) * _LOAD_CHUNK]
+                    wanted = sorted({i for item in part for i in item[:2]} - pairs._features.keys())
+                    loads[k] = loader.submit(pairs.load_features, wanted)
+
+        def merge(chunk: int) -> None:
+            submit(chunk)
+            if chunk not in merged:
+                for i, features in loads.pop(chunk).result().items():
+                    pairs._features.setdefault(i, features)
+                merged.add(chunk)
+
         while position < len(todo) and (budget < 0 or pairs.stats["verified_pairs"] < budget):
-            batch: list[tuple[int, int, int | None, float, float]] = []
+            batch: list[tuple[int, int, int | None, float | None, float]] = []
             room = len(todo) if budget < 0 else int(budget - pairs.stats["verified_pairs"])
+            first = position
             while position < len(todo) and len(batch) < min(4 * workers, room):
                 item = todo[position]
                 position += 1
-                if union.find(item[0]) != union.find(item[1]):
+                if union is None or union.find(item[0]) != union.find(item[1]):
                     batch.append(item)
             if not batch:
                 continue
-            pairs.prefetch(sorted({i for item in batch for i in item[:2]}))
+            for chunk in range(first // _LOAD_CHUNK, (position - 1) // _LOAD_CHUNK + 1):
+                merge(chunk)
             started = time.perf_counter()
             results = list(pool.map(lambda item: pairs._verified_score(*item), batch))
             pairs.stats["verify_s"] += time.perf_counter() - started
@@ -864,11 +977,17 @@ def _verify_pairs(pairs: _Pairs, union: _Union, todo: list[tuple[int, int, int |
             pairs.stats["missing_pairs"] += sum(not tried for _score, tried in results)
             for (a, b, *_rest), (score, _tried) in zip(batch, results, strict=True):
                 pairs.remember(a, b, score)
-                if score >= min_similarity:
+                if union is not None and score >= min_similarity:
                     union.join(a, b)
             if len(pairs._features) > _FEATURE_CACHE:
-                pairs.forget()
+                pairs.forget(i for i, last in last_use.items() if last >= position)
+    if union is None:
+        return len(todo) - position
     return sum(union.find(item[0]) != union.find(item[1]) for item in todo[position:])
+
+
+def _exact(a: FileRecord, b: FileRecord) -> bool:
+    return a.content_hash is not None and a.content_hash == b.content_hash
 
 
 def _member(record: FileRecord, similarity: float, exact: bool, root: int) -> DuplicateMember:
