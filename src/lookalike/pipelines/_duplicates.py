@@ -241,6 +241,15 @@ class _Union:
         """Every element joined to another (the others are alone)."""
         return set(self.parent) | set(self.parent.values())
 
+    def roots(self, items: np.ndarray) -> np.ndarray:
+        """The root of each of ``items`` (an int64 array), in bulk."""
+        joined = np.array(sorted(self.members()), dtype=np.int64)
+        if not joined.size:
+            return items.copy()
+        roots = np.array([self.find(int(i)) for i in joined], dtype=np.int64)
+        position = np.minimum(np.searchsorted(joined, items), joined.size - 1)
+        return np.where(joined[position] == items, roots[position], items)
+
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -416,12 +425,14 @@ def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         keep = np.ones_like(found, dtype=bool)
         keep[np.arange(n), drop] = False
         rows = found[keep].reshape(n, short)
-    a = np.repeat(np.arange(n), short)
-    b = rows.ravel()
-    valid = b >= 0
-    flat = np.full(a.size, -np.inf, dtype=np.float32)
-    flat[valid] = _cosine_rows(vectors, a[valid], b[valid])
-    cos = flat.reshape(n, short)
+    cos = np.empty((n, short), dtype=np.float32)
+    block = max(1, _CHUNK // (8 * short))
+    for start in range(0, n, block):  # each row against its short list: the row is read once, not per pair
+        stop = min(n, start + block)
+        listed = rows[start:stop]
+        valid = listed >= 0
+        exact = np.einsum("id,ikd->ik", vectors[start:stop], vectors[np.where(valid, listed, 0)])
+        cos[start:stop] = np.where(valid, exact, -np.inf)
     order = np.argsort(-cos, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(rows, order, axis=1), np.take_along_axis(cos, order, axis=1)
 
@@ -456,6 +467,7 @@ def _hash_radius(min_similarity: float) -> int:
 #: Where each of the 128 values of a SIFT descriptor goes when the image is mirrored left-right.
 #: OpenCV's descriptor is 4 x 4 cells (rows, columns of the keypoint's rotated frame) x 8 orientation
 #: bins; in that frame the mirror reverses the rows, and it reflects each gradient orientation.
+_NO_ARRAY = np.zeros((0, 0), np.float32)  # gemm's absent third matrix
 _MIRROR_SIFT = np.arange(128).reshape(4, 4, 8)[::-1][:, :, (-np.arange(8)) % 8].ravel()
 
 
@@ -494,6 +506,52 @@ def mirror_features(features: LocalFeatures) -> LocalFeatures:
                          features.working_scale)
 
 
+def ratio_matches(a: LocalFeatures, b: LocalFeatures, *, ratio: float = 0.75) -> np.ndarray:
+    """Lowe's ratio-test matches of float descriptors ``a`` against ``b``, as brute force finds them.
+
+    The pairs of :func:`lookalike.matching.match_descriptors` with ``matcher="bruteforce"`` (each
+    descriptor of ``a``, its two nearest of ``b`` by L2 distance, kept when ``d1 < ratio * d2``;
+    Lowe, IJCV 2004), with the squared distances as ``|a|^2 + |b|^2 - 2 a.b`` from one matrix
+    product, as :func:`lookalike.matching._match.match_many` computes them for a short list, for
+    one pair. The product is OpenCV's ``gemm``, not numpy's BLAS: verification runs on several
+    threads, and a multi-threaded BLAS called from them for these small products (about 400 x 128 x
+    400) waits on its own threads: 1.6 ms a pair where single-threaded BLAS or ``gemm`` take 0.8-1.0
+    (12 ms against 1.0 on 2 busy cores). Distances differ from OpenCV's brute force in the last bits
+    only, so the matches are the same but for exact ties.
+
+    Returns an intp (M, 2) array of ``(i, j)``, increasing in ``i``; (0, 2) when ``a`` has no
+    keypoints or ``b`` fewer than two.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lookalike.features import extract_local
+    >>> from lookalike.matching import match_descriptors
+    >>> f = extract_local(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8), method="rootsift")
+    >>> g = extract_local(np.random.default_rng(1).integers(0, 256, (96, 128), np.uint8), method="rootsift")
+    >>> bool(np.array_equal(ratio_matches(f, g), match_descriptors(f, g, matcher="bruteforce")))
+    True
+    """
+    import cv2
+
+    if len(a) == 0 or len(b) < 2:
+        return np.zeros((0, 2), np.intp)
+    x = np.ascontiguousarray(a.descriptors, dtype=np.float32)
+    y = np.ascontiguousarray(b.descriptors, dtype=np.float32)
+    dist = np.asarray(cv2.gemm(x, y, -2.0, _NO_ARRAY, 0.0, flags=cv2.GEMM_2_T))  # -2 a.b, (len(a), len(b))
+    dist += np.einsum("ij,ij->i", y, y)[None, :]  # the squared distance less |a|^2, the same along a row
+    rows = np.arange(len(x))
+    nearest = np.argmin(dist, axis=1)  # the lowest index among ties, as OpenCV
+    d1 = dist[rows, nearest]
+    dist[rows, nearest] = np.inf
+    d2 = dist.min(axis=1)
+    a_norm = np.einsum("ij,ij->i", x, x)
+    d1 = np.sqrt(np.maximum(d1 + a_norm, 0.0)).astype(np.float64)
+    d2 = np.sqrt(np.maximum(d2 + a_norm, 0.0)).astype(np.float64)
+    keep = d1 < ratio * d2
+    return np.stack([rows[keep], nearest[keep]], axis=1).astype(np.intp)
+
+
 @dataclass
 class _Candidates:
     """Candidate pairs as parallel arrays over rows of :class:`_Pairs`: ``a < b``."""
@@ -524,6 +582,7 @@ class _Pairs:
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
         self._features: dict[int, LocalFeatures | None] = {}
+        self._mirrored: dict[int, LocalFeatures | None] = {}
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
 
@@ -616,47 +675,51 @@ class _Pairs:
         return features
 
     def mirrored_features(self, file_id: int) -> LocalFeatures | None:
-        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read)."""
+        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read);
+        kept, as a mirrored copy is usually verified against several members of its group."""
         from lookalike.index._descriptors import verify_features, verify_pixels
 
-        try:
-            return verify_features(np.ascontiguousarray(verify_pixels(self.records[file_id].path)[:, ::-1]))
-        except (LookalikeError, OSError, ValueError):
-            return None
+        if file_id not in self._mirrored:
+            try:
+                pixels = verify_pixels(self.records[file_id].path)
+                self._mirrored[file_id] = verify_features(np.ascontiguousarray(pixels[:, ::-1]))
+            except (LookalikeError, OSError, ValueError):
+                self._mirrored[file_id] = None
+        return self._mirrored[file_id]
 
     def forget(self, keep: Iterable[int] = ()) -> None:
         """Drop cached keypoints (they are large), except those of ``keep``."""
         kept = {i: self._features[i] for i in keep if i in self._features}
         self._features.clear()
         self._features.update(kept)
+        self._mirrored.clear()
 
     def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None,
                         score: float) -> tuple[float, bool]:
         """``score`` raised by keypoint verification of files ``a`` and ``b`` (also mirrored), if it succeeds;
         and whether both had keypoints (False: a file could not be read, or has no keypoints).
 
-        The ratio-test matches are brute force's (:func:`~lookalike.matching._match.match_many`, one BLAS
-        product, the matches of ``compare_features`` with brute force). The mirrored pass first matches the
+        The ratio-test matches are brute force's, as ``compare_features`` finds them (:func:`ratio_matches`,
+        one matrix product). The mirrored pass first matches the
         mirror image of ``a``'s keypoints (:func:`mirror_features`: no decode); only where that verifies
         (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and described, and its
         verification gives the score, as a search's mirrored query would (the derived keypoints
         share about 70 % of those, so they find the copy but count fewer inliers).
         """
         from lookalike.matching import result_from_matches
-        from lookalike.matching._match import match_many
         from lookalike.pipelines._search import copy_similarity
 
         fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        result = result_from_matches(fa, fb, match_many(fa, [fb])[0])
+        result = result_from_matches(fa, fb, ratio_matches(fa, fb))
         if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
             fm = mirror_features(fa)
-            result = result_from_matches(fm, fb, match_many(fm, [fb])[0])
+            result = result_from_matches(fm, fb, ratio_matches(fm, fb))
             if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
                 extracted = self.mirrored_features(a)
                 if extracted is not None and len(extracted):
-                    result = result_from_matches(extracted, fb, match_many(extracted, [fb])[0])
+                    result = result_from_matches(extracted, fb, ratio_matches(extracted, fb))
         if result.verified:
             score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
                                                inliers=result.n_inliers, verified=True))
@@ -702,6 +765,17 @@ class _Pairs:
 def _keeper_key(record: FileRecord) -> tuple[int, int, str]:
     pixels = (record.width or 0) * (record.height or 0)
     return (-pixels, -(record.size or 0), record.path)
+
+
+def _common_folder(paths: Sequence[str]) -> str:
+    """``os.path.commonpath(paths)`` of absolute paths ("" for none), without splitting every path: the
+    common prefix of all is that of the first and last in sorted order, cut back to a whole component."""
+    if not paths:
+        return ""
+    prefix = os.path.commonprefix([min(paths), max(paths)])  # noqa: RUF071 (characters, then cut below)
+    if not all(len(p) == len(prefix) or p[len(prefix)] == os.sep for p in paths):
+        prefix = prefix[:prefix.rfind(os.sep) + 1]
+    return os.path.normpath(prefix) if prefix.rstrip(os.sep) else os.sep
 
 
 def _under(path: str, root: str) -> bool:
@@ -834,10 +908,10 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     if roots is not None:
         records = {i: r for i, r in records.items() if any(_under(r.path, root) for root in roots)}
     two = roots is not None and len(roots) == 2
-    side = {i: (1 if two and roots is not None and _under(r.path, roots[1]) else 0) for i, r in records.items()}
+    side = {i: int(_under(r.path, roots[1])) for i, r in records.items()} if two and roots is not None else {}
     pairs = _Pairs(index, records, verify)
     ids = pairs.ids
-    side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64)
+    side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
     lap("load")
     union = _Union()
     by_hash: dict[str, list[int]] = {}
@@ -846,11 +920,11 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
             by_hash.setdefault(r.content_hash, []).append(i)
     for same in by_hash.values():
         for a in same[1:]:
-            if not two or side[a] != side[same[0]]:
+            if not two or side.get(a, 0) != side.get(same[0], 0):
                 union.join(same[0], a)
         if two:  # an exact copy on each side joins through any pair across
-            left = [i for i in same if side[i] == 0]
-            for b in (i for i in same if side[i] == 1):
+            left = [i for i in same if side.get(i, 0) == 0]
+            for b in (i for i in same if side.get(i, 0) == 1):
                 if left:
                     union.join(left[0], b)
     lap("exact")
@@ -871,9 +945,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
         candidates = np.flatnonzero(gate)
         order = candidates[np.argsort(-cosine[candidates], kind="stable")]  # the most plausible first
-        todo: list[tuple[int, int, int | None, float | None, float]] = [
-            (int(ids[a[k]]), int(ids[b[k]]), int(distance[k]) if distance[k] >= 0 else None,
-             float(cosine[k]), float(scores[k])) for k in order]
+        todo = _PairList(ids[a[order]], ids[b[order]], distance[order], cosine[order], scores[order])
         unverified = _verify_pairs(pairs, union, todo, min_similarity, budget)
         pairs.forget()
     else:
@@ -885,9 +957,9 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     plans: list[tuple[int, list[int]]] = []
     needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
-        eligible = [i for i in members if side[i] == 0] if two else members
+        eligible = [i for i in members if side.get(i, 0) == 0] if two else members
         keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
-        others = [i for i in members if i != keeper and (not two or side[i] == 1)]
+        others = [i for i in members if i != keeper and (not two or side.get(i, 0) == 1)]
         if not others:
             continue
         plans.append((keeper, others))
@@ -900,7 +972,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
             else:
                 pairs.remember(keeper, i, score)
     if needed:  # joined through others: verified directly, every one (no budget: they are in the report)
-        _verify_pairs(pairs, None, needed, min_similarity, -1)
+        _verify_pairs(pairs, None, _PairList.of(needed), min_similarity, -1)
         pairs.forget()
     groups: list[DuplicateGroup] = []
     for keeper, others in plans:
@@ -908,9 +980,9 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         for i in others:
             exact = _exact(records[keeper], records[i])
             similarity = 1.0 if exact else pairs.similarity(keeper, i)
-            rows.append(_member(records[i], similarity, exact, side[i]))
+            rows.append(_member(records[i], similarity, exact, side.get(i, 0)))
         rows.sort(key=lambda m: (-m.similarity, m.path))
-        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side[keeper]), tuple(rows)))
+        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side.get(keeper, 0)), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))
     pairs.forget()
     lap("grouping")
@@ -919,36 +991,64 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
                        verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
                        missing_pairs=float(pairs.stats["missing_pairs"]))
-    shown_roots = tuple(roots) if roots is not None else (os.path.commonpath([r.path for r in records.values()])
-                                                          if records else "",)
+    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
     return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
 
 
-def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: list[tuple[int, int, int | None, float | None, float]],
-                  min_similarity: float, budget: int) -> int:
-    """Verify ``(a, b, distance, cosine, score)`` pairs in order, on a few threads (OpenCV and BLAS release the
-    GIL), and remember their scores. With a ``union``: skip pairs that earlier joins already put in one group,
-    join those that reach ``min_similarity``, and verify at most ``budget`` pairs (-1: all); returns how many
-    the budget left unverified. The keypoints of the next :data:`_LOAD_CHUNK` pairs are read from the index
-    by another thread while these are verified."""
+@dataclass(frozen=True)
+class _PairList:
+    """Pairs of file ids to verify, in order, as arrays: hash distance -1 and cosine NaN where unknown."""
+
+    a: np.ndarray
+    b: np.ndarray
+    distance: np.ndarray
+    cosine: np.ndarray
+    score: np.ndarray
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[int, int, int | None, float | None, float]]) -> _PairList:
+        a, b, distance, cosine, score = zip(*items, strict=True)
+        return cls(np.array(a, np.int64), np.array(b, np.int64),
+                   np.array([-1 if d is None else d for d in distance], np.int64),
+                   np.array([math.nan if c is None else c for c in cosine], np.float64), np.array(score, np.float64))
+
+    def __len__(self) -> int:
+        return int(self.a.size)
+
+    def items(self, start: int, stop: int) -> list[tuple[int, int, int | None, float | None, float]]:
+        """Pairs ``start`` to ``stop`` as ``(a, b, distance or None, cosine or None, score)``."""
+        part = slice(start, stop)
+        return [(a, b, None if d < 0 else d, None if c != c else c, score) for a, b, d, c, score in zip(
+            self.a[part].tolist(), self.b[part].tolist(), self.distance[part].tolist(), self.cosine[part].tolist(),
+            self.score[part].tolist(), strict=True)]
+
+
+def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_similarity: float, budget: int) -> int:
+    """Verify pairs in order, on a few threads (OpenCV releases the GIL), and remember their scores. With a
+    ``union``: skip pairs that earlier joins already put in one group, join those that reach ``min_similarity``,
+    and verify at most ``budget`` pairs (-1: all); returns how many pairs the budget left unverified. The
+    keypoints of the next :data:`_LOAD_CHUNK` pairs are read from the index by another thread while these are
+    verified."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
-    last_use: dict[int, int] = {}
-    for k, item in enumerate(todo):
-        last_use[item[0]] = last_use[item[1]] = k
     n_chunks = -(-len(todo) // _LOAD_CHUNK)
+    chunks: dict[int, list[tuple[int, int, int | None, float | None, float]]] = {}
     loads: dict[int, Future[dict[int, LocalFeatures]]] = {}
     merged: set[int] = set()
     position = 0
     with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as loader:
 
+        def chunk_items(k: int) -> list[tuple[int, int, int | None, float | None, float]]:
+            if k not in chunks:
+                chunks[k] = todo.items(k * _LOAD_CHUNK, (k + 1) * _LOAD_CHUNK)
+            return chunks[k]
+
         def submit(chunk: int) -> None:
             for k in range(chunk, min(n_chunks, chunk + 2)):  # this chunk and the next
                 if k not in loads and k not in merged:
-                    part = todo[k * _LOAD_CHUNK:(k + 1) * _LOAD_CHUNK]
-                    wanted = sorted({i for item in part for i in item[:2]} - pairs._features.keys())
-                    loads[k] = loader.submit(pairs.load_features, wanted)
+                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs._features.keys()
+                    loads[k] = loader.submit(pairs.load_features, sorted(wanted))
 
         def merge(chunk: int) -> None:
             submit(chunk)
@@ -962,7 +1062,7 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: list[tuple[int, int
             room = len(todo) if budget < 0 else int(budget - pairs.stats["verified_pairs"])
             first = position
             while position < len(todo) and len(batch) < min(4 * workers, room):
-                item = todo[position]
+                item = chunk_items(position // _LOAD_CHUNK)[position % _LOAD_CHUNK]
                 position += 1
                 if union is None or union.find(item[0]) != union.find(item[1]):
                     batch.append(item)
@@ -979,11 +1079,16 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: list[tuple[int, int
                 pairs.remember(a, b, score)
                 if union is not None and score >= min_similarity:
                     union.join(a, b)
-            if len(pairs._features) > _FEATURE_CACHE:
-                pairs.forget(i for i, last in last_use.items() if last >= position)
+            if len(pairs._features) > _FEATURE_CACHE:  # keep what the next pairs need
+                here = position // _LOAD_CHUNK
+                pairs.forget(i for k in (here, here + 1) if k in chunks for item in chunks[k] for i in item[:2])
+            for k in [k for k in chunks if k < position // _LOAD_CHUNK]:
+                del chunks[k]
+        for k in list(loads):  # prefetched beyond the budget
+            loads.pop(k).cancel()
     if union is None:
         return len(todo) - position
-    return sum(union.find(item[0]) != union.find(item[1]) for item in todo[position:])
+    return int(np.count_nonzero(union.roots(todo.a[position:]) != union.roots(todo.b[position:])))
 
 
 def _exact(a: FileRecord, b: FileRecord) -> bool:
