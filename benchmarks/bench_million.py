@@ -142,6 +142,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE))
     parser.add_argument("--nprobe", default="", help="extra IVF nprobe values to time, e.g. 16,32,64")
+    parser.add_argument("--rerank", default="",
+                        help="extra re-ranking factors of the fast-scan store to time, e.g. 10,50")
+    parser.add_argument("--sq8", action="store_true",
+                        help="also build (or, with --reuse, reload) an IVF store of 8-bit codes alone, as before")
     parser.add_argument("--ivf-nlist", type=int, default=0, help="also build an IVF store with this nlist")
     parser.add_argument("--hnsw", action="store_true", help="also build an HNSW store (slow at 1,000,000)")
     parser.add_argument("--reuse", action="store_true",
@@ -153,7 +157,7 @@ def main() -> None:
     import faiss
 
     import lookalike
-    from lookalike.index import HNSWStore, IVFStore, choose_backend, load_store, make_store
+    from lookalike.index import HNSWStore, IVFStore, choose_backend, index_params, load_store, make_store
 
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -237,13 +241,32 @@ def main() -> None:
 
     probe = [int(v) for v in args.nprobe.split(",") if v]
 
+    factors = [int(v) for v in args.rerank.split(",") if v]
+
     def ivf_settings(store: object) -> list[tuple[str, Callable[[object], None]]]:
         default = int(store.nprobe)  # type: ignore[attr-defined]
-        return [(f"nprobe={default} (default)", lambda s: setattr(s, "nprobe", default))] + [
-            (f"nprobe={v}", lambda s, v=v: setattr(s, "nprobe", v)) for v in probe if v != default]
+        rerank = int(getattr(store, "rerank", 0)) if store.storage == "fastscan" else 0  # type: ignore[attr-defined]
+
+        def setting(nprobe: int, factor: int) -> Callable[[object], None]:
+            def apply(s: object) -> None:
+                s.nprobe = nprobe  # type: ignore[attr-defined]
+                if factor:
+                    s.rerank = factor  # type: ignore[attr-defined]
+            return apply
+
+        label = f"nprobe={default}" + (f" rerank={rerank}" if rerank else "")
+        rows = [(f"{label} (default)", setting(default, rerank))]
+        rows += [(f"nprobe={v}" + (f" rerank={rerank}" if rerank else ""), setting(v, rerank))
+                 for v in probe if v != default]
+        if rerank:
+            rows += [(f"nprobe={default} rerank={f}", setting(default, f)) for f in factors if f != rerank]
+        return rows
 
     if auto == "ivf":
-        measure("auto ivf", lambda: make_store("ivf", dim, metric="ip"), ivf_settings)
+        params = index_params("ivf")
+        measure(f"auto ivf {params['storage']}", lambda: make_store("ivf", dim, metric="ip", **params), ivf_settings)
+        if args.sq8:
+            measure("ivf sq8", lambda: IVFStore(dim, storage="sq8"), ivf_settings)
     elif auto == "hnsw":
         measure("auto hnsw", lambda: make_store("hnsw", dim, metric="ip"),
                 lambda s: [(f"ef_search={s.ef_search} (default)", lambda _s: None)])  # type: ignore[attr-defined]

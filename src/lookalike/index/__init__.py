@@ -27,6 +27,7 @@ from lookalike.index._vectors import (
     BACKENDS,
     EXACT_MAX,
     HNSW_MAX,
+    INDEX_IVF_STORAGE,
     BinaryFlatStore,
     FlatStore,
     HNSWStore,
@@ -35,6 +36,7 @@ from lookalike.index._vectors import (
     NumpyFlatStore,
     VectorStore,
     choose_backend,
+    index_params,
     load_store,
     make_store,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "EXACT_MAX",
     "FORMAT_VERSION",
     "HNSW_MAX",
+    "INDEX_IVF_STORAGE",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
     "BinaryFlatStore",
@@ -63,6 +66,7 @@ __all__ = [
     "VectorStore",
     "choose_backend",
     "descriptor_spec",
+    "index_params",
     "load_store",
     "make_store",
 ]

@@ -36,6 +36,7 @@ from lookalike.index._vectors import (
     VectorStore,
     _write_atomic,
     choose_backend,
+    index_params,
     load_store,
     make_store,
     store_state,
@@ -285,10 +286,12 @@ class Index:
         backend : str, keyword-only
             Vector index for embeddings: ``"auto"`` (exact up to
             :data:`~lookalike.index.EXACT_MAX` vectors, HNSW up to
-            :data:`~lookalike.index.HNSW_MAX`, IVF beyond), ``"flat"``,
+            :data:`~lookalike.index.HNSW_MAX`, IVF with fast-scan codes re-ranked on 8-bit ones
+            beyond), ``"flat"``,
             ``"hnsw"``, ``"ivf"`` or ``"numpy"``. Hashes are always searched exactly.
         backend_params : dict, optional, keyword-only
-            Parameters of the backend (``ef_search``, ``m`` for HNSW; ``nprobe``, ``nlist`` for IVF).
+            Parameters of the backend (``ef_search``, ``m`` for HNSW; ``nprobe``, ``nlist``, ``storage``,
+            ``rerank`` for IVF: see :class:`~lookalike.index.IVFStore`).
 
         Raises
         ------
@@ -696,8 +699,11 @@ class Index:
         backend = self._desired_backend(spec, n)
         params = {} if spec.metric == "hamming" else {
             k: v for k, v in self._backend_params.items()
-            if k in {"hnsw": ("m", "ef_construction", "ef_search"), "ivf": ("nlist", "nprobe")}.get(backend, ())
+            if k in {"hnsw": ("m", "ef_construction", "ef_search"),
+                     "ivf": ("nlist", "nprobe", "storage", "rerank")}.get(backend, ())
         }
+        if spec.metric != "hamming":
+            params = {**index_params(backend), **params}
         return make_store(backend, spec.dim, metric=spec.metric, **params)
 
     def _store(self, name: str) -> VectorStore:
