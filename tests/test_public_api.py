@@ -35,7 +35,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "lookalike.features": frozenset({
         "EMBEDDING_MODELS", "HASH_METHODS", "LOCAL_METHODS", "Embedder", "LocalFeatures", "dihedral_hashes",
         "embed_images", "extract_local", "hamming_distance", "hash_many", "hash_similarity", "hash_to_hex",
-        "hex_to_hash", "image_hash",
+        "hex_to_hash", "image_hash", "mirror_features",
     }),
     "lookalike.matching": frozenset({
         "MATCHERS", "MIN_INLIERS", "MODELS", "MatchResult", "Verification", "compare_features",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lookalike.errors import ParameterError
-from lookalike.features import LOCAL_METHODS, LocalFeatures, extract_local
+from lookalike.features import LOCAL_METHODS, LocalFeatures, extract_local, mirror_features
 from lookalike.io import load_image
 from tests.conftest import shared_path
 
@@ -46,22 +46,22 @@ def test_shapes_and_types(graf: np.ndarray, method: str, dtype: type, width: int
 
 def test_the_cap_keeps_the_strongest(graf: np.ndarray) -> None:
     gray = cv2.cvtColor(graf, cv2.COLOR_RGB2GRAY)
-    detected = cv2.AKAZE_create().detect(gray, None)
+    detected = cv2.AKAZE.create().detect(gray, None)
     assert len(extract_local(graf, method="akaze", max_keypoints=100_000)) == len(detected) > 300
     f = extract_local(graf, method="akaze", max_keypoints=300)
     assert len(f) == 300
     strongest = sorted(detected, key=lambda k: -k.response)[:300]
-    assert {tuple(k[:2]) for k in f.keypoints} == {tuple(np.float32(k.pt)) for k in strongest}
+    assert {tuple(k[:2]) for k in f.keypoints} == {tuple(np.asarray(k.pt, np.float32)) for k in strongest}
     for method in ("sift", "orb"):
         assert len(extract_local(graf, method=method, max_keypoints=300)) == 300
 
 
 def test_sift_equals_opencv_on_the_grey_image(graf: np.ndarray) -> None:
     gray = cv2.cvtColor(graf, cv2.COLOR_RGB2GRAY)
-    keypoints, descriptors = cv2.SIFT_create().detectAndCompute(gray, None)
+    keypoints, descriptors = cv2.SIFT.create().detectAndCompute(gray, None)
     assert len(keypoints) < 4000  # below the cap, nothing is dropped
     f = extract_local(graf, method="sift")
-    np.testing.assert_array_equal(f.keypoints[:, :2], np.float32([k.pt for k in keypoints]))
+    np.testing.assert_array_equal(f.keypoints[:, :2], np.array([k.pt for k in keypoints], np.float32))
     np.testing.assert_array_equal(f.descriptors, descriptors)
 
 
@@ -172,3 +172,42 @@ def _assert_same(f: LocalFeatures, g: LocalFeatures) -> None:
     np.testing.assert_array_equal(g.keypoints, f.keypoints)
     np.testing.assert_array_equal(g.descriptors, f.descriptors)
     assert g.descriptors.dtype == f.descriptors.dtype
+
+
+@pytest.mark.parametrize("working_size", [1600, 192])  # detected at full size, and at half size (scale 2)
+def test_mirrored_features_are_those_of_the_mirror_image(working_size: int) -> None:
+    from lookalike.matching import compare_features
+    from tests.index.conftest import photo
+
+    pixels = photo("chelsea", longest=384)
+
+    def features(image: np.ndarray) -> LocalFeatures:
+        return extract_local(np.ascontiguousarray(image), method="rootsift", max_keypoints=1000,
+                             working_size=working_size)
+
+    original, detected = features(pixels), features(pixels[:, ::-1])
+    derived = mirror_features(original)
+    assert original.working_scale == 384 / min(384, working_size)
+    assert (derived.method, derived.image_size, derived.working_scale) == (
+        original.method, original.image_size, original.working_scale)
+    assert np.allclose(mirror_features(derived).keypoints, original.keypoints, atol=1e-3)
+    assert np.array_equal(mirror_features(derived).descriptors, original.descriptors)
+    # the same keypoint at the same place: its descriptor is the one detected on the mirrored pixels
+    gap = np.abs(derived.keypoints[:, None, :3] - detected.keypoints[None, :, :3]).sum(axis=2)
+    nearest = gap.argmin(axis=1)
+    placed = gap[np.arange(len(gap)), nearest] < 1e-3
+    angle = np.abs((derived.keypoints[placed, 3] - detected.keypoints[nearest[placed], 3] + 180) % 360 - 180)
+    same = np.linalg.norm(derived.descriptors[placed] - detected.descriptors[nearest[placed]], axis=1) < 1e-5
+    assert placed.mean() > 0.5 and same.mean() > 0.5  # measured 0.7 on Caltech-101 photos
+    assert np.all(angle[same] < 1e-2)
+    # what matching a mirrored copy needs: it verifies against the derived keypoints, not the unmirrored
+    assert not compare_features(original, detected).verified
+    assert compare_features(derived, detected).verified
+
+
+def test_only_sift_features_are_mirrored() -> None:
+    orb = LocalFeatures(np.zeros((2, 4)), np.zeros((2, 32), np.uint8), "orb", (9, 9))
+    with pytest.raises(ParameterError, match="only SIFT and RootSIFT"):
+        mirror_features(orb)
+    empty = LocalFeatures(np.zeros((0, 4)), np.zeros((0, 128), np.float32), "sift", (9, 9))
+    assert len(mirror_features(empty)) == 0

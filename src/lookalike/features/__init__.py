@@ -11,7 +11,7 @@ from lookalike.features._hash import (
     hex_to_hash,
     image_hash,
 )
-from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local
+from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local, mirror_features
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -28,4 +28,5 @@ __all__ = [
     "hash_to_hex",
     "hex_to_hash",
     "image_hash",
+    "mirror_features",
 ]

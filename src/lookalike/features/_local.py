@@ -19,6 +19,7 @@ __all__ = [
     "LOCAL_METHODS",
     "LocalFeatures",
     "extract_local",
+    "mirror_features",
     "to_gray8",
 ]
 
@@ -270,6 +271,59 @@ def extract_local(
     elif method == "sift":
         desc = np.ascontiguousarray(desc, dtype=np.float32)
     return LocalFeatures(kp.astype(np.float32), desc, method, (width, height), max(sx, sy))
+
+
+#: Where each of the 128 values of a SIFT descriptor goes when the image is mirrored left-right.
+#: OpenCV's descriptor is 4 x 4 cells (rows, columns of the keypoint's rotated frame) x 8 orientation
+#: bins; in that frame the mirror reverses the rows, and it reflects each gradient orientation.
+_MIRROR_SIFT = np.arange(128).reshape(4, 4, 8)[::-1][:, :, (-np.arange(8)) % 8].ravel()
+
+
+def mirror_features(features: LocalFeatures) -> LocalFeatures:
+    """The SIFT or RootSIFT features of the left-right mirror image, from the features of the image.
+
+    The mirror image of a keypoint at ``x`` is at ``width - 1 - x + working_scale / 2`` (OpenCV's
+    SIFT places keypoints half a working pixel off the pixel grid) with the angle ``180 - angle``,
+    and its descriptor is the same histogram with the cells and the orientation bins reflected
+    (the mirror-invariant descriptors of Ma et al., "MI-SIFT: mirror and inversion invariant
+    generalization for SIFT descriptor", CIVR 2010, rest on the same reorganisation). Measured
+    against detecting on the mirrored pixels: the same keypoints with identical descriptors for
+    about 70 % of them; the rest differ because SIFT's octaves subsample on a grid that mirroring
+    shifts. No image is decoded, so matching a mirrored copy costs one more matching, not a decode
+    and a detection.
+
+    Parameters
+    ----------
+    features : LocalFeatures
+        SIFT or RootSIFT features (:func:`extract_local`); the binary descriptors cannot be mirrored.
+
+    Returns
+    -------
+    LocalFeatures
+        Same method, image size and working scale; mirroring twice gives the features back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = extract_local(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8), method="rootsift")
+    >>> m = mirror_features(f)
+    >>> bool(np.allclose(mirror_features(m).descriptors, f.descriptors)), m.image_size == f.image_size
+    (True, True)
+    """
+    if not isinstance(features, LocalFeatures):
+        raise ParameterError(f"expected LocalFeatures (from extract_local), got {type(features).__name__}")
+    if features.method not in ("sift", "rootsift"):
+        raise ParameterError(
+            f"only SIFT and RootSIFT features can be mirrored, not {features.method}; "
+            "extract the mirrored image's features instead (extract_local(image[:, ::-1]))"
+        )
+    keypoints = np.array(features.keypoints, dtype=np.float32, copy=True)
+    keypoints[:, 0] = features.image_size[0] - 1 - keypoints[:, 0] + 0.5 * features.working_scale
+    oriented = keypoints[:, 3] >= 0
+    keypoints[oriented, 3] = np.mod(180.0 - keypoints[oriented, 3], 360.0)
+    descriptors = features.descriptors[:, _MIRROR_SIFT] if len(features) else features.descriptors
+    return LocalFeatures(keypoints, np.ascontiguousarray(descriptors), features.method, features.image_size,
+                         features.working_scale)
 
 
 def _empty(method: str, size: tuple[int, int], scale: float) -> LocalFeatures:
