@@ -251,7 +251,8 @@ def clustered(n: int, rng: np.random.Generator, centres: np.ndarray, subcentres:
 
 
 def raw_search(store: object) -> Callable[[np.ndarray, int], object]:
-    """The FAISS index's own search with the store's search-time parameters (no thread cap)."""
+    """The FAISS index's own search with the store's search-time parameters (no thread cap): what a FAISS
+    user would call for the same results."""
     import faiss
 
     index = store._index  # type: ignore[attr-defined]
@@ -260,9 +261,21 @@ def raw_search(store: object) -> Callable[[np.ndarray, int], object]:
         params.efSearch = store.ef_search  # type: ignore[attr-defined]
         return lambda q, k: index.search(q, k, params=params)
     if store.backend == "ivf":  # type: ignore[attr-defined]
-        params = faiss.SearchParametersIVF()
-        params.nprobe = store.nprobe  # type: ignore[attr-defined]
-        return lambda q, k: index.search(q, k, params=params)
+        params = store._params()  # type: ignore[attr-defined]  # nprobe, and the coarse HNSW's efSearch
+        refine = getattr(store, "_refine", None)
+        if refine is None:
+            return lambda q, k: index.search(q, k, params=params)
+        # fast-scan codes re-ranked: FAISS's own IndexRefine over the same two code sets (its labels index
+        # the 8-bit codes by position, so this holds where the ids are 0..n-1, as in the benchmarks)
+        both = faiss.IndexRefine(index, faiss.downcast_index(refine.index))
+        refined = faiss.IndexRefineSearchParameters()
+        refined.k_factor = float(store.rerank)  # type: ignore[attr-defined]
+        refined.base_index_params = params
+
+        def search(q: np.ndarray, k: int, _keep: object = params) -> object:  # refined points at params
+            return both.search(q, k, params=refined)
+
+        return search
     return lambda q, k: index.search(q, k)
 
 
