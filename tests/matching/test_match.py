@@ -105,3 +105,53 @@ def test_a_flann_index_built_once_answers_every_query_as_a_fresh_match(
         expected = match_descriptors(query, b, matcher="flann")
         np.testing.assert_array_equal(index.match(query.descriptors, ratio=0.75), expected)
     assert len(index.match(a.descriptors)) > 50
+
+
+# -- the ratio test by one matrix product (duplicates' and search's verification) -------------------
+
+def _verify_features(name: str, *, crop: bool = False) -> LocalFeatures:
+    """What verification stores and matches: RootSIFT at the index's settings, of a real photo."""
+    from lookalike.features import mirror_features
+    from lookalike.index._descriptors import verify_features
+    from tests.index.conftest import photo
+
+    if name == "chelsea-mirrored":
+        return mirror_features(_verify_features("chelsea"))
+    pixels = photo(name, longest=384)
+    return verify_features(np.ascontiguousarray(pixels[30:300, 40:330] if crop else pixels))
+
+
+def test_ratio_matches_are_brute_forces_matches() -> None:
+    from lookalike.matching._match import match_many, ratio_matches
+
+    names = ("astronaut", "chelsea", "coffee", "rocket", "chelsea-mirrored")
+    features = [_verify_features(n) for n in names] + [_verify_features("astronaut", crop=True)]
+    total = 0
+    for a in features:
+        for b in features:
+            want = match_descriptors(a, b, matcher="bruteforce")
+            assert np.array_equal(ratio_matches(a, b), want)
+            assert np.array_equal(ratio_matches(a, b, ratio=0.9), match_descriptors(a, b, ratio=0.9,
+                                                                                      matcher="bruteforce"))
+            total += len(want)
+        for got, b in zip(match_many(a, features), features, strict=True):
+            assert np.array_equal(got, match_descriptors(a, b, matcher="bruteforce"))
+    assert total > 3000  # copies among them (3,533 matches): not a comparison of empty lists
+    empty = LocalFeatures(np.zeros((0, 4), np.float32), np.zeros((0, 128), np.float32), "rootsift", (10, 10))
+    assert ratio_matches(empty, features[0]).shape == (0, 2)
+    assert ratio_matches(features[0], empty).shape == (0, 2)
+    assert [m.shape for m in match_many(empty, features[:2])] == [(0, 2), (0, 2)]
+
+
+def test_ratio_matches_bad_arguments() -> None:
+    from lookalike.matching._match import ratio_matches
+
+    sift = LocalFeatures(np.zeros((2, 4)), np.eye(2, 128, dtype=np.float32), "sift", (9, 9))
+    rootsift = LocalFeatures(np.zeros((2, 4)), np.eye(2, 128, dtype=np.float32), "rootsift", (9, 9))
+    orb = LocalFeatures(np.zeros((2, 4)), np.zeros((2, 32), np.uint8), "orb", (9, 9))
+    with pytest.raises(ParameterError, match="needs float descriptors"):
+        ratio_matches(orb, orb)
+    with pytest.raises(ParameterError, match="cannot match sift features with rootsift"):
+        ratio_matches(sift, rootsift)
+    with pytest.raises(ParameterError, match="ratio must be in"):
+        ratio_matches(sift, sift, ratio=1.5)

@@ -277,60 +277,6 @@ def test_report_json_round_trip(folder: Path) -> None:
     assert np.isclose(data["min_similarity"], report.min_similarity)
 
 
-# -- verification pieces, against OpenCV ------------------------------------------------------------
-
-def _verify_features(name: str, *, mirrored: bool = False, crop: bool = False) -> Any:
-    from lookalike.index._descriptors import verify_features
-
-    pixels = photo(name, longest=384)
-    if crop:
-        pixels = pixels[30:300, 40:330]
-    return verify_features(np.ascontiguousarray(pixels[:, ::-1] if mirrored else pixels))
-
-
-def test_ratio_matches_are_brute_forces_matches() -> None:
-    from lookalike.matching import match_descriptors
-    from lookalike.pipelines._duplicates import mirror_features, ratio_matches
-
-    names = ("astronaut", "chelsea", "coffee", "rocket")
-    features = [_verify_features(n) for n in names] + [_verify_features("astronaut", crop=True)]
-    features.append(mirror_features(features[1]))
-    total = 0
-    for a in features:
-        for b in features:
-            want = match_descriptors(a, b, matcher="bruteforce")
-            assert np.array_equal(ratio_matches(a, b), want)
-            total += len(want)
-    assert total > 3000  # copies among them (3,533 matches): not a comparison of empty lists
-    empty = features[0].__class__(np.zeros((0, 4), np.float32), np.zeros((0, 128), np.float32), "rootsift",
-                                  (10, 10), 1.0)
-    assert ratio_matches(empty, features[0]).shape == (0, 2)
-    assert ratio_matches(features[0], empty).shape == (0, 2)
-
-
-def test_mirrored_features_are_those_of_the_mirror_image() -> None:
-    from lookalike.matching import compare_features
-    from lookalike.pipelines._duplicates import mirror_features
-
-    original = _verify_features("chelsea")
-    detected = _verify_features("chelsea", mirrored=True)
-    derived = mirror_features(original)
-    assert np.allclose(mirror_features(derived).keypoints, original.keypoints, atol=1e-3)
-    assert np.array_equal(mirror_features(derived).descriptors, original.descriptors)
-    # the same keypoint at the same place: its descriptor is the one detected on the mirrored pixels
-    gap = np.abs(derived.keypoints[:, None, :3] - detected.keypoints[None, :, :3]).sum(axis=2)
-    nearest = gap.argmin(axis=1)
-    placed = gap[np.arange(len(gap)), nearest] < 1e-3
-    angle = np.abs((derived.keypoints[placed, 3] - detected.keypoints[nearest[placed], 3] + 180) % 360 - 180)
-    same = np.linalg.norm(derived.descriptors[placed] - detected.descriptors[nearest[placed]], axis=1) < 1e-5
-    assert placed.mean() > 0.5 and same.mean() > 0.5  # measured 0.7 on Caltech-101 photos
-    assert np.all(angle[same] < 1e-2)
-    # what the mirrored pass needs: a mirrored copy verifies against the derived keypoints, not unmirrored
-    flipped = _verify_features("chelsea", mirrored=True)
-    assert not compare_features(original, flipped).verified
-    assert compare_features(derived, flipped).verified
-
-
 def test_common_folder_is_commonpath() -> None:
     import random
 

@@ -19,8 +19,9 @@ arrays (no Python loop per pair until verification):
   :data:`VERIFY_MAX_PAIRS` per call. The keypoints come from the index where it stores them
   (``Index.local_features``, read by another thread ahead of the pairs that need them), else from
   the files; the ratio-test matches are brute force's, from one matrix product a pair
-  (:func:`ratio_matches`). The mirrored pass only at cosine >= :data:`MIRROR_MIN_COSINE`, first
-  on the mirror image of the stored keypoints (:func:`mirror_features`, no decode); where that
+  (:func:`lookalike.matching._match.ratio_matches`). The mirrored pass only at cosine >=
+  :data:`MIRROR_MIN_COSINE`, first on the mirror image of the stored keypoints
+  (:func:`lookalike.features.mirror_features`, no decode); where that
   verifies, the mirrored file is decoded and described, and that verification gives the score
   (the same as extracting the mirrored keypoints for every pair, as before, at a fraction of the
   cost: on the 100,000-file benchmark, 129 decodes instead of 1,754).
@@ -471,94 +472,6 @@ def _hash_radius(min_similarity: float) -> int:
     return int(min(s.HASH_MARGIN - 1, max(HASH_RADIUS, reach)))
 
 
-#: Where each of the 128 values of a SIFT descriptor goes when the image is mirrored left-right.
-#: OpenCV's descriptor is 4 x 4 cells (rows, columns of the keypoint's rotated frame) x 8 orientation
-#: bins; in that frame the mirror reverses the rows, and it reflects each gradient orientation.
-_NO_ARRAY = np.zeros((0, 0), np.float32)  # gemm's absent third matrix
-_MIRROR_SIFT = np.arange(128).reshape(4, 4, 8)[::-1][:, :, (-np.arange(8)) % 8].ravel()
-
-
-def mirror_features(features: LocalFeatures) -> LocalFeatures:
-    """The SIFT or RootSIFT features of the left-right mirror image, from the features of the image.
-
-    The mirror image of a keypoint at ``x`` is at ``width - 1 - x + scale / 2`` (OpenCV's SIFT
-    places keypoints half a working pixel off the pixel grid) with the angle ``180 - angle``, and its
-    descriptor is the same histogram with the cells and the orientation bins reflected
-    (:data:`_MIRROR_SIFT`; the mirror-invariant descriptors of Ma et al., "MI-SIFT: mirror and
-    inversion invariant generalization for SIFT descriptor", CIVR 2010, rest on the same
-    reorganisation). Measured against detecting on the mirrored pixels: the same keypoints with
-    identical descriptors for about 70 % of them; the rest differ because SIFT's octaves subsample
-    on a grid that mirroring shifts. No image is decoded, so a mirrored verification costs one
-    more matching, not a decode and a detection.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lookalike.features import extract_local
-    >>> f = extract_local(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8), method="rootsift")
-    >>> m = mirror_features(f)
-    >>> bool(np.allclose(mirror_features(m).descriptors, f.descriptors)), m.image_size == f.image_size
-    (True, True)
-    """
-    from lookalike.features import LocalFeatures
-
-    if features.method not in ("sift", "rootsift"):
-        raise ParameterError(f"only SIFT and RootSIFT features can be mirrored, not {features.method}")
-    keypoints = np.array(features.keypoints, dtype=np.float32, copy=True)
-    keypoints[:, 0] = features.image_size[0] - 1 - keypoints[:, 0] + 0.5 * features.working_scale
-    oriented = keypoints[:, 3] >= 0
-    keypoints[oriented, 3] = np.mod(180.0 - keypoints[oriented, 3], 360.0)
-    descriptors = features.descriptors[:, _MIRROR_SIFT] if len(features) else features.descriptors
-    return LocalFeatures(keypoints, np.ascontiguousarray(descriptors), features.method, features.image_size,
-                         features.working_scale)
-
-
-def ratio_matches(a: LocalFeatures, b: LocalFeatures, *, ratio: float = 0.75) -> np.ndarray:
-    """Lowe's ratio-test matches of float descriptors ``a`` against ``b``, as brute force finds them.
-
-    The pairs of :func:`lookalike.matching.match_descriptors` with ``matcher="bruteforce"`` (each
-    descriptor of ``a``, its two nearest of ``b`` by L2 distance, kept when ``d1 < ratio * d2``;
-    Lowe, IJCV 2004), with the squared distances as ``|a|^2 + |b|^2 - 2 a.b`` from one matrix
-    product, as :func:`lookalike.matching._match.match_many` computes them for a short list, for
-    one pair. The product is OpenCV's ``gemm``, not numpy's BLAS: verification runs on several
-    threads, and a multi-threaded BLAS called from them for these small products (about 400 x 128 x
-    400) waits on its own threads: 1.6 ms a pair where single-threaded BLAS or ``gemm`` take 0.8-1.0
-    (12 ms against 1.0 on 2 busy cores). Distances differ from OpenCV's brute force in the last bits
-    only, so the matches are the same but for exact ties.
-
-    Returns an intp (M, 2) array of ``(i, j)``, increasing in ``i``; (0, 2) when ``a`` has no
-    keypoints or ``b`` fewer than two.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lookalike.features import extract_local
-    >>> from lookalike.matching import match_descriptors
-    >>> f = extract_local(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8), method="rootsift")
-    >>> g = extract_local(np.random.default_rng(1).integers(0, 256, (96, 128), np.uint8), method="rootsift")
-    >>> bool(np.array_equal(ratio_matches(f, g), match_descriptors(f, g, matcher="bruteforce")))
-    True
-    """
-    import cv2
-
-    if len(a) == 0 or len(b) < 2:
-        return np.zeros((0, 2), np.intp)
-    x = np.ascontiguousarray(a.descriptors, dtype=np.float32)
-    y = np.ascontiguousarray(b.descriptors, dtype=np.float32)
-    dist = np.asarray(cv2.gemm(x, y, -2.0, _NO_ARRAY, 0.0, flags=cv2.GEMM_2_T))  # -2 a.b, (len(a), len(b))
-    dist += np.einsum("ij,ij->i", y, y)[None, :]  # the squared distance less |a|^2, the same along a row
-    rows = np.arange(len(x))
-    nearest = np.argmin(dist, axis=1)  # the lowest index among ties, as OpenCV
-    d1 = dist[rows, nearest]
-    dist[rows, nearest] = np.inf
-    d2 = dist.min(axis=1)
-    a_norm = np.einsum("ij,ij->i", x, x)
-    d1 = np.sqrt(np.maximum(d1 + a_norm, 0.0)).astype(np.float64)
-    d2 = np.sqrt(np.maximum(d2 + a_norm, 0.0)).astype(np.float64)
-    keep = d1 < ratio * d2
-    return np.stack([rows[keep], nearest[keep]], axis=1).astype(np.intp)
-
-
 @dataclass
 class _Candidates:
     """Candidate pairs as parallel arrays over rows of :class:`_Pairs`: ``a < b``."""
@@ -706,14 +619,16 @@ class _Pairs:
         """``score`` raised by keypoint verification of files ``a`` and ``b`` (also mirrored), if it succeeds;
         and whether both had keypoints (False: a file could not be read, or has no keypoints).
 
-        The ratio-test matches are brute force's, as ``compare_features`` finds them (:func:`ratio_matches`,
-        one matrix product). The mirrored pass first matches the
-        mirror image of ``a``'s keypoints (:func:`mirror_features`: no decode); only where that verifies
-        (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and described, and its
-        verification gives the score, as a search's mirrored query would (the derived keypoints
-        share about 70 % of those, so they find the copy but count fewer inliers).
+        The ratio-test matches are brute force's, as ``compare_features`` finds them
+        (:func:`lookalike.matching._match.ratio_matches`, one matrix product). The mirrored pass first matches
+        the mirror image of ``a``'s keypoints (:func:`lookalike.features.mirror_features`: no decode); only
+        where that verifies (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and
+        described, and its verification gives the score, as a search's mirrored query would (the derived
+        keypoints share about 70 % of those, so they find the copy but count fewer inliers).
         """
+        from lookalike.features import mirror_features
         from lookalike.matching import result_from_matches
+        from lookalike.matching._match import ratio_matches
         from lookalike.pipelines._search import copy_similarity
 
         fa, fb = self.features(a), self.features(b)

@@ -507,7 +507,7 @@ class _Engine:
 
         Each candidate gets exactly what :func:`lookalike.matching.compare_features` gives for the
         query's features and its own (brute-force ratio test, MAGSAC++); the ratio-test matches of
-        all candidates come from one matrix product (:func:`lookalike.matching._match.match_many`).
+        all candidates come from one matrix product a candidate (:func:`lookalike.matching._match.match_many`).
         """
         from lookalike.matching import result_from_matches
 
