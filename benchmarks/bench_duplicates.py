@@ -18,24 +18,30 @@ The index (cached under ``--work``, default ``/tmp/lookalike-bench-dups``; built
   crop (60-95 % of each side, random position, mirrored half the time) of a random real photo of
   ``../shared/data`` (CIFAR-10, Caltech-101, cats and dogs, UKBench/Holidays; about 21,000), so
   the hash distances among them are those of real photos and their crops. Keypoints: the stored
-  RootSIFT BLOB (the catalogue's own format, what a default build stores and
-  ``Index.local_features`` reads) of one of the 1,183 real planted files, drawn at random per row;
-  and the row's path is a symbolic link (under ``--work``) to that same real file, so where the
-  mirrored verification pass decodes the file (the pairs its mirrored keypoints verify), it decodes
-  and describes a real image. Every row has a unique content
-  hash (``synthetic-<row>``), so none is an exact duplicate.
+  RootSIFT BLOB (the catalogue's own format, what a default build stores and ``Index.local_features``
+  reads), made by the index's own ``describe_keypoints`` (``verify_features`` at ``VERIFY_SIZE``, at
+  most ``VERIFY_KEYPOINTS`` = 1,000) on a random crop (60-95 % of each side, random position) of one
+  of the 49 photos of 0.27 MP and more in ``../shared/data`` (:func:`keypoint_sources`: the CMP
+  homogr pairs but the 0.09 MP "city", HPatches v_graffiti, the UKBench and Holidays samples;
+  600x450 to 3264x2448), so a row carries what a photo of a real collection carries (the cap of
+  1,000 keypoints for 70 % of the crops, fewer for low-texture ones such as the whiteboard: 863 on
+  average; the run prints the mean) and verifying a pair costs what it costs there. A pool of
+  :data:`CROPS_PER_SOURCE` crops per photo is described once and cached; each row draws one. The
+  row's path is a symbolic link (under ``--work``) to that photo, so where the mirrored
+  verification pass decodes the file (the pairs its mirrored keypoints verify), it decodes and
+  describes a real image of that size. Every row has a unique content hash (``synthetic-<row>``),
+  so none is an exact duplicate.
   **Benchmark shortcuts**: the rows are written with ``Catalog.commit`` (the internal call
   ``Index.update`` ends with) instead of being indexed; and a row's pHash, embedding and keypoints
   come from three different real photos. So a pair of synthetic rows that the hash or the
   embedding brings together is, for the keypoints, a pair of unrelated photos: the gated pairs are
   mostly non-copies that verification rejects, as in a real collection, where the embedding's
-  near neighbours are mostly same-kind photos, not copies. To keep it so, a row never carries
-  keypoints of the copy group (an original and its 12 edits) of a row it could meet as a
-  candidate (10 nearest by cosine, or within 6 bits of pHash); otherwise two rows lending the
-  same photo's keypoints would verify as copies of each other. The lenders are the planted files
-  (mostly 300-pixel Caltech-101 photos: 54 KB and about 375 keypoints a BLOB on average, where a
-  megapixel photo stores the full 1,000, 141 KB): verifying a pair costs what it costs for these
-  photos, less than for a collection of large photos. The run counts verified pairs whose file
+  near neighbours are mostly same-kind photos, not copies. To keep it so, no two rows that could
+  meet as candidates (either among the other's 10 nearest by cosine, or within 6 bits of pHash)
+  carry keypoints of one scene (a photo, or the photos of one scene in those sets: the two views of
+  a homogr pair, the six graffiti views, a UKBench group of 4, the Holidays group), whose crops
+  verify as copies of each other. The real planted files keep their own keypoints (mostly
+  300-pixel Caltech-101 photos: about 375 keypoints). The run counts verified pairs whose file
   could not be read or had no keypoints; it must be 0.
 
 Timed: ``find_duplicates(index)`` with default settings, one warm-up call, then ``--repeats``
@@ -59,12 +65,13 @@ Usage::
     nice -n 10 .venv/bin/python benchmarks/bench_duplicates.py --n 20000  # smaller, quicker
     nice -n 10 .venv/bin/python benchmarks/bench_duplicates.py --no-anchors  # lookalike only
 
-The first run builds the index (about 6 minutes and 6 GB for 100,000 rows, most of it keypoints).
+The first run builds the index (about 11 minutes and 13 GB for 100,000 rows, most of it keypoints).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import glob
 import os
 import platform
@@ -84,7 +91,11 @@ from bench_index import IMAGEDEDUP_SHIM  # noqa: E402
 
 SHARED = neardup_data.SHARED
 DEFAULT_WORK = Path("/tmp/lookalike-bench-dups")
-CACHE_VERSION = "kp1"  # synthetic rows with stored keypoints and real (linked) files
+CACHE_VERSION = "kp2"  # synthetic rows with the keypoints of crops of photos of 0.27 MP and more, linked files
+#: Photos that lend keypoints are at least this big (the 0.09 MP homogr "city" pair is not).
+MIN_SOURCE_PIXELS = 250_000
+#: Crops described per lending photo (a pool the rows draw from).
+CROPS_PER_SOURCE = 40
 ANCHOR_THRESHOLD = 10  # imagededup's default max_distance_threshold for hashes
 
 
@@ -140,59 +151,108 @@ def synthetic_embeddings(n: int, *, seed: int, cache_dir: Path) -> np.ndarray:
     return np.asarray(synthetic_vectors.realistic_vectors(n, seed=seed, cache_dir=cache_dir))
 
 
-def _source_groups(index, bench: neardup_data.Benchmark) -> tuple[list[str], list[bytes], np.ndarray, dict[int, int]]:
-    """The real planted files that lend their keypoints: paths, stored keypoint BLOBs, the copy group of each
-    (an original and its 12 edited copies share one; a distractor is its own), and the group of each real id."""
-    original_of = {os.path.realpath(q.path): os.path.realpath(q.original) for q in bench.queries}
-    records = {r.id: r for r in index.records(status="ok")}
-    spec = next(s for s in index.descriptors if s.kind == "keypoints")
-    ids, blobs = index.catalog.vectors(spec.name)  # the stored BLOBs, in the catalogue's own format
-    paths = [records[int(i)].path for i in ids]
-    names: dict[str, int] = {}
-    groups = np.array([names.setdefault(original_of.get(p, p), len(names)) for p in paths], np.int64)
-    return paths, blobs, groups, {int(i): int(g) for i, g in zip(ids, groups, strict=True)}
+def keypoint_sources() -> list[tuple[Path, str]]:
+    """The photos that lend keypoints, with the scene of each: photos of one scene verify as copies of each
+    other (a homogr pair; the graffiti views of homogr and HPatches; a UKBench or Holidays group)."""
+    from PIL import Image
+
+    found: list[tuple[Path, str]] = []
+    for path in sorted((SHARED / "matching" / "homogr").iterdir()):
+        name = path.stem[:-1]
+        if path.suffix in (".jpg", ".png") and path.stem[-1:] in ("A", "B"):
+            found.append((path, "graffiti" if name == "graf" else f"homogr/{name}"))
+    found += [(path, "graffiti") for path in sorted((SHARED / "matching" / "hpatches_v_graffiti").glob("*.ppm"))]
+    retrieval = SHARED / "retrieval" / "ukbench_holidays_samples"
+    with open(retrieval / "groundtruth.csv", newline="") as handle:
+        found += [(retrieval / row["image"], f"{row['dataset']}/{row['group_id']}") for row in csv.DictReader(handle)]
+
+    def pixels(path: Path) -> int:
+        with Image.open(path) as image:
+            return image.size[0] * image.size[1]
+
+    return [(path, scene) for path, scene in found if pixels(path) >= MIN_SOURCE_PIXELS]
 
 
-def _assign_sources(vectors: np.ndarray, hashes: np.ndarray, real_group: np.ndarray, groups: np.ndarray,
-                    *, seed: int) -> np.ndarray:
-    """For each synthetic row (those after the real ones), a random real file whose keypoints it carries,
-    drawn so that no two rows that could meet as candidates carry keypoints of one copy group.
+def keypoint_crops(spec, *, seed: int, cache: Path) -> tuple[list[Path], list[str], np.ndarray, list[bytes]]:
+    """:data:`CROPS_PER_SOURCE` random crops (60-95 % of each side) of each of :func:`keypoint_sources`, described
+    as the index stores keypoints (``describe_keypoints``: SIFT at ``VERIFY_SIZE``, at most ``VERIFY_KEYPOINTS``):
+    ``(photos, their scenes, the photo of each crop, the catalogue BLOB of each crop)``; cached in ``cache``."""
+    from lookalike.index._descriptors import describe_keypoints
+    from lookalike.io import load_image
 
-    ``vectors``/``hashes`` cover every row (real first, ``real_group`` giving their groups); "could meet":
-    among each other's 10 nearest by cosine, or within 6 bits of pHash (the candidates of
-    ``find_duplicates`` at its default threshold are within 3). Returns indexes into ``groups``.
+    sources = keypoint_sources()
+    paths, scenes = [p for p, _s in sources], [s for _p, s in sources]
+    if cache.exists():
+        with np.load(cache) as data:
+            if data["paths"].tolist() == [str(p) for p in paths]:
+                ends = data["ends"]
+                flat = data["blobs"].tobytes()
+                blobs = [flat[start:end] for start, end in zip(np.concatenate(([0], ends[:-1])), ends, strict=True)]
+                return paths, scenes, data["photo"], blobs
+    rng = np.random.default_rng(seed)
+    blobs, photo = [], []
+    for k, path in enumerate(paths):
+        image = load_image(path)
+        h, w = image.shape[:2]
+        for _ in range(CROPS_PER_SOURCE):
+            fh, fw = rng.uniform(0.6, 0.95, 2)
+            ch, cw = int(h * fh), int(w * fw)
+            y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+            blobs.append(describe_keypoints(np.ascontiguousarray(image[y:y + ch, x:x + cw]), spec))
+            photo.append(k)
+    np.savez(cache, paths=np.array([str(p) for p in paths]), photo=np.array(photo, np.int64),
+             ends=np.cumsum([len(b) for b in blobs]), blobs=np.frombuffer(b"".join(blobs), np.uint8))
+    return paths, scenes, np.array(photo, np.int64), blobs
+
+
+def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_scene: np.ndarray,
+                  *, seed: int) -> tuple[np.ndarray, int]:
+    """For each synthetic row (those after the ``n_real`` real ones), the crop whose keypoints it carries,
+    drawn so that no two rows that could meet as candidates carry keypoints of one scene; and how many rows
+    could not be given such a crop (0 expected).
+
+    ``vectors``/``hashes`` cover every row; "could meet": either among the other's 10 nearest by cosine, or
+    within 6 bits of pHash (the candidates of ``find_duplicates`` at its default threshold are each row's 5
+    nearest and pairs within 3 bits). Rows are served most-connected first (greedy colouring, largest
+    degree first), each a random crop among those of the scenes its served neighbours leave free.
     """
     from lookalike.pipelines._duplicates import embedding_neighbours, hash_pairs
 
-    n, n_real = len(vectors), len(real_group)
+    n = len(vectors)
     rows, _cos = embedding_neighbours(vectors, 10)
     a, b, _d = hash_pairs(hashes, 6)
-    first = np.concatenate([np.repeat(np.arange(n), rows.shape[1]), a, b])
-    second = np.concatenate([rows.ravel(), b, a])
-    keep = second >= 0
+    listed = np.repeat(np.arange(n), rows.shape[1])
+    first = np.concatenate([listed, rows.ravel(), a, b])  # both directions: a candidate pair needs only one
+    second = np.concatenate([rows.ravel(), listed, b, a])
+    keep = (first >= n_real) & (second >= n_real)  # the real rows carry keypoints of other photos
     first, second = first[keep], second[keep]
     order = np.argsort(first, kind="stable")
     first, second = first[order], second[order]
     starts = np.searchsorted(first, np.arange(n + 1))
-    group_of_row = np.full(n, -1, np.int64)
-    group_of_row[:n_real] = real_group
+    n_scenes = int(crop_scene.max()) + 1
+    crops_of = [np.flatnonzero(crop_scene == k) for k in range(n_scenes)]
+    scene_of_row = np.full(n, -1, np.int64)
+    crop = np.full(n, -1, np.int64)
     rng = np.random.default_rng(seed)
-    source = np.full(n, -1, np.int64)
-    for row in range(n_real, n):
-        taken = set(group_of_row[second[starts[row]:starts[row + 1]]].tolist())
-        while True:
-            pick = int(rng.integers(0, len(groups)))
-            if int(groups[pick]) not in taken:
-                break
-        source[row] = pick
-        group_of_row[row] = groups[pick]
-    return source[n_real:]
+    unserved = 0
+    for row in np.argsort(-np.diff(starts)[n_real:], kind="stable") + n_real:
+        taken = np.zeros(n_scenes, bool)
+        near = scene_of_row[second[starts[row]:starts[row + 1]]]
+        taken[near[near >= 0]] = True
+        free = np.concatenate([crops_of[k] for k in np.flatnonzero(~taken)]) if not taken.all() else None
+        if free is None:  # every scene is next door: the least used one
+            unserved += 1
+            free = crops_of[int(np.bincount(near[near >= 0], minlength=n_scenes).argmin())]
+        crop[row] = free[rng.integers(0, free.size)]
+        scene_of_row[row] = crop_scene[crop[row]]
+    return crop[n_real:], unserved
 
 
 def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     """The index of ``n`` entries: the real planted set, then synthetic rows (see the module docstring)."""
     from lookalike.index import Index
     from lookalike.index._catalog import FileResult
+    from lookalike.index._descriptors import _KEYPOINTS_HEADER
 
     root = work / "neardup"
     originals = [neardup_data.EXAMPLES / name for name in neardup_data.EXAMPLE_ORIGINALS]
@@ -221,32 +281,53 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     with Index.open(path) as index:
         m = n - len(index)
         print(f"real files indexed: {len(index)} in {real_s:.1f} s; adding {m} synthetic entries", flush=True)
+        specs = {s.name: s for s in index.descriptors}
+        started = time.perf_counter()
+        photos, scenes, crop_photo, blobs = keypoint_crops(specs["rootsift"], seed=1,
+                                                           cache=work / f"keypoint-crops-{CACHE_VERSION}.npz")
+        names: dict[str, int] = {}
+        crop_scene = np.array([names.setdefault(scenes[k], len(names)) for k in crop_photo], np.int64)
+        print(f"{len(blobs)} crops of {len(photos)} photos ({len(names)} scenes) described in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
         vectors = synthetic_embeddings(m, seed=0, cache_dir=work / "synthetic")
         hashes = synthetic_hashes(m, seed=0, cache=work / f"synthetic-phash-{m}.npy")
-        paths, blobs, groups, group_of_id = _source_groups(index, bench)
         real_ids, real_vectors = index.vectors("embedding")
         _ids, real_hashes = index.vectors("phash", real_ids)
-        real_group = np.array([group_of_id[int(i)] for i in real_ids], np.int64)
-        sources = _assign_sources(np.concatenate([real_vectors, vectors]).astype(np.float32),
-                                  np.concatenate([real_hashes, hashes]), real_group, groups, seed=2)
-        records = {r.path: r for r in index.records(status="ok")}
-        specs = {s.name: s for s in index.descriptors}
+        crops, unserved = _assign_crops(np.concatenate([real_vectors, vectors]).astype(np.float32),
+                                        np.concatenate([real_hashes, hashes]), len(real_ids), crop_scene, seed=2)
+        print(f"rows that meet a row carrying keypoints of their scene: {unserved} (must be 0)", flush=True)
+        sizes = [p.stat().st_size for p in photos]
         for start in range(0, m, 1000):
             batch = []
             for row in range(start, min(m, start + 1000)):
-                source = int(sources[row])
-                lender = records[paths[source]]
-                link = links / f"{row:06d}{Path(lender.path).suffix}"
-                os.symlink(lender.path, link)
+                crop = int(crops[row])
+                photo = int(crop_photo[crop])
+                link = links / f"{row:06d}{photos[photo].suffix}"
+                os.symlink(photos[photo], link)
+                _magic, _count, width, height, _scale = _KEYPOINTS_HEADER.unpack_from(blobs[crop])
                 batch.append(FileResult(
-                    path=str(link), size=lender.size, mtime_ns=0, content_hash=f"synthetic-{row:06d}",
-                    width=lender.width, height=lender.height,
+                    path=str(link), size=sizes[photo], mtime_ns=0, content_hash=f"synthetic-{row:06d}",
+                    width=width, height=height,
                     vectors={"phash": specs["phash"].to_bytes(hashes[row]),
                              "embedding": specs["embedding"].to_bytes(vectors[row]),
-                             "rootsift": blobs[source]}))
+                             "rootsift": blobs[crop]}))
             index.catalog.commit(batch)
     done.write_text(f"{n}\n")
     return path, bench, real_s
+
+
+def keypoint_counts(index) -> tuple[float, float]:
+    """Mean stored keypoints per synthetic row and per real file, from the BLOB sizes (header + 144 n bytes)."""
+    from lookalike.index._descriptors import _KEYPOINTS_HEADER
+
+    spec = next(s for s in index.descriptors if s.kind == "keypoints")
+    synthetic = {r.id for r in index.records(status="ok") if (r.content_hash or "").startswith("synthetic-")}
+    rows = index.catalog._db.execute("SELECT file_id, length(vector) FROM descriptors WHERE name = ?",
+                                     (spec.name,)).fetchall()
+    counts = {int(i): (int(size) - _KEYPOINTS_HEADER.size) / 144 for i, size in rows}
+    ours = [c for i, c in counts.items() if i in synthetic]
+    real = [c for i, c in counts.items() if i not in synthetic]
+    return float(np.mean(ours)) if ours else float("nan"), float(np.mean(real)) if real else float("nan")
 
 
 def anchor_all_pairs(hashes: np.ndarray, threshold: int) -> tuple[float, int]:
@@ -348,6 +429,9 @@ def main() -> None:
     with Index.open(path) as index:
         n = len(index)
         print(f"index {path}: {n} entries (1,183 real, the rest synthetic); load average {load[0]:.2f}", flush=True)
+        kp_synthetic, kp_real = keypoint_counts(index)
+        print(f"stored keypoints: {kp_synthetic:.0f} per synthetic row, {kp_real:.0f} per real planted file "
+              "(mean)", flush=True)
         find_duplicates(index)  # warm-up: catalogue pages, FAISS, OpenCV
         seconds = []
         for _ in range(args.repeats):
@@ -373,7 +457,8 @@ def main() -> None:
     print(f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, load average {load[0]:.2f} at the start, "
           f"{end_load[0]:.2f} at the end; Python {platform.python_version()}, numpy {np.__version__}, "
           f"lookalike {lookalike.__version__}")
-    print(f"index: {n} entries; real part indexed in {build_s:.1f} s (nan: cached)\n")
+    print(f"index: {n} entries; real part indexed in {build_s:.1f} s (nan: cached); stored keypoints (mean) "
+          f"{kp_synthetic:.0f} per synthetic row, {kp_real:.0f} per real planted file\n")
     print("| side | median s | runs | anchor / lookalike |")
     print("|---|---:|---|---:|")
     print(f"| lookalike find_duplicates(index), defaults | {median:.2f} | "
