@@ -46,7 +46,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "BACKENDS", "BinaryFlatStore", "DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "EXACT_MAX",
         "FORMAT_VERSION", "FileError", "FileRecord", "FlatStore", "HNSWStore", "HNSW_MAX", "IVFStore", "Index",
         "IndexInfo", "IndexReport", "NumpyBinaryStore", "NumpyFlatStore", "VERIFY_KEYPOINTS", "VERIFY_SIZE",
-        "VectorStore", "choose_backend", "descriptor_spec", "load_store", "make_store",
+        "VectorStore", "choose_backend", "descriptor_spec", "load_store", "make_store", "INDEX_IVF_STORAGE",
+        "index_params",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
