@@ -164,28 +164,6 @@ def test_stored_keypoints_are_read_not_the_files(library: Any, tmp_path: Path) -
     assert not any(e.verified for e in blind.evidence) and blind.evidence[0].tried
 
 
-def test_the_batched_ratio_test_finds_the_brute_force_matches(library: Any, tmp_path: Path) -> None:
-    """match_many (one matrix product for the short list) == match_descriptors' brute force, pair for pair."""
-    from lookalike.index._descriptors import verify_features, verify_pixels
-    from lookalike.matching import match_descriptors
-    from lookalike.matching._match import match_many
-
-    folder, _index = library
-    candidates = [verify_features(verify_pixels(p)) for p in sorted(folder.iterdir())]
-    candidates.append(verify_features(np.zeros((64, 64), np.uint8)))  # no keypoints at all
-    candidates.append(verify_features(verify_pixels(_edited_queries(tmp_path)[1])))
-    assert len(candidates[-2]) == 0 and min(len(c) for c in candidates[:-2]) > 50
-    most = 0
-    for query in _edited_queries(tmp_path)[:3]:
-        ours = verify_features(verify_pixels(query))
-        batched = match_many(ours, candidates)
-        for theirs, got in zip(candidates, batched, strict=True):
-            expected = match_descriptors(ours, theirs, matcher="bruteforce")
-            np.testing.assert_array_equal(got, expected)
-            most = max(most, len(got))
-    assert most > 30  # the crops match their originals: the comparison is not between empty sets
-
-
 def test_verification_threads_do_not_change_results(library: Any, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from lookalike.pipelines import _search
