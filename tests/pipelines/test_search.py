@@ -392,3 +392,28 @@ def test_ukbench_group_mates_come_first(tmp_path: Path) -> None:
     assert len(scores) == 8 and partial == [2, 2]  # group 2 has only 2 of its 4 photos here
     # goal 4.0; measured 4.0 (every group-mate in the top 4, similarity 0.95-0.99): one miss allowed
     assert np.mean(scores) >= 3.75, scores
+
+
+@pytest.mark.shared_data
+def test_ties_in_similarity_are_ordered_by_the_pixels_not_the_class(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Yin-yang photos share one pHash; a JPEG q10 copy of one has no keypoints left to verify, so the
+    originals tie in similarity (hash distance 0). The thumbnails put its own original first; the
+    embedding, which ordered the tie before, prefers another yin-yang (benchmarks/README.md)."""
+    from lookalike.index import Index
+    from lookalike.pipelines import _search
+
+    folder = shared_path("classification", "caltech101_13", "101_ObjectCategories", "yin_yang")
+    original = folder / "image_0014.jpg"
+    query = tmp_path / "q10.jpg"
+    Image.open(original).convert("RGB").save(query, quality=10)
+    with Index.create(tmp_path / "idx", descriptors=["phash", "embedding"]) as index:
+        index.update(folder, jobs=1)
+        [result] = search(query, index, top=3)
+        assert [Path(p).name for p, _s in result.results][0] == original.name
+        similarities = [s for _p, s in result.results]
+        assert similarities[0] == similarities[1] == similarities[2]  # a tie, broken by the pixels
+        assert all(e.hash_distance == 0 and not e.verified for e in result.evidence[:3])
+        monkeypatch.setattr(_search, "TIE_MAX", 0)  # without the thumbnails: the cosine orders the tie
+        [before] = search(query, index, top=3)
+        assert [Path(p).name for p, _s in before.results][0] != original.name

@@ -124,6 +124,15 @@ SHORTLIST = 24
 # them: lookalike.index._descriptors computes them, for queries and for the index's stored keypoints.
 #: Threads that verify the short list (OpenCV's matcher and MAGSAC++ release the GIL).
 VERIFY_THREADS = 2
+#: Candidates whose similarity ties another's (the same evidence: several files at the same hash
+#: distance with nothing to verify, as for a symbol drawn alike in many photos, or a copy too small
+#: or too blocky for keypoints) are ordered by the correlation of TIE_THUMBNAIL x TIE_THUMBNAIL grey
+#: thumbnails with the query's (the best of its 8 rotations and flips), then by cosine. Only ties
+#: at or above TIE_MIN_SIMILARITY among the results shown, at most TIE_MAX files decoded a query.
+#: The similarities themselves do not change.
+TIE_THUMBNAIL = 32
+TIE_MIN_SIMILARITY = 0.5
+TIE_MAX = 16
 
 _MISSING = -np.inf
 
@@ -563,9 +572,52 @@ class _Engine:
                 z = _logit(e, use_verify=verify)
                 scored.append((1.0 if z == math.inf else _sigmoid(z), z, e))
         scored.sort(key=lambda t: (-t[0], -t[1], -(t[2].cosine or 0.0), t[2].id))
+        if self.kind == "copy":
+            ties = self.tie_breaks(query, scored, top)
+            if ties:
+                scored.sort(key=lambda t: (-t[0], -t[1], -ties.get(t[2].id, -2.0), -(t[2].cosine or 0.0), t[2].id))
         return scored[:top]
 
+    def tie_breaks(self, query: _Query, scored: list[tuple[float, float, Evidence]], top: int) -> dict[int, float]:
+        """Thumbnail correlations (see :data:`TIE_THUMBNAIL`) of the candidates tied among the first ``top``."""
+        from collections import Counter
 
+        from lookalike.io import load_image
+
+        keys = [(similarity, z) for similarity, z, _e in scored]
+        count = Counter(keys)
+        shown = {key for key in keys[:top]
+                 if count[key] > 1 and math.isfinite(key[1]) and key[0] >= TIE_MIN_SIMILARITY}
+        tied = [e.id for (similarity, z, e) in scored if (similarity, z) in shown][:TIE_MAX]
+        if not tied:
+            return {}
+        mine = np.stack([_thumbnail(np.rot90(view, turn)) for view in (query.small, query.small[:, ::-1])
+                         for turn in range(4)])
+        draft = (2 * TIE_THUMBNAIL, 2 * TIE_THUMBNAIL)
+        correlations: dict[int, float] = {}
+        for file_id, path in zip(tied, self.index.paths(tied), strict=True):
+            try:
+                theirs = _thumbnail(load_image(path, draft=draft)) if path is not None else None
+            except (LookalikeError, OSError, ValueError):
+                theirs = None
+            if theirs is not None:
+                correlations[file_id] = float((mine @ theirs).max())
+        return correlations
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """A TIE_THUMBNAIL x TIE_THUMBNAIL grey thumbnail (area-averaged), flattened, zero mean and unit norm
+    (zeros for a flat image), so that the dot product of two is their correlation."""
+    import cv2
+
+    from lookalike.color import rgb2gray
+
+    grey = rgb2gray(image) if image.ndim == 3 else image
+    small = cv2.resize(np.ascontiguousarray(grey, dtype=np.float32), (TIE_THUMBNAIL, TIE_THUMBNAIL),
+                       interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+    small -= small.mean()
+    norm = float(np.linalg.norm(small))
+    return small / norm if norm > 1e-9 else small
 
 
 @functools.lru_cache(maxsize=2)
