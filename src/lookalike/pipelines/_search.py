@@ -29,16 +29,16 @@ The similarity comes from the evidence, three calibrated pieces of it (constants
     z_verify = A_VERIFY + B_VERIFY * log(1 + inliers)               (verified candidates only)
     similarity = 1 / (1 + exp(-max(z_hash, z_cosine, z_verify)))    (1.0 for byte-identical files)
 
-Results are ordered by similarity; where similarities tie (several files at the same hash
-distance with nothing to verify, as for a symbol drawn alike in many photos), by the correlation
-of small grey thumbnails of query and candidate (:data:`TIE_THUMBNAIL`), then by cosine.
-
 Each line is a logistic regression of "this candidate is the query's original" on the candidates
 of a calibration set (``CALIBRATION``); the similarity is the strongest piece of evidence, so it
 is monotone in each. On that set, results at >= 0.70 are right with >= 93% precision even
 counting every other photo of the same object as wrong; on the separate benchmark of
 ``benchmarks/bench_neardup.py`` see benchmarks/README.md. ``verify=False`` drops ``z_verify``:
 faster, and blind to most crops.
+
+Results are ordered by similarity; where similarities tie (several files at the same hash
+distance with nothing to verify, as for a symbol drawn alike in many photos), by the correlation
+of small grey thumbnails of query and candidate (:data:`TIE_THUMBNAIL`), then by cosine.
 
 ``"semantic"``: pictures of the same kind of thing, as an image search engine's "visually
 similar": the embedding cosine of the query, mapped by a logistic fitted on labelled photos
