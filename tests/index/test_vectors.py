@@ -384,3 +384,16 @@ def test_an_index_changes_backend_as_it_grows(tmp_path: Path, monkeypatch: pytes
             np.testing.assert_array_equal(found[:, 0], ids)
             np.testing.assert_allclose(distances[:, 0], 1.0, atol=1e-2)  # 8-bit codes in the IVF store
             assert index.info().stores["embedding"]["backend"] == backend
+
+
+def test_a_truncated_fast_scan_store_is_an_index_format_error(tmp_path: Path) -> None:
+    store = IVFStore(16, storage="fastscan")
+    store.add(np.arange(500), clustered(500, 16, seed=14))
+    path = tmp_path / "fs.faiss"
+    store.save(path)
+    assert load_store("ivf", path).storage == "fastscan"
+    whole = path.read_bytes()
+    for cut in (len(whole) // 3, len(whole) - 10):  # in the cells; in the re-ranking codes after them
+        path.write_bytes(whole[:cut])
+        with pytest.raises(IndexFormatError, match="cannot read the vector index"):
+            load_store("ivf", path)
