@@ -23,6 +23,19 @@ def _faiss_single_thread() -> Iterator[None]:
     faiss.omp_set_num_threads(before)
 
 
+@pytest.fixture
+def embedder() -> Any:
+    """The default :class:`lookalike.features.Embedder`; the test is skipped without onnxruntime or its weights."""
+    pytest.importorskip("onnxruntime")
+    from lookalike.errors import MissingDependencyError
+    from lookalike.features import Embedder
+
+    try:
+        return Embedder()
+    except MissingDependencyError as exc:
+        pytest.skip(str(exc))
+
+
 #: scikit-image's bundled photographs (CC0 / public domain) used as test images.
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "coins", "moon", "hubble_deep_field")
 

@@ -8,12 +8,13 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from lookalike.errors import IndexFormatError, MissingDependencyError, ParameterError
+from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.features import hamming_distance, image_hash
 from lookalike.index import FORMAT_VERSION, Index, NumpyBinaryStore
 from lookalike.io import load_image
@@ -478,14 +479,7 @@ def test_caltech_copies_find_their_originals_by_hash(tmp_path: Path) -> None:
             assert distances[0, 0] <= 8
 
 
-def test_the_embedding_descriptor(photos: Path, tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
-    from lookalike.features import Embedder
-
-    try:
-        embedder = Embedder()
-    except MissingDependencyError as exc:
-        pytest.skip(str(exc))
+def test_the_embedding_descriptor(photos: Path, tmp_path: Path, embedder: Any) -> None:
     names = ["astronaut.jpg", "camera.png", "chelsea.jpg", "coffee.jpg"]
     folder = tmp_path / "four"
     folder.mkdir()
@@ -514,29 +508,3 @@ def test_the_embedding_descriptor(photos: Path, tmp_path: Path) -> None:
         assert result.evidence[0].cosine == pytest.approx(1.0, abs=1e-5)
         assert all(e.cosine is not None and e.hash_distance is not None for e in result.evidence)
 
-
-def test_auto_builds_a_fast_scan_ivf_store_above_the_hnsw_range(
-    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip("onnxruntime")
-    from lookalike.index import _index
-
-    try:
-        from lookalike.features import Embedder
-
-        Embedder()
-    except MissingDependencyError as exc:
-        pytest.skip(str(exc))
-    # "auto" as above HNSW_MAX (250,000 vectors), without building that many
-    monkeypatch.setattr(_index, "choose_backend",
-                        lambda n, *, metric: "binary" if metric == "hamming" else "ivf")
-    with Index.create(tmp_path / "idx", descriptors=["phash", "embedding"]) as index:
-        index.update(photos, jobs=1)
-        ids, vectors = index.vectors("embedding")
-        distances, found = index.search_vectors(vectors, 1)
-    snapshot = json.loads((tmp_path / "idx" / "vectors" / "embedding.json").read_text())
-    assert snapshot["backend"] == "ivf" and snapshot["params"]["storage"] == "fastscan"
-    np.testing.assert_array_equal(found[:, 0], ids)  # each photo finds itself
-    np.testing.assert_allclose(distances[:, 0], 1.0, atol=5e-3)  # scores from 8-bit codes
-    with Index.open(tmp_path / "idx") as index:  # the saved store (cells + re-ranking codes) reads back
-        np.testing.assert_array_equal(index.search_vectors(vectors, 1)[1][:, 0], ids)

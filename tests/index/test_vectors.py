@@ -4,6 +4,7 @@ after save/load, add and remove; the binary stores against a popcount written he
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.index import (
     EXACT_MAX,
     HNSW_MAX,
+    INDEX_IVF_STORAGE,
     BinaryFlatStore,
     FlatStore,
     HNSWStore,
@@ -351,22 +353,16 @@ def test_saving_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert len(load_store("numpy", tmp_path / "a.npz")) == 2
 
 
-def test_an_index_changes_backend_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """flat -> hnsw -> ivf as files are added (thresholds lowered to 2 and 4 vectors), each photo finding itself."""
+def test_an_index_changes_backend_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Any) -> None:
+    """flat -> hnsw -> ivf as files are added (thresholds lowered to 2 and 4 vectors), each photo finding itself;
+    the index's IVF store holds fast-scan codes re-ranked on 8-bit ones, and reads back."""
+    import json
     import shutil
 
-    from lookalike.errors import MissingDependencyError
     from lookalike.index import Index
     from lookalike.index import _index as index_module
     from tests.index.conftest import make_photos
 
-    pytest.importorskip("onnxruntime")
-    try:
-        from lookalike.features import Embedder
-
-        Embedder()
-    except MissingDependencyError as exc:
-        pytest.skip(str(exc))
     monkeypatch.setattr(index_module, "choose_backend",
                         lambda n, *, metric: choose_backend(n, metric=metric, exact_max=2, hnsw_max=4))
     all_photos = make_photos(tmp_path / "all")
@@ -384,6 +380,10 @@ def test_an_index_changes_backend_as_it_grows(tmp_path: Path, monkeypatch: pytes
             np.testing.assert_array_equal(found[:, 0], ids)
             np.testing.assert_allclose(distances[:, 0], 1.0, atol=1e-2)  # 8-bit codes in the IVF store
             assert index.info().stores["embedding"]["backend"] == backend
+    snapshot = json.loads((tmp_path / "idx" / "vectors" / "embedding.json").read_text())
+    assert snapshot["params"]["storage"] == INDEX_IVF_STORAGE == "fastscan"
+    with Index.open(tmp_path / "idx") as index:  # the saved store (cells and re-ranking codes) reads back
+        np.testing.assert_array_equal(index.search_vectors(vectors, 1)[1][:, 0], ids)
 
 
 def test_a_truncated_fast_scan_store_is_an_index_format_error(tmp_path: Path) -> None:
