@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lookalike.errors import ImageReadError, IndexFormatError, ParameterError
+from lookalike.matching import copy_similarity, semantic_similarity
 from lookalike.pipelines import SearchHit, search, search_arrays
-from lookalike.pipelines._search import copy_similarity, semantic_similarity
 from tests.conftest import shared_path
 from tests.index.conftest import make_photos, photo
 
@@ -157,8 +157,9 @@ def test_stored_keypoints_are_read_not_the_files(library: Any, tmp_path: Path) -
         query = _edited_queries(tmp_path)[1]  # the astronaut crop
         [found] = search(query, index, top=1)
         [blind] = search(query, plain, top=1)
-        # the same result through Index.search (it is lookalike.search)
-        assert index.search(query, k=1) == list(found.results)
+        # the same result through the deprecated Index.search shim (it is lookalike.search)
+        with pytest.deprecated_call():
+            assert index.search(query, k=1) == list(found.results)
     assert found.evidence[0].verified and found.results[0].similarity >= 0.7
     assert Path(found.results[0].path).stem == "astronaut"
     assert not any(e.verified for e in blind.evidence) and blind.evidence[0].tried

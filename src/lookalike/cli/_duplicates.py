@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity
     if threshold <= 0:
         raise ParameterError("--min-similarity must be above 0")
-    from lookalike.pipelines._duplicates import VERIFY_MAX_PAIRS
+    from lookalike.pipelines import VERIFY_MAX_PAIRS
 
     budget = {None: VERIFY_MAX_PAIRS, -1: None}.get(args.max_verify, args.max_verify)
     with ProgressBar(err) as progress:

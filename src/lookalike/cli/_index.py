@@ -92,7 +92,7 @@ def _check_jobs(args: argparse.Namespace) -> None:
 # -- actions ---------------------------------------------------------------------------------------
 
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.pipelines._indexing import build_index, default_index_path
+    from lookalike.index import build_index, default_index_path
 
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
@@ -109,8 +109,7 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.index import Index
-    from lookalike.pipelines._indexing import default_index_path
+    from lookalike.index import Index, default_index_path
 
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)

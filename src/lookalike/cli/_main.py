@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lookalike import __version__
+    from lookalike._version import __version__
 
     parser = _Parser(prog="lookalike", description="Find and measure images that look alike.")
     parser.add_argument("--version", action="version", version=f"lookalike {__version__}")

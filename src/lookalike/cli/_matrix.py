@@ -30,7 +30,7 @@ _NAME_PART = 80  # characters of each file's label kept in a match picture's nam
 def register(subparsers: Any) -> None:
     from lookalike.features import LOCAL_METHODS
     from lookalike.metrics import metric_names
-    from lookalike.pipelines._matrix import DEFAULT_MATRIX_METHOD, MATRIX_WORKING_SIZE
+    from lookalike.pipelines import DEFAULT_MATRIX_METHOD, MATRIX_WORKING_SIZE
 
     parser = subparsers.add_parser(
         "matrix",
@@ -231,7 +231,9 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
     total = sum(len(c) for c in chunks)
     if progress is not None:
         progress("drawing", 0, total)
-    workers = min(jobs if jobs is not None else (os.cpu_count() or 1), len(chunks))
+    from lookalike.parallel import check_jobs, worker_count
+
+    workers = worker_count(check_jobs(jobs), len(chunks))
     done = 0
     if workers <= 1:
         for chunk in chunks:
@@ -241,14 +243,21 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
         return done
     from concurrent.futures import as_completed
 
-    from lookalike.pipelines._matrix import _init_prepare_worker, _pool
+    from lookalike.parallel import process_pool
 
-    with _pool(workers, _init_prepare_worker, ()) as pool:
+    with process_pool(workers, initializer=_one_opencv_thread) as pool:
         for future in as_completed([pool.submit(_draw_chunk, chunk) for chunk in chunks]):
             done += future.result()
             if progress is not None:
                 progress("drawing", done, total)
     return done
+
+
+def _one_opencv_thread() -> None:
+    """One OpenCV thread per drawing process: the processes already fill the CPUs."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _draw_chunk(chunk: list[tuple[str, str, Any, Any, str]]) -> int:

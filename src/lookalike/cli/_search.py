@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"(`lookalike search QUERY DIR`); {folder!r} is not a folder"
         )
     from lookalike.cli._progress import ProgressBar
-    from lookalike.pipelines._indexing import build_index
+    from lookalike.index import build_index
 
     with tempfile.TemporaryDirectory(prefix="lookalike-search-") as tmp:
         with ProgressBar(err) as progress:

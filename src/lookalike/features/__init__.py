@@ -1,6 +1,6 @@
 """Features of one image: local keypoints with descriptors (SIFT, RootSIFT, AKAZE, ORB) and perceptual hashes."""
 
-from lookalike.features._embed import EMBEDDING_MODELS, Embedder, embed_images
+from lookalike.features._embed import EMBEDDING_MODELS, Embedder, embed_images, weights_path
 from lookalike.features._hash import (
     HASH_METHODS,
     dihedral_hashes,
@@ -11,7 +11,7 @@ from lookalike.features._hash import (
     hex_to_hash,
     image_hash,
 )
-from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local, mirror_features
+from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local, mirror_features, root_sift
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -29,4 +29,6 @@ __all__ = [
     "hex_to_hash",
     "image_hash",
     "mirror_features",
+    "root_sift",
+    "weights_path",
 ]

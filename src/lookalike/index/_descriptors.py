@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
+from lookalike.matching import VERIFY_KEYPOINTS, VERIFY_SIZE, verify_features, verify_pixels
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -56,12 +57,6 @@ DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "embedding",
 #: What :meth:`lookalike.index.Index.create` stores when not told otherwise: what the
 #: default search (``kind="copy"``, verified) uses.
 DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "embedding", "rootsift")
-
-#: Longest side (pixels) at which keypoints are detected for verification, and how many
-#: are kept (the strongest). The copy similarity of :mod:`lookalike.pipelines._search`
-#: is calibrated with exactly these.
-VERIFY_SIZE = 512
-VERIFY_KEYPOINTS = 1000
 
 #: The smallest decode the embedding needs: its 224 crop of 256 x 256.
 DECODE_SIZE = (256, 256)
@@ -158,6 +153,10 @@ class DescriptorSpec:
     def features_to_bytes(self, features: LocalFeatures) -> bytes:
         """The catalogue BLOB of a file's keypoints (kind ``"keypoints"``); see :func:`_pack_features`."""
         return _pack_features(features)
+
+    def keypoint_count(self, nbytes: int) -> int:
+        """How many keypoints a stored keypoint BLOB of ``nbytes`` bytes holds (without reading it)."""
+        return max(0, (int(nbytes) - _KEYPOINTS_HEADER.size) // 144)
 
     def features_from_bytes(self, blob: bytes) -> LocalFeatures:
         """The :class:`~lookalike.features.LocalFeatures` (RootSIFT) stored in a catalogue BLOB."""
@@ -269,30 +268,6 @@ def describe_pixels(
 
 # -- keypoints for verification ----------------------------------------------------------------------
 
-def verify_pixels(source: Any) -> np.ndarray:
-    """Decode an image for keypoint verification: reduced-size JPEG decoding to no less than
-    :data:`VERIFY_SIZE` on the longest side (:func:`lookalike.io.load_image` with ``draft``)."""
-    from lookalike.io import load_image
-
-    return load_image(source, draft=(VERIFY_SIZE, VERIFY_SIZE))
-
-
-def verify_features(pixels: np.ndarray) -> LocalFeatures:
-    """The RootSIFT features search verifies with: at most :data:`VERIFY_KEYPOINTS`, detected at
-    :data:`VERIFY_SIZE` (Arandjelovic and Zisserman, CVPR 2012; :func:`lookalike.features.extract_local`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> f = verify_features(np.random.default_rng(0).integers(0, 256, (96, 128), np.uint8))
-    >>> f.method, f.image_size, 0 < len(f) <= VERIFY_KEYPOINTS
-    ('rootsift', (128, 96), True)
-    """
-    from lookalike.features import extract_local
-
-    return extract_local(pixels, method="rootsift", working_size=VERIFY_SIZE, max_keypoints=VERIFY_KEYPOINTS)
-
-
 def describe_keypoints(source: Any, spec: DescriptorSpec) -> bytes:
     """The catalogue BLOB of an image's keypoints: :func:`verify_features` of :func:`verify_pixels`.
 
@@ -334,8 +309,7 @@ def _pack_features(features: LocalFeatures) -> bytes:
 
 
 def _unpack_features(blob: bytes, name: str = "rootsift") -> LocalFeatures:
-    from lookalike.features import LocalFeatures
-    from lookalike.features._local import _root
+    from lookalike.features import LocalFeatures, root_sift
 
     size = _KEYPOINTS_HEADER.size
     try:
@@ -346,5 +320,5 @@ def _unpack_features(blob: bytes, name: str = "rootsift") -> LocalFeatures:
         raise IndexFormatError(f"the catalogue holds damaged {name} keypoints; rebuild the index")
     keypoints = np.frombuffer(blob, dtype="<f4", count=4 * n, offset=size).astype(np.float32).reshape(n, 4)
     sift = np.frombuffer(blob, dtype=np.uint8, count=128 * n, offset=size + 16 * n).reshape(n, 128)
-    descriptors = _root(sift) if n else np.zeros((0, 128), np.float32)
+    descriptors = root_sift(sift) if n else np.zeros((0, 128), np.float32)
     return LocalFeatures(keypoints, descriptors, "rootsift", (width, height), scale)

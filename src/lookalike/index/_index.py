@@ -42,9 +42,11 @@ from lookalike.index._vectors import (
     store_state,
     store_suffix,
 )
+from lookalike.io import resolve_path
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
+    from lookalike.parallel import Jobs
     from lookalike.pipelines import SearchHit
 
 __all__ = ["FORMAT_VERSION", "FileError", "Index", "IndexInfo", "IndexReport"]
@@ -202,15 +204,6 @@ def _folder_size(path: str) -> int:
     return total
 
 
-def resolve_path(path: str | os.PathLike[str]) -> str:
-    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
-    text = os.path.abspath(os.fspath(path))
-    try:
-        return os.path.realpath(text)
-    except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
-        return text
-
-
 # -- the index -------------------------------------------------------------------------------------
 
 class Index:
@@ -318,7 +311,7 @@ class Index:
                 )
         os.makedirs(os.path.join(text, VECTORS), exist_ok=True)
         catalog = Catalog(os.path.join(text, CATALOG), create=True)
-        from lookalike import __version__
+        from lookalike._version import __version__
 
         manifest = {
             "format": _FORMAT_NAME,
@@ -413,7 +406,7 @@ class Index:
         folder: str | os.PathLike[str],
         *,
         recursive: bool = True,
-        jobs: int | None = None,
+        jobs: Jobs = None,
         progress: Progress | None = None,
     ) -> IndexReport:
         """Bring the index in line with a folder: add new files, re-index changed ones, drop deleted ones.
@@ -428,8 +421,8 @@ class Index:
         folder : str or path-like
         recursive : bool, keyword-only
             Also index sub-folders (default).
-        jobs : int, optional, keyword-only
-            Worker processes (default: every available CPU).
+        jobs : int, None or concurrent.futures.Executor, keyword-only
+            Worker processes (default: every available CPU), or an executor (:mod:`lookalike.parallel`).
         progress : callable, optional, keyword-only
             Called as ``progress("indexing", done, total)``.
 
@@ -438,16 +431,16 @@ class Index:
         ParameterError
             ``folder`` is not a folder, or holds no image and nothing of it is indexed.
         """
-        from lookalike.pipelines._indexing import update_index
+        from lookalike.index._ingest import update_index
 
         return update_index(self, folder, recursive=recursive, jobs=jobs, progress=progress)
 
     def add(
-        self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, jobs: int | None = None,
+        self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, jobs: Jobs = None,
         progress: Progress | None = None,
     ) -> IndexReport:
         """Index files (a folder stands for every image under it); unchanged files are skipped."""
-        from lookalike.pipelines._indexing import add_to_index
+        from lookalike.index._ingest import add_to_index
 
         return add_to_index(self, paths, jobs=jobs, progress=progress)
 
@@ -510,7 +503,10 @@ class Index:
     def search(
         self, query: Any, *, k: int = 10, min_similarity: float | None = None, kind: str = "copy", verify: bool = True
     ) -> list[SearchHit]:
-        """The indexed files that look most like an image, best first: :func:`lookalike.search` on this index.
+        """Deprecated: use ``lookalike.search(query, index, top=k)``, the search entry point.
+
+        Kept for one release as a thin shim (it warns): the index layer does not
+        depend on the search pipeline above it (``tests/test_layers.py``).
 
         Parameters
         ----------
@@ -544,8 +540,12 @@ class Index:
         >>> [(hit.path, round(hit.similarity, 2)) for hit in index.search("query.jpg", k=3)]  # doctest: +SKIP
         [('/photos/beach.jpg', 1.0), ('/photos/beach-crop.jpg', 0.97), ('/photos/dune.jpg', 0.04)]
         """
+        import warnings
+
         from lookalike.pipelines import search
 
+        warnings.warn("Index.search(query, k=...) is deprecated; use lookalike.search(query, index, top=k)",
+                      DeprecationWarning, stacklevel=2)
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ParameterError(f"k must be a positive integer, got {k!r}")
         [result] = search([query], self, top=int(k), min_similarity=0.0 if min_similarity is None else min_similarity,

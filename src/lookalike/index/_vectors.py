@@ -410,19 +410,11 @@ def _load_npz(path: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
         raise IndexFormatError(f"cannot read the vector index {path!r}: {exc}") from None
 
 
-def _popcount_table() -> np.ndarray:
-    return np.array([bin(v).count("1") for v in range(256)], np.uint8)
-
-
-_POPCOUNT = _popcount_table()
-
-
 def _hamming(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """(n_q, n) Hamming distances between packed codes."""
-    x = queries[:, None, :] ^ codes[None, :, :]
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x).sum(axis=2, dtype=np.int32)
-    return _POPCOUNT[x].sum(axis=2, dtype=np.int32)  # pragma: no cover - numpy < 2.0
+    """(n_q, n) Hamming distances between packed codes (:func:`lookalike.features.hamming_distance`)."""
+    from lookalike.features import hamming_distance
+
+    return hamming_distance(queries[:, None, :], codes[None, :, :], dtype=np.int32)
 
 
 class NumpyBinaryStore:

@@ -1,5 +1,6 @@
 """The jobs users run: compare, compare many, (and later) matrix, search, duplicates."""
 
+from lookalike.io import ImageFile, ImageListing, RejectedFile, find_images
 from lookalike.pipelines._compare import (
     DEFAULT_METRICS,
     RESIZE_CHOICES,
@@ -7,11 +8,13 @@ from lookalike.pipelines._compare import (
     compare,
     compare_many,
     compare_pairs,
+    harmonise_pair,
     resize_pair,
     resolve_metrics,
 )
 from lookalike.pipelines._duplicates import (
     DEFAULT_DUPLICATE_SIMILARITY,
+    VERIFY_MAX_PAIRS,
     DuplicateGroup,
     DuplicateMember,
     DuplicateReport,
@@ -20,16 +23,25 @@ from lookalike.pipelines._duplicates import (
     move_duplicates,
     undo_moves,
 )
-from lookalike.pipelines._files import ImageFile, ImageListing, RejectedFile, find_images
 from lookalike.pipelines._match import match
-from lookalike.pipelines._matrix import MatrixIssue, MatrixResult, PairScore, similarity_matrix
+from lookalike.pipelines._matrix import (
+    DEFAULT_MATRIX_METHOD,
+    MATRIX_WORKING_SIZE,
+    MatrixIssue,
+    MatrixResult,
+    PairScore,
+    similarity_matrix,
+)
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
 __all__ = [
     "DEFAULT_DUPLICATE_SIMILARITY",
+    "DEFAULT_MATRIX_METHOD",
     "DEFAULT_METRICS",
+    "MATRIX_WORKING_SIZE",
     "RESIZE_CHOICES",
     "SEARCH_KINDS",
+    "VERIFY_MAX_PAIRS",
     "Comparison",
     "DuplicateGroup",
     "DuplicateMember",
@@ -49,6 +61,7 @@ __all__ = [
     "compare_pairs",
     "find_duplicates",
     "find_images",
+    "harmonise_pair",
     "match",
     "move_duplicates",
     "resize_pair",

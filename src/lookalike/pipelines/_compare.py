@@ -30,8 +30,7 @@ import numpy as np
 
 from lookalike.errors import ImageSizeError, LookalikeError, ParameterError
 from lookalike.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
-from lookalike.metrics import get_metric, metric_names
-from lookalike.metrics._util import describe_shape
+from lookalike.metrics import describe_shape, get_metric, metric_names
 
 Resize: TypeAlias = Literal["none", "first", "smaller", "larger"]
 RESIZE_CHOICES: tuple[str, ...] = ("none", "first", "smaller", "larger")

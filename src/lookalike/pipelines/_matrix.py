@@ -13,15 +13,16 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 
 from lookalike.errors import LookalikeError, ParameterError
-from lookalike.pipelines._files import ImageFile, find_images
+from lookalike.io import ImageFile, find_images
+from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
 
 __all__ = [
     "DEFAULT_MATRIX_METHOD",
@@ -197,7 +198,7 @@ def similarity_matrix(
     recursive: bool = False,
     resize: str | tuple[int, int] = "auto",
     max_keypoints: int = 4000,
-    jobs: int | None = 1,
+    jobs: Jobs = 1,
     cache_dir: PathLike | None = None,
     keep_matches: bool = False,
     exclude: Iterable[PathLike] = (),
@@ -243,9 +244,10 @@ def similarity_matrix(
         as failed. Ignored by matching methods and histogram metrics.
     max_keypoints : int, keyword-only
         Keypoints kept per image (matching methods).
-    jobs : int or None, keyword-only
+    jobs : int, None or concurrent.futures.Executor, keyword-only
         Worker processes; ``None`` uses every available CPU; ``1`` (default)
-        runs in this process.
+        runs in this process; an executor (Ray, Dask, loky...) is used as it
+        is (:mod:`lookalike.parallel`).
     cache_dir : path, optional, keyword-only
         Keep each image's local features in this folder as ``.npz``, keyed by
         the file's path, size and modification time and the extraction
@@ -302,10 +304,7 @@ def similarity_matrix(
     """
     kind, name, higher_is_better, symmetric, needs_size = _resolve_measure(method, metric)
     fixed = _parse_resize(resize)
-    if jobs is None:
-        jobs = _available_cpus()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ParameterError(f"jobs must be a positive integer (or None for every CPU), got {jobs!r}")
+    jobs = check_jobs(jobs)
     if isinstance(max_keypoints, bool) or not isinstance(max_keypoints, int) or max_keypoints < 1:
         raise ParameterError(f"max_keypoints must be a positive integer, got {max_keypoints!r}")
     exclude = list(exclude)
@@ -503,13 +502,6 @@ def _oriented_size(path: str) -> tuple[int, int] | None:
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
-def _available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 # -- stage 1: one description per image -------------------------------------------------------
 
 def _prepare_one(path: str, plan: _Plan) -> tuple[Any, str, str]:
@@ -553,7 +545,9 @@ def _resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _run_prepare(paths: list[str], plan: _Plan, *, jobs: int, progress: Progress | None) -> list[tuple[Any, str, str]]:
+def _run_prepare(
+    paths: list[str], plan: _Plan, *, jobs: int | Executor, progress: Progress | None
+) -> list[tuple[Any, str, str]]:
     total = len(paths)
     if progress is not None:
         progress("features", 0, total)
@@ -565,7 +559,7 @@ def _run_prepare(paths: list[str], plan: _Plan, *, jobs: int, progress: Progress
                 progress("features", done, total)
         return results
     out: list[tuple[Any, str, str] | None] = [None] * total
-    with _pool(min(jobs, total), _init_prepare_worker, ()) as pool:
+    with process_pool(worker_count(jobs, total), initializer=_init_prepare_worker, preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
         futures = {pool.submit(_prepare_one, path, plan): k for k, path in enumerate(paths)}
@@ -617,8 +611,7 @@ class _PairScorer:
             return (math.nan, None, None, f"{type(exc).__name__}: {exc}", None)
 
     def _match(self, a: Any, b: Any, j: int) -> Any:
-        from lookalike.matching import compare_features
-        from lookalike.matching._match import prefers_flann
+        from lookalike.matching import compare_features, prefers_flann
 
         if prefers_flann(a, b):
             return self._match_flann(a, b, j)
@@ -631,8 +624,7 @@ class _PairScorer:
         :func:`lookalike.matching.match_descriptors`; verification and score by
         :func:`lookalike.matching.result_from_matches`, as ``compare_features`` does.
         """
-        from lookalike.matching import result_from_matches
-        from lookalike.matching._match import FlannIndex
+        from lookalike.matching import FlannIndex, result_from_matches
 
         if self._index is None or self._index[0] != j:
             self._index = (j, FlannIndex(b.descriptors))  # the trees compare_features builds for this image
@@ -648,6 +640,12 @@ def _score_chunk(tasks: list[tuple[int, int]]) -> list[_PairOut]:
     if _worker_scorer is None:  # pragma: no cover - the pool's initializer always sets it
         raise RuntimeError("pair worker used before _init_pair_worker")
     return [_worker_scorer.score(i, j) for i, j in tasks]
+
+
+def _score_chunk_carrying(items: list[Any], plan: _Plan, tasks: list[tuple[int, int]]) -> list[_PairOut]:
+    """:func:`_score_chunk` for a caller's executor, whose workers lookalike does not initialise."""
+    scorer = _PairScorer(items, plan)
+    return [scorer.score(i, j) for i, j in tasks]
 
 
 def _init_prepare_worker() -> None:
@@ -668,7 +666,7 @@ def _single_threaded_opencv() -> None:
 
 
 def _run_pairs(
-    items: list[Any], tasks: list[tuple[int, int]], plan: _Plan, *, jobs: int, progress: Progress | None
+    items: list[Any], tasks: list[tuple[int, int]], plan: _Plan, *, jobs: int | Executor, progress: Progress | None
 ) -> list[tuple[float, int | None, int | None, str | None, Any]]:
     total = len(tasks)
     if progress is not None:
@@ -682,14 +680,18 @@ def _run_pairs(
                 progress("pairs", done, total)
         return results
     # chunks small enough for an even spread and a live progress bar, large enough to be cheap
-    size = max(1, min(64, math.ceil(total / (jobs * 8))))
+    carried = isinstance(jobs, Executor)  # a caller's executor: every chunk carries the features
+    spread = jobs if isinstance(jobs, int) else available_cpus()
+    size = max(1, min(64 if not carried else 512, math.ceil(total / (spread * 8))))
     chunks = [tasks[k:k + size] for k in range(0, total, size)]
     out: list[Any] = [None] * len(chunks)
     done = 0
-    with _pool(min(jobs, len(chunks)), _init_pair_worker, (items, plan)) as pool:
+    with process_pool(worker_count(jobs, len(chunks)), initializer=_init_pair_worker, initargs=(items, plan),
+                      preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
-        futures = {pool.submit(_score_chunk, chunk): k for k, chunk in enumerate(chunks)}
+        futures = {(pool.submit(_score_chunk_carrying, items, plan, chunk) if carried
+                    else pool.submit(_score_chunk, chunk)): k for k, chunk in enumerate(chunks)}
         for future in as_completed(futures):
             k = futures[future]
             out[k] = future.result()
@@ -697,43 +699,6 @@ def _run_pairs(
             if progress is not None:
                 progress("pairs", done, total)
     return [r for chunk in out for r in chunk]
-
-
-def _executor(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Any:
-    """A process pool whose workers never fork a parent that may run threads (OpenCV, a progress bar).
-
-    Where the platform has it, the "forkserver" start method is used with this
-    module, OpenCV and the matching code preloaded: the server imports them once
-    and every worker of every pool of the run is a cheap fork of it. Elsewhere
-    workers are spawned (each imports them again).
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context: Any = multiprocessing.get_context("forkserver")
-        # Only takes effect when this process starts its fork server; extends, never replaces.
-        from multiprocessing import forkserver
-
-        preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-        wanted = [m for m in _PRELOAD if m not in preload]
-        if wanted:
-            context.set_forkserver_preload(preload + wanted)
-    else:  # pragma: no cover - Windows
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
-
-
-@contextmanager
-def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Iterator[Any]:
-    """:func:`_executor` as a context that, on an error or Ctrl-C, cancels the queued work instead of finishing it."""
-    executor = _executor(workers, initializer, initargs)
-    try:
-        yield executor
-    except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
 
 
 _PRELOAD = ("cv2", "lookalike.pipelines._matrix", "lookalike.features", "lookalike.matching")

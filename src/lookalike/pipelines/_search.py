@@ -60,6 +60,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from lookalike.errors import ImageReadError, LookalikeError, ParameterError
+from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in matching; named here as before
+    CALIBRATION,
+    HASH_MARGIN,
+    SEMANTIC_CALIBRATION,
+    copy_logit,
+    copy_similarity,
+    semantic_similarity,
+    similarity_from_logit,
+)
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -80,42 +89,6 @@ __all__ = [
 
 #: The kinds of similarity :func:`search` computes.
 SEARCH_KINDS = ("copy", "semantic")
-
-# -- calibration constants (benchmarks/calibrate_search.py prints them; see CALIBRATION) -----------
-
-#: Hash distances below this many bits (of 64) count as evidence; unrelated photos sit near 32 and
-#: even 85% crops near 20, so only near-identical layouts score.
-HASH_MARGIN = 8
-A_HASH = -5.106
-B_HASH = 1.289
-A_COSINE = -17.217
-B_COSINE = 19.133
-A_VERIFY = -9.772
-B_VERIFY = 2.313
-A_SEMANTIC = -14.784
-B_SEMANTIC = 38.095
-
-#: Where the ``copy`` constants come from and what they give (``benchmarks/calibrate_search.py``).
-CALIBRATION: dict[str, Any] = {
-    "script": "benchmarks/calibrate_search.py",
-    "data": "39 Caltech-101 photos (3 per class of caltech101_13, seed 1) x 12 edits = 468 queries, against an "
-            "index of the 650 Caltech photos; every candidate of the pipeline (35,943), label = is the original",
-    "fit": "logistic regression per piece of evidence; verify intercept then lowered by 0.5 so that results "
-           ">= 0.70 reach 0.93 precision counting every non-original as wrong",
-    "precision_at_0.70": 0.940,
-    "originals_found_at_0.70": 0.867,
-    "precision_at_0.70_no_verify": 0.943,
-}
-
-#: Where the ``semantic`` constants come from and what they give.
-SEMANTIC_CALIBRATION: dict[str, Any] = {
-    "script": "benchmarks/calibrate_search.py",
-    "data": "Caltech-101, 13 classes (caltech101_13): all pairs of the course's train split (436 photos, "
-            "94,830 pairs), label = same class",
-    "fit": "logistic regression of same-class on the cosine; 0.70 at cosine 0.410",
-    "precision_at_0.70_train": 0.969,
-    "precision_at_0.70_test": 0.965,  # 214 test-split photos, 22,791 pairs
-}
 
 # -- candidate generation and verification settings -------------------------------------------------
 
@@ -227,78 +200,14 @@ class SearchResult:
         return data
 
 
-# -- the similarity functions ------------------------------------------------------------------------
-
-def _sigmoid(z: float) -> float:
-    if z == -math.inf:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-
-
-def _global_logit(hash_distance: float | None, cosine: float | None) -> float:
-    z = -math.inf
-    if hash_distance is not None:
-        z = A_HASH + B_HASH * max(0.0, HASH_MARGIN - float(hash_distance))
-    if cosine is not None:
-        z = max(z, A_COSINE + B_COSINE * float(cosine))
-    return z
-
-
-def _verify_logit(inliers: int, verified: bool) -> float:
-    if not verified or inliers <= 0:
-        return -math.inf
-    return A_VERIFY + B_VERIFY * math.log1p(inliers)
-
+# -- the evidence of one candidate ------------------------------------------------------------------
 
 def _logit(e: Evidence, *, use_verify: bool) -> float:
     if e.exact:
         return math.inf
-    z = _global_logit(e.hash_distance, e.cosine)
-    if use_verify:
-        z = max(z, _verify_logit(e.inliers, e.verified))
-    return z
+    return copy_logit(hash_distance=e.hash_distance, cosine=e.cosine, inliers=e.inliers if use_verify else 0,
+                      verified=e.verified and use_verify)
 
-
-def copy_similarity(
-    *, hash_distance: float | None = None, cosine: float | None = None, inliers: int = 0, verified: bool = False
-) -> float:
-    """The ``copy`` similarity in [0, 1] from the evidence about a pair of images.
-
-    See the module docstring for the formula and :data:`CALIBRATION` for what
-    0.70 means. Missing evidence (``None``) contributes nothing.
-
-    Parameters
-    ----------
-    hash_distance : float, optional, keyword-only
-        pHash Hamming distance in bits (of 64), least over the 8 rotations and flips.
-    cosine : float, optional, keyword-only
-        Embedding cosine.
-    inliers : int, keyword-only
-        Verified keypoint inliers.
-    verified : bool, keyword-only
-        Whether verification found a sane homography.
-
-    Examples
-    --------
-    >>> copy_similarity(hash_distance=0, cosine=0.95) > 0.9
-    True
-    >>> copy_similarity(hash_distance=30, cosine=0.6) < 0.1
-    True
-    """
-    z = max(_global_logit(hash_distance, cosine), _verify_logit(int(inliers), bool(verified)))
-    return _sigmoid(z)
-
-
-def semantic_similarity(cosine: float | np.ndarray) -> np.ndarray:
-    """The ``semantic`` similarity in [0, 1] from an embedding cosine (a fitted logistic; monotone).
-
-    Examples
-    --------
-    >>> float(semantic_similarity(1.0)) > float(semantic_similarity(0.5))
-    True
-    """
-    z = A_SEMANTIC + B_SEMANTIC * np.asarray(cosine, dtype=np.float64)
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 # -- queries -----------------------------------------------------------------------------------------
@@ -334,13 +243,13 @@ class _Query:
 # The verification decode and keypoints are the index's (``lookalike.index._descriptors``), so a query
 # is verified with exactly what the index stores; imported on use to keep this module light.
 def _verify_pixels(source: Any) -> np.ndarray:
-    from lookalike.index._descriptors import verify_pixels
+    from lookalike.matching import verify_pixels
 
     return verify_pixels(source)
 
 
 def _extract(pixels: np.ndarray) -> LocalFeatures:
-    from lookalike.index._descriptors import verify_features
+    from lookalike.matching import verify_features
 
     return verify_features(pixels)
 
@@ -369,7 +278,7 @@ def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
     name = _query_name(source, position)
     data: bytes | None = None
     if isinstance(source, str | os.PathLike):
-        from lookalike.io._load import read_bytes
+        from lookalike.io import read_bytes
 
         path = os.fspath(source)
         data = read_bytes(path)
@@ -541,7 +450,7 @@ class _Engine:
             if not todo:
                 break
             ours = query.features(mirrored)
-            from lookalike.matching._match import match_many
+            from lookalike.matching import match_many
 
             matches = match_many(ours, [features for _j, features in todo])
             results = self._map(lambda pair, ours=ours: result_from_matches(ours, pair[0], pair[1]),
@@ -574,7 +483,7 @@ class _Engine:
             scored = []
             for e in order:
                 z = _logit(e, use_verify=verify)
-                scored.append((1.0 if z == math.inf else _sigmoid(z), z, e))
+                scored.append((1.0 if z == math.inf else similarity_from_logit(z), z, e))
         scored.sort(key=lambda t: (-t[0], -t[1], -(t[2].cosine or 0.0), t[2].id))
         if self.kind == "copy":
             ties = self.tie_breaks(query, scored, top)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from lookalike.errors import ParameterError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "sniff_image_format"]
+__all__ = [
+    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "resolve_path", "sniff_image_format",
+]
 
 #: File name suffixes (lower case) taken as images: the formats :func:`lookalike.io.load_image` decodes.
 IMAGE_SUFFIXES: frozenset[str] = frozenset({
@@ -121,6 +123,15 @@ def sniff_image_format(head: bytes) -> str | None:
     if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n#":
         return "netpbm"
     return None
+
+
+def resolve_path(path: str | os.PathLike[str]) -> str:
+    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
+    text = os.path.abspath(os.fspath(path))
+    try:
+        return os.path.realpath(text)
+    except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
+        return text
 
 
 def find_images(

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from lookalike.errors import ParameterError
+from lookalike.io._files import IMAGE_SUFFIXES, sniff_image_format
 from lookalike.pipelines import ImageListing, find_images
-from lookalike.pipelines._files import IMAGE_SUFFIXES, sniff_image_format
 
 
 def _png(path: Path, value: int = 0) -> Path:
