@@ -55,7 +55,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "IndexInfo", "IndexReport", "NumpyBinaryStore", "NumpyFlatStore", "VERIFY_KEYPOINTS", "VERIFY_SIZE",
         "VectorStore", "choose_backend", "descriptor_spec", "load_store", "make_store", "INDEX_IVF_STORAGE",
         "index_params", "DEFAULT_INDEX_NAME", "build_index", "default_index_path", "EXACT_NEIGHBOURS", "FileResult",
-        "cosine_rows", "describe_keypoints", "embedding_neighbours", "hamming_rows", "hash_pairs",
+        "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
+        "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

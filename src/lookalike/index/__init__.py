@@ -12,7 +12,8 @@ verified; the pipeline above this layer) or in bulk with
 :meth:`Index.local_features`.
 
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
-numpy brute force) are usable on their own. The self-joins that duplicates
+numpy brute force) are usable on their own, and pluggable: :func:`register_backend`
+adds a store class under a name (persistence, ``save``/``load``, is optional). The self-joins that duplicates
 needs (every close pair among the stored rows: :func:`hash_pairs`,
 :func:`embedding_neighbours`) live here too.
 """
@@ -35,17 +36,23 @@ from lookalike.index._vectors import (
     EXACT_MAX,
     HNSW_MAX,
     INDEX_IVF_STORAGE,
+    Backend,
     BinaryFlatStore,
     FlatStore,
     HNSWStore,
     IVFStore,
     NumpyBinaryStore,
     NumpyFlatStore,
+    PersistentStore,
     VectorStore,
+    backend_info,
+    backend_names,
     choose_backend,
     index_params,
     load_store,
     make_store,
+    register_backend,
+    unregister_backend,
 )
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "INDEX_IVF_STORAGE",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
+    "Backend",
     "BinaryFlatStore",
     "DescriptorSpec",
     "FileError",
@@ -73,7 +81,10 @@ __all__ = [
     "IndexReport",
     "NumpyBinaryStore",
     "NumpyFlatStore",
+    "PersistentStore",
     "VectorStore",
+    "backend_info",
+    "backend_names",
     "build_index",
     "choose_backend",
     "cosine_rows",
@@ -86,4 +97,6 @@ __all__ = [
     "index_params",
     "load_store",
     "make_store",
+    "register_backend",
+    "unregister_backend",
 ]

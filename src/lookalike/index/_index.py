@@ -32,9 +32,10 @@ from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.index._catalog import Catalog, FileRecord
 from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, parse_specs
 from lookalike.index._vectors import (
-    BACKENDS,
     VectorStore,
     _write_atomic,
+    backend_info,
+    backend_names,
     choose_backend,
     index_params,
     load_store,
@@ -293,8 +294,9 @@ class Index:
             argument is invalid.
         """
         specs = parse_specs(descriptors)
-        if backend not in BACKENDS or backend in ("binary", "numpy-binary"):
-            raise ParameterError(f"backend must be one of auto, flat, hnsw, ivf, numpy; got {backend!r}")
+        floats = [name for name in backend_names() if not backend_info(name).binary]
+        if backend != "auto" and (backend not in floats or backend_info(backend).binary):
+            raise ParameterError(f"backend must be one of auto, {', '.join(floats)}; got {backend!r}")
         text = os.path.abspath(os.fspath(path))
         if os.path.exists(text):
             if not os.path.isdir(text):
@@ -756,11 +758,15 @@ class Index:
             return
         folder = os.path.join(self.path, VECTORS)
         os.makedirs(folder, exist_ok=True)
+        suffix = store_suffix(store.backend)
+        if suffix is None:  # persistence is optional: this store is rebuilt from the catalogue when opened
+            self._saved[name] = generation
+            return
         if store.backend == "ivf" and len(store) == 0:
             store = self._new_store(self.descriptor(name), 0)  # an untrained IVF cannot be saved: save it flat
             self._stores[name] = (store, generation)
-        filename = f"{name}-{generation}-{secrets.token_hex(4)}{store_suffix(store.backend)}"
-        store.save(os.path.join(folder, filename))
+        filename = f"{name}-{generation}-{secrets.token_hex(4)}{store_suffix(store.backend) or suffix}"
+        store.save(os.path.join(folder, filename))  # type: ignore[attr-defined]
         spec = self.descriptor(name)
         _write_json(os.path.join(folder, f"{name}.json"), {
             "descriptor": name, "backend": store.backend, "file": filename, "generation": generation,
