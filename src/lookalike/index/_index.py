@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -249,6 +250,8 @@ class Index:
         self._backend_params: dict[str, Any] = dict(manifest.get("backend_params", {}))
         self._stores: dict[str, tuple[VectorStore, int]] = {}
         self._saved: dict[str, int] = {}
+        # the in-memory stores are patched in place: one thread at a time uses or refreshes them
+        self._stores_lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------------------------
 
@@ -500,7 +503,8 @@ class Index:
             distances in bits (lower is more similar, ``2**31 - 1`` when missing).
         """
         spec = self._vector_spec(descriptor)
-        return self._store(spec.name).search(queries, k)
+        with self._stores_lock:
+            return self._store(spec.name).search(queries, k)
 
     def search(
         self, query: Any, *, k: int = 10, min_similarity: float | None = None, kind: str = "copy", verify: bool = True
@@ -710,6 +714,10 @@ class Index:
 
     def _store(self, name: str) -> VectorStore:
         """The store of descriptor ``name``, up to date with the catalogue (patched or rebuilt as needed)."""
+        with self._stores_lock:
+            return self._current_store(name)
+
+    def _current_store(self, name: str) -> VectorStore:
         spec = self.descriptor(name)
         catalog = self.catalog
         cached = self._stores.get(name)
