@@ -34,7 +34,8 @@ def test_two_calls_with_different_streams_in_threads_keep_their_output_apart() -
         assert code == 0 and out.startswith("usage: lookalike compare") and err == ""
     for code, out, err in results["usage"]:
         assert code == 2 and out == ""
-        assert err.startswith("usage: lookalike compare") and "error: argument --metric/-m: expected one argument" in err
+        assert err.startswith("usage: lookalike compare")
+        assert "error: argument --metric/-m: expected one argument" in err
 
 
 def test_a_parser_keeps_its_streams_after_another_call() -> None:

@@ -47,8 +47,8 @@ def build_parser(*, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     parser = _Parser(prog="lookalike", description="Find and measure images that look alike.", stdout=out,
                      stderr=err)
     parser.add_argument("--version", action="version", version=f"lookalike {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                       parser_class=functools.partial(_Parser, stdout=out, stderr=err))
+    make: Any = functools.partial(_Parser, stdout=out, stderr=err)  # argparse calls parser_class(**kwargs)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=make)
     subparsers.required = True
     for name in _COMMANDS:
         importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
