@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from lookalike.errors import ParameterError
-from lookalike.io._files import IMAGE_SUFFIXES, sniff_image_format
+from lookalike.io import IMAGE_SUFFIXES, sniff_image_format
 from lookalike.pipelines import ImageListing, find_images
 
 
@@ -25,18 +25,34 @@ def _labels(listing: ImageListing) -> list[str]:
     return listing.labels
 
 
-@pytest.mark.parametrize("fmt, suffix", [
-    ("PNG", ".png"), ("JPEG", ".jpg"), ("GIF", ".gif"), ("BMP", ".bmp"), ("TIFF", ".tif"),
-    ("WEBP", ".webp"), ("PPM", ".ppm"),
+@pytest.mark.parametrize("fmt, suffix, expected", [
+    ("PNG", ".png", "png"), ("JPEG", ".jpg", "jpeg"), ("GIF", ".gif", "gif"), ("BMP", ".bmp", "bmp"),
+    ("TIFF", ".tif", "tiff"), ("WEBP", ".webp", "webp"), ("PPM", ".ppm", "netpbm"),
 ])
-def test_every_format_pillow_writes_is_recognised_by_its_magic(tmp_path: Path, fmt: str, suffix: str) -> None:
+def test_every_format_pillow_writes_is_recognised_by_its_magic(
+    tmp_path: Path, fmt: str, suffix: str, expected: str
+) -> None:
     buffer = io.BytesIO()
     mode = "RGB" if fmt in ("JPEG", "PPM", "WEBP") else "L"
     Image.new(mode, (8, 8), 90).save(buffer, format=fmt)
-    assert sniff_image_format(buffer.getvalue()[:32]) is not None
+    assert sniff_image_format(buffer.getvalue()[:32]) == expected
     (tmp_path / f"x{suffix}").write_bytes(buffer.getvalue())
     assert _labels(find_images(tmp_path)) == [f"x{suffix}"]
     assert suffix in IMAGE_SUFFIXES
+
+
+@pytest.mark.parametrize("head, expected", [
+    (b"II*\x00" + bytes(12), "tiff"), (b"MM\x00*" + bytes(12), "tiff"),  # little- and big-endian TIFF
+    (b"II+\x00" + bytes(12), "tiff"),  # BigTIFF
+    (bytes(4) + b"ftypavif" + bytes(4), "avif"), (bytes(4) + b"ftypheic" + bytes(4), "heif"),
+    (bytes(4) + b"ftypmif1" + bytes(4), "heif"),
+    (b"GIF87a" + bytes(8), "gif"), (b"P5\n8 8\n255\n", "netpbm"),
+    (b"BM", None),  # too short for a BMP header
+    (b"RIFF\x00\x00\x00\x00WAVE", None),  # RIFF, but sound
+    (bytes(4) + b"ftypmp42" + bytes(4), None),  # ISO media, but a video brand
+])
+def test_the_sniffer_names_the_format_of_each_magic(head: bytes, expected: str | None) -> None:
+    assert sniff_image_format(head) == expected
 
 
 def test_non_images_are_rejected_with_a_reason_and_other_files_ignored(tmp_path: Path) -> None:

@@ -493,7 +493,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     """The file's identity (size, time, SHA-256, size in pixels), its decoded pixels (None on error) and
     its bytes (with ``keep_data``)."""
     from lookalike.index._catalog import FileResult
-    from lookalike.io import load_image, open_image
+    from lookalike.io import load_image, open_image, oriented_size
 
     result = FileResult(path)
     data = b""
@@ -526,9 +526,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     # A folder run must outlive any one file, whatever the decoder raises on it.
     try:
         with open_image(data) as image:
-            width, height = image.size
-            orientation = _exif_orientation(image)
-        result.width, result.height = (height, width) if orientation >= 5 else (width, height)
+            result.width, result.height = oriented_size(image)
         pixels = load_image(data, draft=draft)
     except LookalikeError as exc:
         result.error = getattr(exc, "reason", None) or str(exc)
@@ -542,14 +540,6 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _exif_orientation(image: Any) -> int:
-    try:
-        value = image.getexif().get(0x0112, 1)
-    except Exception:  # an unreadable EXIF block: viewers show the image as stored
-        return 1
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _os_reason(exc: OSError) -> str:

@@ -11,14 +11,16 @@ from lookalike.io._files import (
     RejectedFile,
     find_images,
     resolve_path,
-    sniff_image_format,
 )
 from lookalike.io._load import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
+    exif_orientation,
     load_image,
     open_image,
+    oriented_size,
     read_bytes,
+    sniff_image_format,
 )
 
 __all__ = [
@@ -28,9 +30,11 @@ __all__ = [
     "ImageListing",
     "ImageSource",
     "RejectedFile",
+    "exif_orientation",
     "find_images",
     "load_image",
     "open_image",
+    "oriented_size",
     "read_bytes",
     "resolve_path",
     "sniff_image_format",

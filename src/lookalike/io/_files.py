@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lookalike.errors import ParameterError
+from lookalike.io._load import sniff_image_format
 
 __all__ = [
-    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "resolve_path", "sniff_image_format",
+    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "resolve_path",
 ]
 
 #: File name suffixes (lower case) taken as images: the formats :func:`lookalike.io.load_image` decodes.
@@ -31,8 +32,6 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({
 })
 
 _HEAD_BYTES = 32
-# ISO base media (HEIF/AVIF) brands, bytes 8..12 after "ftyp" at 4..8.
-_FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
 
 
 @dataclass(frozen=True)
@@ -91,38 +90,6 @@ class ImageListing:
     def labels(self) -> list[str]:
         """The relative labels, in listing order."""
         return [f.label for f in self.images]
-
-
-def sniff_image_format(head: bytes) -> str | None:
-    """Name the image format from a file's first bytes (its magic number), or ``None``.
-
-    Only the formats lookalike decodes are recognised: JPEG, PNG, GIF, BMP,
-    TIFF, WebP, HEIF/HEIC, AVIF and the Netpbm family (PBM, PGM, PPM).
-
-    Examples
-    --------
-    >>> sniff_image_format(bytes.fromhex("89504e470d0a1a0a") + bytes(8))
-    'png'
-    >>> sniff_image_format(b"hello world") is None
-    True
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head.startswith(b"BM") and len(head) >= 14:
-        return "bmp"
-    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
-        return "tiff"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in _FTYP_BRANDS:
-        return "avif" if head[8:12] in (b"avif", b"avis") else "heif"
-    if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n#":
-        return "netpbm"
-    return None
 
 
 def resolve_path(path: str | os.PathLike[str]) -> str:

@@ -488,18 +488,13 @@ def _describe_resize(resize: str | tuple[int, int] | None) -> str | None:
 
 def _oriented_size(path: str) -> tuple[int, int] | None:
     """(width, height) after EXIF orientation, from the header only; None when unreadable."""
-    from lookalike.io import open_image
+    from lookalike.io import open_image, oriented_size
 
     try:
         with open_image(path) as image:
-            width, height = image.size
-            try:
-                orientation = image.getexif().get(0x0112, 1)
-            except (OSError, ValueError, SyntaxError):  # a damaged EXIF block
-                orientation = 1
+            return oriented_size(image)
     except LookalikeError:
         return None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 # -- stage 1: one description per image -------------------------------------------------------
