@@ -44,7 +44,7 @@ from lookalike.index._vectors import (
     store_state,
     store_suffix,
 )
-from lookalike.io import resolve_path
+from lookalike.io import UnusableFile, resolve_path
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -70,12 +70,12 @@ _STALE_TMP_SECONDS = 600
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class FileError:
-    """A file that could not be indexed, and why."""
+class FileError(UnusableFile):
+    """:class:`lookalike.io.UnusableFile` of indexing (a file that could not be indexed, and why), made as
+    ``FileError(path, reason)``: the name of the type before there was one; ``stage`` is ``"index"``."""
 
-    path: str
-    reason: str
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason, stage="index")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from lookalike.errors import LookalikeError, ParameterError
-from lookalike.io import ImageFile, find_images
+from lookalike.io import ImageFile, UnusableFile, find_images
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
 
 __all__ = [
@@ -50,9 +50,9 @@ _STAGES = ("listing", "read", "features", "compare")
 _RATIO = 0.75  # Lowe's ratio, compare_features' default
 
 
-@dataclass(frozen=True)
-class MatrixIssue:
-    """A file, or a pair, that could not be used; the run went on without it.
+class MatrixIssue(UnusableFile):
+    """:class:`lookalike.io.UnusableFile` of the matrix: a file, or a pair, that could not be used; the run
+    went on without it. Made as ``MatrixIssue(path, label, stage, reason, skipped=True, other=None)``.
 
     Attributes
     ----------
@@ -73,12 +73,12 @@ class MatrixIssue:
         The label of the second image, for a ``"compare"`` issue.
     """
 
-    path: str
     label: str
     stage: str
-    reason: str
-    skipped: bool = True
-    other: str | None = None
+
+    def __init__(self, path: str, label: str, stage: str, reason: str, skipped: bool = True,
+                 other: str | None = None) -> None:
+        super().__init__(path, reason, label, stage, skipped, other)
 
 
 @dataclass(frozen=True, eq=False)
