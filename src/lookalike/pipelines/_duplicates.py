@@ -68,9 +68,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lookalike.errors import LookalikeError, ParameterError
+from lookalike.errors import ParameterError
 from lookalike.features import hamming_distance
 from lookalike.matching import global_similarity, hash_reach
+from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -286,8 +287,8 @@ class _Pairs:
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
-        self._features: dict[int, LocalFeatures | None] = {}
-        self._mirrored: dict[int, LocalFeatures | None] = {}
+        # keypoints of the files: stored, else extracted (from the paths of the records already read)
+        self.keypoints = KeypointCache(index, paths=lambda ids: [records[i].path for i in ids])
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
 
@@ -357,49 +358,20 @@ class _Pairs:
 
     # verification ----------------------------------------------------------------------------------
     def load_features(self, file_ids: Sequence[int]) -> dict[int, LocalFeatures]:
-        """Stored keypoints of ``file_ids`` from the index, where it keeps them (one catalogue read; safe
-        in another thread while verification runs: it touches nothing of this object)."""
-        if not file_ids or not hasattr(self.index, "local_features"):
-            return {}
-        return dict(self.index.local_features(list(file_ids)))
+        """Stored keypoints of ``file_ids`` (one catalogue read; safe in another thread while verification runs)."""
+        return self.keypoints.load(file_ids)
 
     def features(self, file_id: int) -> LocalFeatures | None:
-        """The RootSIFT features of a file: loaded (:meth:`load_features`), else stored, else extracted
-        from the file (None when it cannot be read)."""
-        from lookalike.matching import verify_features, verify_pixels
-
-        if file_id in self._features:
-            return self._features[file_id]
-        stored = self.load_features([file_id])
-        if file_id in stored:
-            features: LocalFeatures | None = stored[file_id]
-        else:
-            try:
-                features = verify_features(verify_pixels(self.records[file_id].path))
-            except (LookalikeError, OSError, ValueError):
-                features = None
-        self._features[file_id] = features
-        return features
+        """The RootSIFT features of a file: loaded, else stored, else extracted (None when it cannot be read)."""
+        return self.keypoints.get(file_id)
 
     def mirrored_features(self, file_id: int) -> LocalFeatures | None:
-        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read);
-        kept, as a mirrored copy is usually verified against several members of its group."""
-        from lookalike.matching import verify_features, verify_pixels
-
-        if file_id not in self._mirrored:
-            try:
-                pixels = verify_pixels(self.records[file_id].path)
-                self._mirrored[file_id] = verify_features(np.ascontiguousarray(pixels[:, ::-1]))
-            except (LookalikeError, OSError, ValueError):
-                self._mirrored[file_id] = None
-        return self._mirrored[file_id]
+        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read)."""
+        return self.keypoints.mirrored(file_id)
 
     def forget(self, keep: Iterable[int] = ()) -> None:
         """Drop cached keypoints (they are large), except those of ``keep``."""
-        kept = {i: self._features[i] for i in keep if i in self._features}
-        self._features.clear()
-        self._features.update(kept)
-        self._mirrored.clear()
+        self.keypoints.forget(keep)
 
     def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None,
                         score: float) -> tuple[float, bool]:
@@ -407,27 +379,25 @@ class _Pairs:
         and whether both had keypoints (False: a file could not be read, or has no keypoints).
 
         The ratio-test matches are brute force's, as ``compare_features`` finds them
-        (:func:`lookalike.matching._match.ratio_matches`, one matrix product). The mirrored pass first matches
+        (:func:`~lookalike.pipelines._verifier.verify_candidates`, one matrix product). The mirrored pass first matches
         the mirror image of ``a``'s keypoints (:func:`lookalike.features.mirror_features`: no decode); only
         where that verifies (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and
         described, and its verification gives the score, as a search's mirrored query would (the derived
         keypoints share about 70 % of those, so they find the copy but count fewer inliers).
         """
         from lookalike.features import mirror_features
-        from lookalike.matching import ratio_matches, result_from_matches
-        from lookalike.pipelines._search import copy_similarity
+        from lookalike.matching import copy_similarity
 
         fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        result = result_from_matches(fa, fb, ratio_matches(fa, fb))
+        [result] = verify_candidates(fa, [fb])
         if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
-            fm = mirror_features(fa)
-            result = result_from_matches(fm, fb, ratio_matches(fm, fb))
+            [result] = verify_candidates(mirror_features(fa), [fb])
             if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
                 extracted = self.mirrored_features(a)
                 if extracted is not None and len(extracted):
-                    result = result_from_matches(extracted, fb, ratio_matches(extracted, fb))
+                    [result] = verify_candidates(extracted, [fb])
         if result.verified:
             score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
                                                inliers=result.n_inliers, verified=True))
@@ -760,14 +730,14 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
         def submit(chunk: int) -> None:
             for k in range(chunk, min(n_chunks, chunk + 2)):  # this chunk and the next
                 if k not in loads and k not in merged:
-                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs._features.keys()
+                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs.keypoints.features.keys()
                     loads[k] = loader.submit(pairs.load_features, sorted(wanted))
 
         def merge(chunk: int) -> None:
             submit(chunk)
             if chunk not in merged:
                 for i, features in loads.pop(chunk).result().items():
-                    pairs._features.setdefault(i, features)
+                    pairs.keypoints.features.setdefault(i, features)
                 merged.add(chunk)
 
         while position < len(todo) and (budget < 0 or pairs.stats["verified_pairs"] < budget):
@@ -792,7 +762,7 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
                 pairs.remember(a, b, score)
                 if union is not None and score >= min_similarity:
                     union.join(a, b)
-            if len(pairs._features) > _FEATURE_CACHE:  # keep what the next pairs need
+            if len(pairs.keypoints) > _FEATURE_CACHE:  # keep what the next pairs need
                 here = position // _LOAD_CHUNK
                 pairs.forget(i for k in (here, here + 1) if k in chunks for item in chunks[k] for i in item[:2])
             for k in [k for k in chunks if k < position // _LOAD_CHUNK]:

@@ -69,6 +69,7 @@ from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in 
     semantic_similarity,
     similarity_from_logit,
 )
+from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -254,16 +255,6 @@ def _extract(pixels: np.ndarray) -> LocalFeatures:
     return verify_features(pixels)
 
 
-def _extract_file(path: str | None) -> LocalFeatures | None:
-    """The verification keypoints of an indexed file read from disk (None when it cannot be read)."""
-    if path is None:
-        return None
-    try:
-        return _extract(_verify_pixels(path))
-    except (LookalikeError, OSError, ValueError):
-        return None  # moved or changed since it was indexed: no keypoint evidence
-
-
 def _query_name(source: Any, position: int) -> str:
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
@@ -332,9 +323,9 @@ class _Engine:
         specs = [s for s in (self.hash_spec, self.embed_spec) if s is not None]
         self.draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
         self._embedder: Any = None
-        self._features: dict[int, LocalFeatures | None] = {}
+        self.keypoints = KeypointCache(index)  # the candidates' keypoints: stored, else extracted
         self._records: dict[int, Any] = {}
-        self.stored_keypoints = any(s.kind == "keypoints" for s in index.descriptors)
+        self.stored_keypoints = self.keypoints.stored
         self._pool: Any = None
 
     def close(self) -> None:
@@ -410,15 +401,7 @@ class _Engine:
 
     def candidates_features(self, ids: list[int]) -> dict[int, LocalFeatures | None]:
         """:meth:`candidate_features` of several files: one catalogue read for the stored ones."""
-        missing = [i for i in dict.fromkeys(ids) if i not in self._features]
-        if missing and self.stored_keypoints:
-            self._features.update(self.index.local_features(missing))
-            missing = [i for i in missing if i not in self._features]
-        if missing:
-            paths = self.index.paths(missing)
-            extracted = self._map(_extract_file, paths)  # decoding and SIFT release the GIL
-            self._features.update(zip(missing, extracted, strict=True))
-        return {i: self._features[i] for i in ids}
+        return self.keypoints.many(ids, map=self._map)  # extractions on the verification threads
 
     def verify(self, query: _Query, e: Evidence) -> Evidence:
         """Verify one candidate (see :meth:`verify_many`)."""
@@ -429,10 +412,9 @@ class _Engine:
 
         Each candidate gets exactly what :func:`lookalike.matching.compare_features` gives for the
         query's features and its own (brute-force ratio test, MAGSAC++); the ratio-test matches of
-        all candidates come from one matrix product a candidate (:func:`lookalike.matching._match.match_many`).
+        all candidates come from one matrix product a candidate
+        (:func:`~lookalike.pipelines._verifier.verify_candidates`).
         """
-        from lookalike.matching import result_from_matches
-
         theirs = self.candidates_features([e.id for e in candidates])
         out = list(candidates)
         todo: list[tuple[int, LocalFeatures]] = []
@@ -450,11 +432,7 @@ class _Engine:
             if not todo:
                 break
             ours = query.features(mirrored)
-            from lookalike.matching import match_many
-
-            matches = match_many(ours, [features for _j, features in todo])
-            results = self._map(lambda pair, ours=ours: result_from_matches(ours, pair[0], pair[1]),
-                                [(features, m) for (_j, features), m in zip(todo, matches, strict=True)])
+            results = verify_candidates(ours, [features for _j, features in todo], map=self._map)
             failed = []
             for (j, features), result in zip(todo, results, strict=True):
                 if result.verified:
