@@ -18,10 +18,7 @@ from lookalike.pipelines._duplicates import (
     DuplicateGroup,
     DuplicateMember,
     DuplicateReport,
-    MoveReport,
     find_duplicates,
-    move_duplicates,
-    undo_moves,
 )
 from lookalike.pipelines._match import match
 from lookalike.pipelines._matrix import (
@@ -32,6 +29,7 @@ from lookalike.pipelines._matrix import (
     PairScore,
     similarity_matrix,
 )
+from lookalike.pipelines._moves import MoveReport, move_duplicates, undo_moves
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
 __all__ = [

@@ -46,24 +46,19 @@ other member carries its similarity to the keeper (computed for the pair directl
 the group was joined through a third image; verified with keypoints when the global evidence
 alone is below ``min_similarity``).
 
-Moving (:func:`move_duplicates`) never deletes and never overwrites: each non-keeper is moved to
-a destination folder under its path relative to the folder searched, a manifest (JSON: from, to,
-SHA-256) records every move, and :func:`undo_moves` puts the files back from it.
+Moving a report's duplicates away, safely, is :mod:`lookalike.pipelines._moves`; the self-joins
+are :mod:`lookalike.index._selfjoin`, the similarity model :mod:`lookalike.matching._similarity`,
+the verifier and its keypoint cache :mod:`lookalike.pipelines._verifier`.
 """
 
 from __future__ import annotations
 
-import datetime
-import errno
-import hashlib
-import json
 import math
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,10 +77,7 @@ __all__ = [
     "DuplicateGroup",
     "DuplicateMember",
     "DuplicateReport",
-    "MoveReport",
     "find_duplicates",
-    "move_duplicates",
-    "undo_moves",
 ]
 
 #: Default threshold of :func:`find_duplicates`: stricter than search's 0.70, because what is
@@ -114,7 +106,6 @@ _LOAD_CHUNK = 256
 _CHUNK = 1 << 16
 _NOT_RANKED = 1 << 30
 
-_MANIFEST_FORMAT = "lookalike-moves"
 
 
 @dataclass(frozen=True)
@@ -209,15 +200,6 @@ class DuplicateReport:
                 "unverified_pairs": self.unverified,
                 "groups": [g.to_dict() for g in self.groups],
                 "errors": [{"path": e.path, "reason": e.reason} for e in self.errors]}
-
-
-@dataclass(frozen=True)
-class MoveReport:
-    """What :func:`move_duplicates` or :func:`undo_moves` did."""
-
-    moved: tuple[tuple[str, str], ...] = ()
-    manifest: str | None = None
-    problems: tuple[str, ...] = field(default=())
 
 
 # -- finding -------------------------------------------------------------------------------------------
@@ -596,20 +578,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     ids = pairs.ids
     side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
     lap("load")
-    union = _Union()
-    by_hash: dict[str, list[int]] = {}
-    for i, r in records.items():
-        if r.content_hash:
-            by_hash.setdefault(r.content_hash, []).append(i)
-    for same in by_hash.values():
-        for a in same[1:]:
-            if not two or side.get(a, 0) != side.get(same[0], 0):
-                union.join(same[0], a)
-        if two:  # an exact copy on each side joins through any pair across
-            left = [i for i in same if side.get(i, 0) == 0]
-            for b in (i for i in same if side.get(i, 0) == 1):
-                if left:
-                    union.join(left[0], b)
+    union = _join_exact(records, side if two else None)
     lap("exact")
     found = pairs.candidates(neighbours, min_similarity)
     lap("candidates")
@@ -634,15 +603,51 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     else:
         unverified = 0
     lap("verification")
+    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify)
+    lap("grouping")
+    if timings is not None:
+        timings.update(stages)
+        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
+                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
+                       missing_pairs=float(pairs.stats["missing_pairs"]))
+    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
+    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+
+
+def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> _Union:
+    """Files with the same content hash joined (with two folders, ``side``: only across them)."""
+    union = _Union()
+    by_hash: dict[str, list[int]] = {}
+    for i, r in records.items():
+        if r.content_hash:
+            by_hash.setdefault(r.content_hash, []).append(i)
+    for same in by_hash.values():
+        for a in same[1:]:
+            if side is None or side.get(a, 0) != side.get(same[0], 0):
+                union.join(same[0], a)
+        if side is not None:  # an exact copy on each side joins through any pair across
+            left = [i for i in same if side.get(i, 0) == 0]
+            for b in (i for i in same if side.get(i, 0) == 1):
+                if left:
+                    union.join(left[0], b)
+    return union
+
+
+def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: dict[int, int] | None,
+            min_similarity: float, verify: bool) -> list[DuplicateGroup]:
+    """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
+    (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
+    two = side is not None
+    sides = side or {}
     components: dict[int, list[int]] = {}
     for i in sorted(union.members()):  # files in a group of two or more
         components.setdefault(union.find(i), []).append(i)
     plans: list[tuple[int, list[int]]] = []
     needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
-        eligible = [i for i in members if side.get(i, 0) == 0] if two else members
+        eligible = [i for i in members if sides.get(i, 0) == 0] if two else members
         keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
-        others = [i for i in members if i != keeper and (not two or side.get(i, 0) == 1)]
+        others = [i for i in members if i != keeper and (not two or sides.get(i, 0) == 1)]
         if not others:
             continue
         plans.append((keeper, others))
@@ -663,19 +668,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         for i in others:
             exact = _exact(records[keeper], records[i])
             similarity = 1.0 if exact else pairs.similarity(keeper, i)
-            rows.append(_member(records[i], similarity, exact, side.get(i, 0)))
+            rows.append(_member(records[i], similarity, exact, sides.get(i, 0)))
         rows.sort(key=lambda m: (-m.similarity, m.path))
-        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side.get(keeper, 0)), tuple(rows)))
+        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, sides.get(keeper, 0)), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))
     pairs.forget()
-    lap("grouping")
-    if timings is not None:
-        timings.update(stages)
-        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
-                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
-                       missing_pairs=float(pairs.stats["missing_pairs"]))
-    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
-    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -780,145 +778,3 @@ def _exact(a: FileRecord, b: FileRecord) -> bool:
 
 def _member(record: FileRecord, similarity: float, exact: bool, root: int) -> DuplicateMember:
     return DuplicateMember(record.path, float(similarity), exact, record.width, record.height, record.size, root)
-
-
-# -- moving --------------------------------------------------------------------------------------------
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _move_no_overwrite(src: str, dst: str) -> None:
-    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    try:
-        os.link(src, dst)  # fails if dst exists: no window in which a file could be replaced
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        shutil.copystat(src, dst)
-    os.unlink(src)
-
-
-def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]) -> None:
-    data = {"format": _MANIFEST_FORMAT, "version": 1,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "roots": list(roots), "moves": moves,
-            "undo": f"lookalike duplicates --undo {path}"}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-def move_duplicates(
-    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
-) -> MoveReport:
-    """Move every non-keeper of ``report`` into ``destination``, keeping its path relative to its folder.
-
-    Nothing is deleted and nothing is overwritten: if any target already
-    exists, or a file changed since it was indexed (its SHA-256 differs), no
-    file is moved and :class:`~lookalike.errors.ParameterError` names it. The
-    manifest (default ``destination/lookalike-moves-<time>.json``) lists
-    ``from``, ``to`` and ``sha256`` of every move, and is written even if a
-    move fails part-way; :func:`undo_moves` reverses it.
-
-    In a two-folder report only files of the second folder are moved.
-
-    Returns
-    -------
-    MoveReport
-    """
-    dest = os.path.abspath(os.fspath(destination))
-    plan: list[tuple[str, str]] = []
-    for group in report.groups:
-        for member in group.members:
-            root = report.roots[member.root] if member.root < len(report.roots) else ""
-            if len(report.roots) == 2 and member.root != 1:
-                continue
-            relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
-                member.path.lstrip(os.sep))
-            plan.append((member.path, os.path.join(dest, relative)))
-    for src, _dst in plan:
-        if _under(dest, src):
-            raise ParameterError(f"cannot move {src!r} into a folder inside itself")
-    targets = [dst for _src, dst in plan]
-    if len(set(targets)) != len(targets):
-        raise ParameterError("two files would be moved to the same place; move the groups of each folder separately")
-    clashes = [dst for dst in targets if os.path.lexists(dst)]
-    if clashes:
-        raise ParameterError(
-            f"refusing to move: {clashes[0]!r} already exists"
-            + (f" (and {len(clashes) - 1} more targets)" if len(clashes) > 1 else "")
-            + "; nothing was moved. Choose an empty --move-to folder, or move those files away first"
-        )
-    missing = [src for src, _dst in plan if not os.path.isfile(src)]
-    if missing:
-        raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    manifest_path = os.path.abspath(os.fspath(manifest)) if manifest is not None else os.path.join(
-        dest, f"lookalike-moves-{stamp}.json")
-    if os.path.lexists(manifest_path):
-        raise ParameterError(f"refusing to overwrite the existing manifest {manifest_path!r}; nothing was moved")
-    os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
-    moves: list[dict[str, str]] = []
-    done: list[tuple[str, str]] = []
-    try:
-        for src, dst in plan:
-            digest = _sha256(src)
-            _move_no_overwrite(src, dst)
-            moves.append({"from": src, "to": dst, "sha256": digest})
-            done.append((src, dst))
-    finally:
-        _write_manifest(manifest_path, moves, report.roots)
-    return MoveReport(tuple(done), manifest_path)
-
-
-def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
-    """Move the files listed in a manifest of :func:`move_duplicates` back where they came from.
-
-    A file is put back only when its original place is free and its SHA-256
-    still matches; anything else is left where it is and listed in
-    ``problems``. Nothing is deleted or overwritten. The manifest is kept.
-    """
-    path = os.fspath(manifest)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ParameterError(f"no such manifest: {path!r}") from None
-    except (OSError, ValueError) as exc:
-        raise ParameterError(f"cannot read the manifest {path!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT or not isinstance(data.get("moves"), list):
-        raise ParameterError(f"{path!r} is not a manifest written by lookalike duplicates --move-to")
-    restored: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for entry in reversed(data["moves"]):
-        try:
-            src, dst, digest = str(entry["from"]), str(entry["to"]), str(entry["sha256"])
-        except (KeyError, TypeError):
-            problems.append(f"a damaged entry in the manifest: {entry!r}")
-            continue
-        if os.path.lexists(src):
-            problems.append(f"{src}: something is already there; {dst} left where it is")
-        elif not os.path.isfile(dst):
-            problems.append(f"{dst}: no longer there; cannot put back {src}")
-        elif _sha256(dst) != digest:
-            problems.append(f"{dst}: changed since it was moved (SHA-256 differs); left where it is")
-        else:
-            try:
-                _move_no_overwrite(dst, src)
-            except OSError as exc:
-                problems.append(f"{dst}: cannot move back to {src}: {exc.strerror or exc}")
-                continue
-            restored.append((dst, src))
-    return MoveReport(tuple(restored), path, tuple(problems))
