@@ -323,32 +323,14 @@ def similarity_matrix(
         os.makedirs(plan.cache_dir, exist_ok=True)
 
     # 1. describe each distinct file once
-    unique = list(dict.fromkeys(f.path for f in (rows if square else rows + cols)))
-    prepared = _run_prepare(unique, plan, jobs=jobs, progress=progress)
-    labels_of = {f.path: f.label for f in (rows if square else rows + cols)}
-    items: dict[str, Any] = {}
-    for path, (item, stage, reason) in zip(unique, prepared, strict=True):
-        if item is None:
-            errors.append(MatrixIssue(path, labels_of[path], stage, reason))
-            continue
-        items[path] = item
-        if kind == "matching" and len(item) == 0:
-            errors.append(MatrixIssue(path, labels_of[path], "features",
-                                      "no keypoints found (a flat, blank or tiny image); it scores 0 "
-                                      "against every image", skipped=False))
+    items = _describe_files(rows if square else rows + cols, plan, jobs=jobs, progress=progress, errors=errors)
     rows = [f for f in rows if f.path in items]
     cols = rows if square else [f for f in cols if f.path in items]
 
     # 2. score the pairs
+    grid = _grid(len(rows), len(cols), square=square, both_ways=kind == "metric" and not symmetric)
     order = list(items)  # the worker-side index of each file
     index = {path: k for k, path in enumerate(order)}
-    if square:
-        if kind == "metric" and not symmetric:
-            grid = [(i, j) for j in range(len(rows)) for i in range(len(rows)) if i != j]
-        else:
-            grid = [(i, j) for j in range(len(rows)) for i in range(j)]
-    else:
-        grid = [(i, j) for j in range(len(cols)) for i in range(len(rows))]
     # grouped by column: a worker builds each column image's matching index once
     tasks = [(index[rows[i].path], index[cols[j].path]) for i, j in grid]
     scored = _run_pairs([items[p] for p in order], tasks, plan, jobs=jobs, progress=progress)
@@ -387,6 +369,35 @@ def similarity_matrix(
         features=features,
         column_features=column_features,
     )
+
+
+def _describe_files(files: Sequence[ImageFile], plan: _Plan, *, jobs: int | Executor, progress: Progress | None,
+                    errors: list[MatrixIssue]) -> dict[str, Any]:
+    """The features (or pixels) of each distinct file, by path; what could not be read goes to ``errors``."""
+    unique = list(dict.fromkeys(f.path for f in files))
+    prepared = _run_prepare(unique, plan, jobs=jobs, progress=progress)
+    labels_of = {f.path: f.label for f in files}
+    items: dict[str, Any] = {}
+    for path, (item, stage, reason) in zip(unique, prepared, strict=True):
+        if item is None:
+            errors.append(MatrixIssue(path, labels_of[path], stage, reason))
+            continue
+        items[path] = item
+        if plan.kind == "matching" and len(item) == 0:
+            errors.append(MatrixIssue(path, labels_of[path], "features",
+                                      "no keypoints found (a flat, blank or tiny image); it scores 0 "
+                                      "against every image", skipped=False))
+    return items
+
+
+def _grid(n_rows: int, n_cols: int, *, square: bool, both_ways: bool) -> list[tuple[int, int]]:
+    """The (row, column) cells to score, grouped by column: of a square matrix, the pairs below the
+    diagonal (every off-diagonal cell when the measure is not symmetric, ``both_ways``)."""
+    if not square:
+        return [(i, j) for j in range(n_cols) for i in range(n_rows)]
+    if both_ways:
+        return [(i, j) for j in range(n_rows) for i in range(n_rows) if i != j]
+    return [(i, j) for j in range(n_rows) for i in range(j)]
 
 
 # -- the measure --------------------------------------------------------------------------------
