@@ -57,6 +57,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,8 @@ __all__ = [
     "DuplicateReport",
     "find_duplicates",
 ]
+
+_UNSET: Any = object()  # marks a deprecated keyword that was not given
 
 #: Default threshold of :func:`find_duplicates`: stricter than search's 0.70, because what is
 #: reported here is offered for moving away.
@@ -179,7 +182,7 @@ class DuplicateReport:
         Files that could not be read (skipped).
     unverified : int
         Plausible pairs (past the verification gate) left unverified because the
-        verification budget (``max_verified``) ran out; 0 means every plausible
+        verification budget (``max_verify``) ran out; 0 means every plausible
         pair was verified. Crops and rotated copies among them may be missed.
     """
 
@@ -449,11 +452,12 @@ def find_duplicates(
     min_similarity: float = DEFAULT_DUPLICATE_SIMILARITY,
     verify: bool = True,
     neighbours: int = 5,
-    max_verified: int | None = VERIFY_MAX_PAIRS,
+    max_verify: int | None = VERIFY_MAX_PAIRS,
     index: Index | str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
+    max_verified: Any = _UNSET,
 ) -> DuplicateReport:
     """Find groups of exact and near-duplicate images, each with a suggested keeper.
 
@@ -478,7 +482,7 @@ def find_duplicates(
         Nearest neighbours by embedding cosine examined for each image
         (default 5; verification looks at the first :data:`VERIFY_RANK` of
         them). Hash candidates are every pair within a few bits instead.
-    max_verified : int or None, keyword-only
+    max_verify : int or None, keyword-only
         Most pairs verified with keypoints in one call, the most plausible
         (highest cosine) first (default :data:`VERIFY_MAX_PAIRS`: about 20 s of
         verification on 2 cores; ``None``: no limit). What the budget left
@@ -490,6 +494,8 @@ def find_duplicates(
     timings : dict, optional, keyword-only
         Filled with the seconds each stage took and the verification counts
         (for benchmarks; ``benchmarks/bench_duplicates.py`` prints them).
+    max_verified : keyword-only
+        Deprecated name of ``max_verify`` (a DeprecationWarning).
 
     Returns
     -------
@@ -513,10 +519,13 @@ def find_duplicates(
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
-    if max_verified is not None and (isinstance(max_verified, bool) or not isinstance(max_verified, int)
-                                     or max_verified < 0):
-        raise ParameterError(f"max_verified must be a non-negative integer or None (no limit), got {max_verified!r}")
-    budget = -1 if max_verified is None else max_verified
+    if max_verified is not _UNSET:
+        warnings.warn("find_duplicates(max_verified=...) is deprecated; use max_verify= (as --max-verify)",
+                      DeprecationWarning, stacklevel=2)
+        max_verify = max_verified
+    if max_verify is not None and (isinstance(max_verify, bool) or not isinstance(max_verify, int) or max_verify < 0):
+        raise ParameterError(f"max_verify must be a non-negative integer or None (no limit), got {max_verify!r}")
+    budget = -1 if max_verify is None else max_verify
     from lookalike.index import Index
 
     if isinstance(source, Index):
