@@ -149,6 +149,15 @@ class IndexInfo:
     size_bytes: int
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field (what ``lookalike index info --json`` prints)."""
+        return {
+            "path": self.path, "format_version": self.format_version, "created_by": self.created_by,
+            "created_at": self.created_at, "descriptors": list(self.descriptors), "files": self.files,
+            "errors": self.errors, "generation": self.generation, "size_bytes": self.size_bytes,
+            "stores": self.stores,
+        }
+
 
 # -- manifest --------------------------------------------------------------------------------------
 
