@@ -55,11 +55,15 @@ PUBLIC: dict[str, frozenset[str]] = {
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
+        "CLASSIFY_METHODS", "DEFAULT_K", "DEFAULT_METRIC_SIZE", "UNKNOWN", "ClassifyResult", "Evaluation",
+        "KNNClassifier", "LabelledSet", "LogisticClassifier", "Neighbour", "Prediction", "classify", "evaluate",
+        "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",
         "render_diff", "draw_matches", "duplicates_html", "thumbnail_data_uri", "write_duplicates_html",
+        "draw_confusion", "evaluation_html", "write_evaluation_html",
     }),
 }
 
