@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from lookalike.cli._search import _positive_int
+from lookalike.cli._search import _positive_int, _similarity
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -35,16 +35,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _confidence(text: str) -> float:
-    raw = text.strip()
+    """``0.6``, ``60%`` or ``60``: read as a similarity is (``lookalike search --min-similarity``)."""
     try:
-        value = float(raw.rstrip("%"))
-    except ValueError:
+        return _similarity(text)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected a confidence such as 0.6 or 60%, got {text!r}") from None
-    if raw.endswith("%") or value > 1:
-        value /= 100
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a confidence is between 0 and 1 (0% and 100%), got {text!r}")
-    return value
 
 
 def register(subparsers: Any) -> None:

@@ -187,11 +187,9 @@ def _read(path: str) -> bytes:
         raise ImageReadError(path, exc.strerror or str(exc)) from None
 
 
-def _embed_uncached(paths: Sequence[str]) -> Described:
-    from lookalike.features import Embedder
-    from lookalike.io import load_image
-    from lookalike.pipelines._search import _embedder
-
+def _decode_all(paths: Sequence[str], decode: Callable[[bytes], np.ndarray]) -> tuple[
+        list[int], list[np.ndarray], list[str], list[RejectedFile]]:
+    """``decode`` of each file's bytes: the positions that worked, their pixels and SHA-256, and the failures."""
     kept: list[int] = []
     pixels: list[np.ndarray] = []
     hashes: list[str] = []
@@ -199,12 +197,21 @@ def _embed_uncached(paths: Sequence[str]) -> Described:
     for i, path in enumerate(paths):
         try:
             data = _read(path)
-            pixels.append(load_image(data, draft=Embedder.draft_size))
+            pixels.append(decode(data))
         except ImageReadError as exc:
             failed.append(RejectedFile(path, os.path.basename(path), exc.reason))
             continue
         kept.append(i)
         hashes.append(hashlib.sha256(data).hexdigest())
+    return kept, pixels, hashes, failed
+
+
+def _embed_uncached(paths: Sequence[str]) -> Described:
+    from lookalike.features import Embedder
+    from lookalike.io import load_image
+    from lookalike.pipelines._search import _embedder
+
+    kept, pixels, hashes, failed = _decode_all(paths, lambda data: load_image(data, draft=Embedder.draft_size))
     vectors = _embedder("efficientnet-lite0").embed(pixels) if pixels else np.zeros((0, 1280), np.float32)
     return Described(tuple(paths[i] for i in kept), np.asarray(kept, np.int64), vectors, tuple(hashes),
                      tuple(failed), len(paths))
@@ -218,23 +225,15 @@ def _grey_squares(paths: Sequence[str], size: int) -> Described:
 
     if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096:
         raise ParameterError(f"size must be an integer from 16 to 4096 pixels, got {size!r}")
-    kept: list[int] = []
-    squares: list[np.ndarray] = []
-    hashes: list[str] = []
-    failed: list[RejectedFile] = []
-    for i, path in enumerate(paths):
-        try:
-            data = _read(path)
-            grey = load_image(data, mode="gray", draft=(size, size))
-        except ImageReadError as exc:
-            failed.append(RejectedFile(path, os.path.basename(path), exc.reason))
-            continue
+
+    def square(data: bytes) -> np.ndarray:
+        grey = load_image(data, mode="gray", draft=(size, size))
         if grey.dtype != np.uint8:
             grey = (grey.astype(np.float64) / 257.0).round().astype(np.uint8)
         interpolation = cv2.INTER_AREA if min(grey.shape) >= size else cv2.INTER_LINEAR
-        squares.append(np.ascontiguousarray(cv2.resize(grey, (size, size), interpolation=interpolation)))
-        kept.append(i)
-        hashes.append(hashlib.sha256(data).hexdigest())
+        return np.ascontiguousarray(cv2.resize(grey, (size, size), interpolation=interpolation))
+
+    kept, squares, hashes, failed = _decode_all(paths, square)
     return Described(tuple(paths[i] for i in kept), np.asarray(kept, np.int64), squares, tuple(hashes),
                      tuple(failed), len(kept))
 
@@ -326,6 +325,13 @@ class Model:
         return np.take_along_axis(values, order, axis=1), order, proba
 
 
+def check_options(method: str, k: int, unknown_below: float) -> tuple[str, int]:
+    """The options :func:`classify` and ``evaluate`` share, checked: the canonical method and ``k``."""
+    if isinstance(unknown_below, bool) or not isinstance(unknown_below, int | float) or not 0 <= unknown_below <= 1:
+        raise ParameterError(f"unknown_below must be a confidence in [0, 1], got {unknown_below!r}")
+    return classify_method(method), check_k(k)
+
+
 def as_labelled(train: str | os.PathLike[str] | LabelledSet) -> LabelledSet:
     return train if isinstance(train, LabelledSet) else load_labelled(train)
 
@@ -383,10 +389,7 @@ def classify(
     >>> [(p.label, round(p.confidence, 2)) for p in result.predictions]  # doctest: +SKIP
     [('cats', 0.97)]
     """
-    name = classify_method(method)
-    k = check_k(k)
-    if isinstance(unknown_below, bool) or not isinstance(unknown_below, int | float) or not 0 <= unknown_below <= 1:
-        raise ParameterError(f"unknown_below must be a confidence in [0, 1], got {unknown_below!r}")
+    name, k = check_options(method, k, unknown_below)
     labelled = as_labelled(train)
     refs = describe(labelled.paths, name, source=labelled.source or None, cache_dir=cache_dir, size=size, jobs=jobs,
                     progress=progress)

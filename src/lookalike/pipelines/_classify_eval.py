@@ -27,12 +27,12 @@ from lookalike.pipelines._classify import (
     Model,
     Prediction,
     as_labelled,
-    classify_method,
+    check_options,
     describe,
     metric_values,
 )
 from lookalike.pipelines._classify_data import LabelledSet, stratified_folds
-from lookalike.pipelines._classify_models import DEFAULT_K, check_k, encode_labels
+from lookalike.pipelines._classify_models import DEFAULT_K, encode_labels
 from lookalike.pipelines._files import RejectedFile
 
 __all__ = ["Evaluation", "evaluate", "score_predictions"]
@@ -185,12 +185,9 @@ def evaluate(
     >>> round(report.accuracy, 3), report.per_class["cats"]["recall"]  # doctest: +SKIP
     (0.985, 0.99)
     """
-    name = classify_method(method)
-    k = check_k(k)
+    name, k = check_options(method, k, unknown_below)
     if (test is None) == (cv is None):
         raise ParameterError("give a labelled test set (test=... / --test DIR) or a number of folds (cv=K / --cv K)")
-    if isinstance(unknown_below, bool) or not isinstance(unknown_below, int | float) or not 0 <= unknown_below <= 1:
-        raise ParameterError(f"unknown_below must be a confidence in [0, 1], got {unknown_below!r}")
     started = time.perf_counter()
     labelled = as_labelled(train)
     refs = describe(labelled.paths, name, source=labelled.source or None, cache_dir=cache_dir, size=size, jobs=jobs,
