@@ -47,7 +47,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "FORMAT_VERSION", "FileError", "FileRecord", "FlatStore", "HNSWStore", "HNSW_MAX", "IVFStore", "Index",
         "IndexInfo", "IndexReport", "NumpyBinaryStore", "NumpyFlatStore", "VERIFY_KEYPOINTS", "VERIFY_SIZE",
         "VectorStore", "choose_backend", "descriptor_spec", "load_store", "make_store", "INDEX_IVF_STORAGE",
-        "index_params",
+        "index_params", "DESCRIPTOR_ALPHA", "load_for_descriptors",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

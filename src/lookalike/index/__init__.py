@@ -9,6 +9,9 @@ Build and keep it current with :meth:`Index.update`; search it with
 :meth:`Index.search_vectors`; read the stored keypoints with
 :meth:`Index.local_features`.
 
+Every descriptor is computed from :func:`load_for_descriptors` (transparent pixels composited on
+white, :data:`DESCRIPTOR_ALPHA`).
+
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
 numpy brute force) are usable on their own.
 """
@@ -16,11 +19,13 @@ numpy brute force) are usable on their own.
 from lookalike.index._catalog import FileRecord
 from lookalike.index._descriptors import (
     DEFAULT_DESCRIPTORS,
+    DESCRIPTOR_ALPHA,
     DESCRIPTORS,
     VERIFY_KEYPOINTS,
     VERIFY_SIZE,
     DescriptorSpec,
     descriptor_spec,
+    load_for_descriptors,
 )
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
 from lookalike.index._vectors import (
@@ -45,6 +50,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_DESCRIPTORS",
     "DESCRIPTORS",
+    "DESCRIPTOR_ALPHA",
     "EXACT_MAX",
     "FORMAT_VERSION",
     "HNSW_MAX",
@@ -67,6 +73,7 @@ __all__ = [
     "choose_backend",
     "descriptor_spec",
     "index_params",
+    "load_for_descriptors",
     "load_store",
     "make_store",
 ]

@@ -208,10 +208,11 @@ def _decode_all(paths: Sequence[str], decode: Callable[[bytes], np.ndarray]) -> 
 
 def _embed_uncached(paths: Sequence[str]) -> Described:
     from lookalike.features import Embedder
-    from lookalike.io import load_image
+    from lookalike.index import load_for_descriptors
     from lookalike.pipelines._search import _embedder
 
-    kept, pixels, hashes, failed = _decode_all(paths, lambda data: load_image(data, draft=Embedder.draft_size))
+    kept, pixels, hashes, failed = _decode_all(paths, lambda data: load_for_descriptors(data,
+                                                                                        draft=Embedder.draft_size))
     vectors = _embedder("efficientnet-lite0").embed(pixels) if pixels else np.zeros((0, 1280), np.float32)
     return Described(tuple(paths[i] for i in kept), np.asarray(kept, np.int64), vectors, tuple(hashes),
                      tuple(failed), len(paths))

@@ -516,8 +516,9 @@ def _limit_opencv_threads() -> None:
 def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> tuple[FileResult, Any, bytes | None]:
     """The file's identity (size, time, SHA-256, size in pixels), its decoded pixels (None on error) and
     its bytes (with ``keep_data``)."""
+    from lookalike.index import load_for_descriptors
     from lookalike.index._catalog import FileResult
-    from lookalike.io import load_image, open_image
+    from lookalike.io import open_image
 
     result = FileResult(path)
     data = b""
@@ -553,7 +554,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
             width, height = image.size
             orientation = _exif_orientation(image)
         result.width, result.height = (height, width) if orientation >= 5 else (width, height)
-        pixels = load_image(data, draft=draft)
+        pixels = load_for_descriptors(data, draft=draft)
     except LookalikeError as exc:
         result.error = getattr(exc, "reason", None) or str(exc)
         return result, None, None
