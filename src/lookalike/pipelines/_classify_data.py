@@ -251,8 +251,10 @@ def open_feature_index(path: str) -> Index:
                 "cache folder (--cache-dir DIR) or rebuild that index with the embedding"
             )
         return index
-    parent = os.path.dirname(path) or "."
-    if not os.access(parent if os.path.isdir(parent) else os.path.dirname(parent) or ".", os.W_OK):
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(parent) and os.path.dirname(parent) != parent:  # the nearest folder that exists
+        parent = os.path.dirname(parent)
+    if not os.access(parent, os.W_OK):
         raise ParameterError(
             f"cannot keep the embeddings in {path!r}: {parent!r} is not writable; pass a cache folder "
             "(--cache-dir DIR, or cache_dir=...)"
