@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.errors import LookalikeError, ParameterError
+from lookalike.errors import ParameterError
 from lookalike.viz._heatmap import draw_heatmap
-from lookalike.viz._report import thumbnail_data_uri
+from lookalike.viz._report import picture_html
 
 __all__ = ["draw_confusion", "evaluation_html", "write_evaluation_html"]
 
@@ -62,11 +62,7 @@ def draw_confusion(evaluation: Any) -> np.ndarray:
 
 def _figure(path: str, caption: str, css: str, size: int) -> str:
     name = html.escape(os.path.basename(path))
-    try:
-        picture = f'<img src="{thumbnail_data_uri(path, size=size)}" alt="{name}">'
-    except (LookalikeError, OSError) as exc:
-        picture = f'<div class="missing">cannot show: {html.escape(str(getattr(exc, "reason", exc)))}</div>'
-    return (f'<figure class="{css}">{picture}<figcaption>{caption}<br>'
+    return (f'<figure class="{css}">{picture_html(path, size)}<figcaption>{caption}<br>'
             f'<span title="{html.escape(path)}">{name}</span></figcaption></figure>')
 
 
