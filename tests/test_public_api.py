@@ -58,6 +58,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "index_params", "DEFAULT_INDEX_NAME", "build_index", "default_index_path", "EXACT_NEIGHBOURS", "FileResult",
         "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
         "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
+        "DESCRIPTOR_ALPHA", "load_for_descriptors",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
@@ -66,12 +67,16 @@ PUBLIC: dict[str, frozenset[str]] = {
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
         "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
+        "CLASSIFY_METHODS", "DEFAULT_K", "DEFAULT_METRIC_SIZE", "UNKNOWN", "ClassifyResult", "Evaluation",
+        "KNNClassifier", "LabelledSet", "LogisticClassifier", "Neighbour", "Prediction", "classify", "evaluate",
+        "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",
         "render_diff", "draw_matches", "DIFF_THRESHOLD",
         "duplicates_html", "thumbnail_data_uri", "write_duplicates_html",
+        "draw_confusion", "evaluation_html", "write_evaluation_html",
     }),
 }
 

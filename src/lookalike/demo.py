@@ -1,11 +1,17 @@
-"""The main job on the bundled sample images: ``python -m lookalike.demo --out demo-output``.
+"""A tour of every job on the bundled sample images: ``python -m lookalike.demo --out demo-output``.
 
 Compares each original in ``examples/images`` with its edited copies (JPEG
 quality 20, blur, noise, crop, rotation, brightness, a pasted patch) with every
 metric, prints a table, writes ``compare.json``, and draws where two images
-differ (``lookalike.viz``). The images are scikit-image's public-domain / CC0
-samples and copies made from them by ``examples/make_samples.py``; nothing is
-downloaded. Presentation code: it prints.
+differ (``lookalike.viz``). Then it runs each command a user would, printing
+the command line first: ``match`` with a drawing, ``index build`` on the
+sample folder, ``search`` with an edited copy, ``duplicates`` with its HTML
+report, and ``evaluate`` / ``classify`` on a labelled set of texture crops
+(scikit-image's CC0 brick, grass and gravel, cut at demo time), by the default
+embedding and by the SSIM baseline. It ends by writing ``index.html``, one page
+linking every picture and report it made. The images are scikit-image's
+public-domain / CC0 samples and copies made from them by
+``examples/make_samples.py``; nothing is downloaded. Presentation code: it prints.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="folder for the results")
     parser.add_argument("--images", type=Path, default=None,
                         help=f"folder with the sample images and pairs.csv (default: {SAMPLES} of the checkout)")
+    parser.add_argument("--no-tour", action="store_true", help="only the comparison table and difference pictures")
     args = parser.parse_args(argv)
     images = args.images or default_images()
     table = images / "pairs.csv"
@@ -95,8 +102,117 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     failed = [(edit, c) for edit, c in results if c.error]
     for edit, comparison in failed:
         out.write(f"FAILED {edit}: {comparison.a} vs {comparison.b}: {comparison.error}\n")
+    tour_failed = [] if args.no_tour else _tour(out, images, args.out)
+    for command in tour_failed:
+        out.write(f"FAILED lookalike {command}\n")
+    page = _write_index(args.out)
+    out.write(f"wrote {page} (links every picture and report above)\n")
     out.write(f"done in {time.perf_counter() - started:.1f} s\n")
-    return 1 if failed else 0
+    return 1 if failed or tour_failed else 0
+
+
+#: The labelled set of the classification stage: crops of scikit-image's CC0 textures.
+TEXTURES = ("brick", "grass", "gravel")
+
+
+def _run(out: TextIO, argv: list[str], *, save: Path | None = None) -> bool:
+    """Run ``lookalike ARGV`` in this process and echo the command; its output is shown (the first lines),
+    or written to ``save``. True when it exited with 0."""
+    import io
+
+    from lookalike.cli import main as cli_main
+
+    shown = " ".join(f"'{a}'" if " " in a else a for a in argv)
+    out.write(f"\n$ lookalike {shown}\n")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = cli_main(argv, stdout=stdout, stderr=stderr)
+    if save is not None:
+        save.write_text(stdout.getvalue(), encoding="utf-8")
+        out.write(f"wrote {save}\n")
+    else:
+        lines = stdout.getvalue().splitlines()
+        out.write("".join(f"{line}\n" for line in lines[:24]) + ("  ...\n" if len(lines) > 24 else ""))
+    for line in stderr.getvalue().splitlines()[:5]:
+        out.write(f"  (stderr) {line}\n")
+    return code == 0
+
+
+def _texture_set(folder: Path) -> tuple[Path, Path]:
+    """Labelled crops of the CC0 textures (12 a class, 96 px, seeded) and 2 query crops a class."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    rng = np.random.default_rng(7)
+    labelled, queries = folder / "labelled", folder / "queries"
+    for name in TEXTURES:
+        (labelled / name).mkdir(parents=True, exist_ok=True)
+        queries.mkdir(parents=True, exist_ok=True)
+        pixels = getattr(data, name)()
+        for i in range(14):
+            side = int(rng.integers(96, 256))
+            top, left = (int(v) for v in rng.integers(0, pixels.shape[0] - side, 2))
+            crop = Image.fromarray(pixels[top:top + side, left:left + side]).resize((96, 96))
+            target = labelled / name / f"{name}-{i:02d}.png" if i < 12 else queries / f"{name}-query-{i - 11}.png"
+            crop.save(target)
+    return labelled, queries
+
+
+def _tour(out: TextIO, images: Path, folder: Path) -> list[str]:
+    """Every other job, through the command line; the commands that failed."""
+    failed: list[str] = []
+
+    def run(argv: list[str], *, save: Path | None = None) -> None:
+        if not _run(out, argv, save=save):
+            failed.append(" ".join(argv))
+
+    out.write("\n== match, index, search, duplicates, classify ==\n")
+    run(["match", str(images / "astronaut.png"), str(images / "astronaut--rotate.jpg"),
+         "--draw", str(folder / "match.png")])
+    index = folder / "index"
+    if index.exists():
+        import shutil
+
+        shutil.rmtree(index)
+    run(["index", "build", str(images), "--index", str(index), "--jobs", "2"])
+    run(["search", str(images / "rocket--crop.jpg"), "--index", str(index), "--top", "3", "--json"],
+        save=folder / "search.json")
+    run(["duplicates", str(images), "--index", str(index), "--html", str(folder / "duplicates.html")])
+    try:
+        labelled, queries = _texture_set(folder / "classify")
+    except ImportError as exc:
+        out.write(f"note: no classification stage: scikit-image is not installed ({exc})\n")
+        return failed
+    cache = str(folder / "classify" / "cache")
+    run(["evaluate", "--train", str(labelled), "--cv", "3", "--cache-dir", cache, "--jobs", "2",
+         "--out", str(folder / "classify" / "embedding")])
+    run(["evaluate", "--train", str(labelled), "--cv", "3", "--method", "ssim", "--size", "96",
+         "--out", str(folder / "classify" / "ssim")])
+    run(["classify", "--train", str(labelled), str(queries), "--k", "3", "--cache-dir", cache, "--json"],
+        save=folder / "classify" / "classify.json")
+    return failed
+
+
+def _write_index(folder: Path) -> Path:
+    """``index.html``: a link to every picture, page and data file the demo wrote, pictures shown."""
+    import html
+
+    entries = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".png", ".html", ".json")
+                     and p.name != "index.html" and "index" not in p.relative_to(folder).parts[:1]
+                     and "labelled" not in p.parts and "queries" not in p.parts and "cache" not in p.parts)
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"><title>lookalike demo</title>',
+             "<style>body{font-family:system-ui,sans-serif;margin:1.5em} img{max-width:480px;display:block;"
+             "margin:0.3em 0 1em 0;border:1px solid #ccc}</style></head><body><h1>lookalike demo</h1>",
+             "<p>What <code>python -m lookalike.demo</code> made: every picture, report and data file.</p><ul>"]
+    for path in entries:
+        rel = path.relative_to(folder).as_posix()
+        link = f'<a href="{html.escape(rel)}">{html.escape(rel)}</a>'
+        picture = f'<img src="{html.escape(rel)}" alt="{html.escape(rel)}">' if path.suffix == ".png" else ""
+        parts.append(f"<li>{link}{picture}</li>")
+    parts.append("</ul></body></html>\n")
+    page = folder / "index.html"
+    page.write_text("\n".join(parts), encoding="utf-8")
+    return page
 
 
 def _print_table(out: TextIO, results: list[tuple[str, Comparison]], names: list[str], title: str) -> None:

@@ -11,6 +11,9 @@ verified; the pipeline above this layer) or in bulk with
 :meth:`Index.search_vectors`; read the stored keypoints with
 :meth:`Index.local_features`.
 
+Every descriptor is computed from :func:`load_for_descriptors` (transparent pixels composited on
+white, :data:`DESCRIPTOR_ALPHA`).
+
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
 numpy brute force) are usable on their own, and pluggable: :func:`register_backend`
 adds a store class under a name (persistence, ``save``/``load``, is optional). The self-joins that duplicates
@@ -21,12 +24,14 @@ needs (every close pair among the stored rows: :func:`hash_pairs`,
 from lookalike.index._catalog import FileRecord, FileResult
 from lookalike.index._descriptors import (
     DEFAULT_DESCRIPTORS,
+    DESCRIPTOR_ALPHA,
     DESCRIPTORS,
     VERIFY_KEYPOINTS,
     VERIFY_SIZE,
     DescriptorSpec,
     describe_keypoints,
     descriptor_spec,
+    load_for_descriptors,
 )
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
 from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path
@@ -60,6 +65,7 @@ __all__ = [
     "DEFAULT_DESCRIPTORS",
     "DEFAULT_INDEX_NAME",
     "DESCRIPTORS",
+    "DESCRIPTOR_ALPHA",
     "EXACT_MAX",
     "EXACT_NEIGHBOURS",
     "FORMAT_VERSION",
@@ -95,6 +101,7 @@ __all__ = [
     "hamming_rows",
     "hash_pairs",
     "index_params",
+    "load_for_descriptors",
     "load_store",
     "make_store",
     "register_backend",

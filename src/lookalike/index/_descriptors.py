@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
-from lookalike.matching import VERIFY_KEYPOINTS, VERIFY_SIZE, verify_features, verify_pixels
+from lookalike.matching import (
+    DESCRIPTOR_ALPHA,
+    VERIFY_KEYPOINTS,
+    VERIFY_SIZE,
+    load_for_descriptors,
+    verify_features,
+    verify_pixels,
+)
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -38,12 +45,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DESCRIPTORS",
     "DESCRIPTORS",
+    "DESCRIPTOR_ALPHA",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
     "DescriptorSpec",
     "describe_keypoints",
     "describe_pixels",
     "descriptor_spec",
+    "load_for_descriptors",
     "parse_specs",
     "verify_features",
     "verify_pixels",

@@ -492,8 +492,9 @@ def _limit_opencv_threads() -> None:
 def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> tuple[FileResult, Any, bytes | None]:
     """The file's identity (size, time, SHA-256, size in pixels), its decoded pixels (None on error) and
     its bytes (with ``keep_data``)."""
+    from lookalike.matching import load_for_descriptors
     from lookalike.index._catalog import FileResult
-    from lookalike.io import load_image, open_image, oriented_size
+    from lookalike.io import open_image, oriented_size
 
     result = FileResult(path)
     data = b""
@@ -527,7 +528,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     try:
         with open_image(data) as image:
             result.width, result.height = oriented_size(image)
-        pixels = load_image(data, draft=draft)
+        pixels = load_for_descriptors(data, draft=draft)
     except LookalikeError as exc:
         result.error = getattr(exc, "reason", None) or str(exc)
         return result, None, None

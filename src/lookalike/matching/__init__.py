@@ -9,7 +9,14 @@ keypoints that search, duplicates and the index's stored keypoints share).
 
 from lookalike.matching._compare import MatchResult, compare_features, result_from_matches
 from lookalike.matching._match import MATCHERS, FlannIndex, match_descriptors, match_many, prefers_flann, ratio_matches
-from lookalike.matching._recipe import VERIFY_KEYPOINTS, VERIFY_SIZE, verify_features, verify_pixels
+from lookalike.matching._recipe import (
+    DESCRIPTOR_ALPHA,
+    VERIFY_KEYPOINTS,
+    VERIFY_SIZE,
+    load_for_descriptors,
+    verify_features,
+    verify_pixels,
+)
 from lookalike.matching._score import CHANCE_INLIERS, HALF_SCORE_INLIERS, similarity_from_inliers
 from lookalike.matching._similarity import (
     CALIBRATION,
@@ -39,6 +46,7 @@ __all__ = [
     "MIN_INLIERS",
     "MODELS",
     "SEMANTIC_CALIBRATION",
+    "DESCRIPTOR_ALPHA",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
     "FlannIndex",
@@ -59,6 +67,7 @@ __all__ = [
     "similarity_from_inliers",
     "similarity_from_logit",
     "verify",
+    "load_for_descriptors",
     "verify_features",
     "verify_pixels",
 ]

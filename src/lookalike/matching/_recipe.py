@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
 
-__all__ = ["VERIFY_KEYPOINTS", "VERIFY_SIZE", "verify_features", "verify_pixels"]
+__all__ = ["DESCRIPTOR_ALPHA", "VERIFY_KEYPOINTS", "VERIFY_SIZE", "load_for_descriptors", "verify_features", "verify_pixels"]
 
 #: Longest side (pixels) at which keypoints are detected for verification, and how many
 #: are kept (the strongest). The copy similarity of :func:`lookalike.search` is calibrated
@@ -22,13 +22,37 @@ __all__ = ["VERIFY_KEYPOINTS", "VERIFY_SIZE", "verify_features", "verify_pixels"
 VERIFY_SIZE = 512
 VERIFY_KEYPOINTS = 1000
 
+#: How transparency is treated wherever descriptors are computed (hashes, embedding, keypoints; in the
+#: index, its queries and classification): composited on white, as a viewer shows the image. With
+#: the loader's default ``alpha="drop"`` black line art on a transparent background is a solid black
+#: square, and all such drawings hash and embed alike whatever they show. The metrics keep their own
+#: documented rule (``alpha="drop"``, as MATLAB and OpenCV read files).
+DESCRIPTOR_ALPHA = "white"
+
+
+def load_for_descriptors(source: Any, *, draft: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an image the way every descriptor sees it: :func:`lookalike.io.load_image` with
+    ``alpha=DESCRIPTOR_ALPHA`` (transparent pixels composited on white) and ``draft``.
+
+    The one decode rule of the hashes, the embedding and the keypoints, used by the index, its
+    queries and classification, so a file and a query are described alike.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clear_black = np.zeros((4, 4, 4), np.uint8)  # black, fully transparent
+    >>> load_for_descriptors(clear_black)[0, 0].tolist()
+    [255, 255, 255]
+    """
+    from lookalike.io import load_image
+
+    return load_image(source, draft=draft, alpha=DESCRIPTOR_ALPHA)  # type: ignore[arg-type]
+
 
 def verify_pixels(source: Any) -> np.ndarray:
     """Decode an image for keypoint verification: reduced-size JPEG decoding to no less than
-    :data:`VERIFY_SIZE` on the longest side (:func:`lookalike.io.load_image` with ``draft``)."""
-    from lookalike.io import load_image
-
-    return load_image(source, draft=(VERIFY_SIZE, VERIFY_SIZE))
+    :data:`VERIFY_SIZE` on the longest side (:func:`load_for_descriptors` with ``draft``)."""
+    return load_for_descriptors(source, draft=(VERIFY_SIZE, VERIFY_SIZE))
 
 
 def verify_features(pixels: np.ndarray) -> LocalFeatures:

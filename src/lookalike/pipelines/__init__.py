@@ -1,4 +1,5 @@
-"""The jobs users run: compare, compare many, match, the matrix of a folder, search, duplicates.
+"""The jobs users run: compare, compare many, match, the matrix of a folder, search, duplicates,
+classify and evaluate.
 
 Each is a function over files or an index that returns a result type with a
 ``to_dict()`` (the CLI's ``--json``). They build on the layers below: images and
@@ -10,6 +11,18 @@ self-joins from :mod:`lookalike.index`, parallel work from :mod:`lookalike.paral
 """
 
 from lookalike.io import ImageFile, ImageListing, RejectedFile, find_images
+from lookalike.pipelines._classify import (
+    CLASSIFY_METHODS,
+    DEFAULT_METRIC_SIZE,
+    UNKNOWN,
+    ClassifyResult,
+    Neighbour,
+    Prediction,
+    classify,
+)
+from lookalike.pipelines._classify_data import LabelledSet, load_labelled, stratified_folds
+from lookalike.pipelines._classify_eval import Evaluation, evaluate, score_predictions
+from lookalike.pipelines._classify_models import DEFAULT_K, KNNClassifier, LogisticClassifier, knn_vote
 from lookalike.pipelines._compare import (
     DEFAULT_METRICS,
     RESIZE_CHOICES,
@@ -42,39 +55,56 @@ from lookalike.pipelines._moves import MoveReport, move_duplicates, undo_moves
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
 __all__ = [
+    "CLASSIFY_METHODS",
     "DEFAULT_DUPLICATE_SIMILARITY",
+    "ClassifyResult",
+    "DEFAULT_K",
     "DEFAULT_MATRIX_METHOD",
     "DEFAULT_METRICS",
+    "DEFAULT_METRIC_SIZE",
     "MATRIX_WORKING_SIZE",
     "RESIZE_CHOICES",
     "SEARCH_KINDS",
+    "UNKNOWN",
     "VERIFY_MAX_PAIRS",
     "Comparison",
     "DuplicateGroup",
     "DuplicateMember",
     "DuplicateReport",
+    "Evaluation",
     "Evidence",
     "ImageFile",
     "ImageListing",
+    "KNNClassifier",
+    "LabelledSet",
+    "LogisticClassifier",
     "MatrixIssue",
     "MatrixResult",
     "MoveReport",
+    "Neighbour",
     "PairScore",
+    "Prediction",
     "RejectedFile",
     "SearchHit",
     "SearchResult",
+    "classify",
     "compare",
     "compare_many",
     "compare_pairs",
+    "evaluate",
     "find_duplicates",
     "find_images",
     "harmonise_pair",
+    "knn_vote",
+    "load_labelled",
     "match",
     "move_duplicates",
     "resize_pair",
     "resolve_metrics",
+    "score_predictions",
     "search",
     "search_arrays",
     "similarity_matrix",
+    "stratified_folds",
     "undo_moves",
 ]

@@ -264,7 +264,7 @@ def _query_name(source: Any, position: int) -> str:
 
 
 def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
-    from lookalike.io import load_image
+    from lookalike.index import load_for_descriptors  # described exactly as the indexed files
 
     name = _query_name(source, position)
     data: bytes | None = None
@@ -274,14 +274,14 @@ def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
         path = os.fspath(source)
         data = read_bytes(path)
         try:
-            small = load_image(data, draft=draft)
+            small = load_for_descriptors(data, draft=draft)
         except ImageReadError as exc:
             raise ImageReadError(path, exc.reason) from None
     elif isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        small = load_image(data, draft=draft)
+        small = load_for_descriptors(data, draft=draft)
     else:
-        small = load_image(source, draft=draft)
+        small = load_for_descriptors(source, draft=draft)
     sha = hashlib.sha256(data).hexdigest() if data is not None else None
     return _Query(name, small, source, data, sha)
 
@@ -473,7 +473,7 @@ class _Engine:
         """Thumbnail correlations (see :data:`TIE_THUMBNAIL`) of the candidates tied among the first ``top``."""
         from collections import Counter
 
-        from lookalike.io import load_image
+        from lookalike.index import load_for_descriptors
 
         keys = [(similarity, z) for similarity, z, _e in scored]
         count = Counter(keys)
@@ -488,7 +488,7 @@ class _Engine:
         correlations: dict[int, float] = {}
         for file_id, path in zip(tied, self.index.paths(tied), strict=True):
             try:
-                theirs = _thumbnail(load_image(path, draft=draft)) if path is not None else None
+                theirs = _thumbnail(load_for_descriptors(path, draft=draft)) if path is not None else None
             except (LookalikeError, OSError, ValueError):
                 theirs = None
             if theirs is not None:

@@ -2,10 +2,12 @@
 
 :func:`diff_regions` and :func:`diff_analysis` return data (boxes, the SSIM map,
 the mask); :func:`diff_image` and :func:`render_diff` draw it with OpenCV.
-:func:`draw_heatmap` draws a similarity matrix; :func:`duplicates_html` makes the duplicates page.
+:func:`draw_heatmap` draws a similarity matrix; :func:`duplicates_html` makes the duplicates page;
+:func:`draw_confusion` and :func:`evaluation_html` show a classification evaluation.
 """
 
 from lookalike.viz._diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
+from lookalike.viz._classify_report import draw_confusion, evaluation_html, write_evaluation_html
 from lookalike.viz._diff import DiffAnalysis, diff_analysis, diff_image, diff_regions, render_diff
 from lookalike.viz._heatmap import HEATMAP_COLORMAPS, draw_heatmap
 from lookalike.viz._matches import draw_matches
@@ -18,10 +20,13 @@ __all__: list[str] = [
     "diff_analysis",
     "diff_image",
     "diff_regions",
+    "draw_confusion",
     "draw_heatmap",
     "draw_matches",
     "duplicates_html",
+    "evaluation_html",
     "render_diff",
     "thumbnail_data_uri",
     "write_duplicates_html",
+    "write_evaluation_html",
 ]

@@ -56,13 +56,19 @@ def thumbnail_data_uri(path: str, *, size: int = 160, quality: int = 80) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def picture_html(path: str, size: int) -> str:
+    """An ``<img>`` of the file's embedded thumbnail, or a ``div.missing`` saying why it cannot be shown."""
+    name = html.escape(os.path.basename(path))
+    try:
+        return f'<img src="{thumbnail_data_uri(path, size=size)}" alt="{name}">'
+    except (LookalikeError, OSError) as exc:
+        return f'<div class="missing">cannot show: {html.escape(str(getattr(exc, "reason", exc)))}</div>'
+
+
 def _figure(member: Any, *, keeper: bool, size: int) -> str:
     name = html.escape(os.path.basename(member.path))
     full = html.escape(member.path)
-    try:
-        picture = f'<img src="{thumbnail_data_uri(member.path, size=size)}" alt="{name}">'
-    except (LookalikeError, OSError) as exc:
-        picture = f'<div class="missing">cannot show: {html.escape(str(getattr(exc, "reason", exc)))}</div>'
+    picture = picture_html(member.path, size)
     dims = f"{member.width}&times;{member.height}" if member.width and member.height else "size unknown"
     kb = f", {member.size / 1024:.0f} KB" if member.size is not None else ""
     label = ('<span class="keeper">keeper</span>' if keeper else
