@@ -492,9 +492,9 @@ def _limit_opencv_threads() -> None:
 def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> tuple[FileResult, Any, bytes | None]:
     """The file's identity (size, time, SHA-256, size in pixels), its decoded pixels (None on error) and
     its bytes (with ``keep_data``)."""
-    from lookalike.matching import load_for_descriptors
     from lookalike.index._catalog import FileResult
     from lookalike.io import open_image, oriented_size
+    from lookalike.matching import load_for_descriptors
 
     result = FileResult(path)
     data = b""

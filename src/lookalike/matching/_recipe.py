@@ -14,7 +14,14 @@ import numpy as np
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
 
-__all__ = ["DESCRIPTOR_ALPHA", "VERIFY_KEYPOINTS", "VERIFY_SIZE", "load_for_descriptors", "verify_features", "verify_pixels"]
+__all__ = [
+    "DESCRIPTOR_ALPHA",
+    "VERIFY_KEYPOINTS",
+    "VERIFY_SIZE",
+    "load_for_descriptors",
+    "verify_features",
+    "verify_pixels",
+]
 
 #: Longest side (pixels) at which keypoints are detected for verification, and how many
 #: are kept (the strongest). The copy similarity of :func:`lookalike.search` is calibrated

@@ -57,7 +57,6 @@ from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, Searc
 __all__ = [
     "CLASSIFY_METHODS",
     "DEFAULT_DUPLICATE_SIMILARITY",
-    "ClassifyResult",
     "DEFAULT_K",
     "DEFAULT_MATRIX_METHOD",
     "DEFAULT_METRICS",
@@ -67,6 +66,7 @@ __all__ = [
     "SEARCH_KINDS",
     "UNKNOWN",
     "VERIFY_MAX_PAIRS",
+    "ClassifyResult",
     "Comparison",
     "DuplicateGroup",
     "DuplicateMember",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import ImageReadError, LookalikeError, ParameterError
+from lookalike.io import RejectedFile, find_images
 from lookalike.pipelines._classify_data import (
     LabelledSet,
     embed_files,
@@ -45,7 +46,6 @@ from lookalike.pipelines._classify_models import (
     knn_vote,
     metric_distance,
 )
-from lookalike.io import RejectedFile, find_images
 
 __all__ = [
     "CLASSIFY_METHODS",

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import ParameterError
+from lookalike.io import RejectedFile
 from lookalike.pipelines._classify import (
     CLASSIFY_METHODS,
     DEFAULT_METRIC_SIZE,
@@ -33,7 +34,6 @@ from lookalike.pipelines._classify import (
 )
 from lookalike.pipelines._classify_data import LabelledSet, stratified_folds
 from lookalike.pipelines._classify_models import DEFAULT_K, encode_labels
-from lookalike.io import RejectedFile
 
 __all__ = ["Evaluation", "evaluate", "score_predictions"]
 

@@ -6,8 +6,8 @@ the mask); :func:`diff_image` and :func:`render_diff` draw it with OpenCV.
 :func:`draw_confusion` and :func:`evaluation_html` show a classification evaluation.
 """
 
-from lookalike.viz._diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
 from lookalike.viz._classify_report import draw_confusion, evaluation_html, write_evaluation_html
+from lookalike.viz._diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
 from lookalike.viz._diff import DiffAnalysis, diff_analysis, diff_image, diff_regions, render_diff
 from lookalike.viz._heatmap import HEATMAP_COLORMAPS, draw_heatmap
 from lookalike.viz._matches import draw_matches
