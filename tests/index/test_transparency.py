@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+import lookalike
 from lookalike.features import image_hash
 from lookalike.index import DESCRIPTOR_ALPHA, Index, load_for_descriptors
 
@@ -54,5 +55,6 @@ def test_index_and_query_see_the_drawing(tmp_path: Path, embedder: Any) -> None:
         assert not np.array_equal(hashes[0], hashes[1])
         stored = index.local_features(ids)
         assert all(len(stored[int(i)]) > 0 for i in ids)  # strokes have corners; a black square has none
-        [hit, *_] = index.search(folder / "circle.png", k=2)
+        [result] = lookalike.search(folder / "circle.png", index, top=2)
+        hit = result.results[0]
         assert hit.path.endswith("circle.png") and hit.similarity == 1.0
