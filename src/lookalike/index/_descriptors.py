@@ -2,7 +2,7 @@
 
 The description (names, sizes, parameters, the decode size they need) and
 the computation from decoded pixels (:func:`describe_pixels`), shared by the
-indexing pipeline (:mod:`lookalike.pipelines._indexing`, which finds, reads and
+indexing (:mod:`lookalike.index._ingest`, which finds, reads and
 decodes the files) and by queries, so a query is described exactly the way the
 indexed files were.
 

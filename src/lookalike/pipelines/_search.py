@@ -21,8 +21,8 @@ this one:
    files were indexed; :meth:`lookalike.index.Index.local_features`); an index built without
    them has them extracted from the files at query time, several times slower.
 
-The similarity comes from the evidence, three calibrated pieces of it (constants below, fitted by
-``benchmarks/calibrate_search.py``)::
+The similarity comes from the evidence, three calibrated pieces of it (constants in
+:mod:`lookalike.matching._similarity`, fitted by ``benchmarks/calibrate_search.py``)::
 
     z_hash   = A_HASH + B_HASH * max(0, HASH_MARGIN - hash_distance)
     z_cosine = A_COSINE + B_COSINE * cosine
