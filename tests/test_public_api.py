@@ -57,6 +57,10 @@ PUBLIC: dict[str, frozenset[str]] = {
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
     }),
     "lookalike.cli": frozenset({"main"}),
+    "lookalike.web": frozenset({
+        "ServeConfig", "common_root", "compare_document", "create_app", "display_name", "json_number",
+        "match_document", "search_document",
+    }),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",
         "render_diff", "draw_matches", "duplicates_html", "thumbnail_data_uri", "write_duplicates_html",

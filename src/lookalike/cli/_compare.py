@@ -56,11 +56,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     values = compare(args.a, args.b, metrics=names, resize=args.resize, convention=args.convention,
                      data_range=args.data_range, max_pixels=args.max_pixels)
     if args.json:
-        payload: dict[str, Any] = {"a": args.a, "b": args.b,
-                                   "metrics": {k: json_number(v) for k, v in values.items()}}
-        if args.convention:
-            payload["convention"] = args.convention
-        out.write(json.dumps(payload, allow_nan=False) + "\n")
+        from lookalike.web import compare_document
+
+        out.write(json.dumps(compare_document(args.a, args.b, values, convention=args.convention),
+                             allow_nan=False) + "\n")
         return 0
     width = max(len(n) for n in values)
     out.write(f"{args.a}  vs  {args.b}\n")
@@ -68,15 +67,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         arrow = "higher = more similar" if get_metric(name).higher_is_better else "lower = more similar"
         out.write(f"  {name:<{width}}  {format_value(value):>12}   ({arrow})\n")
     return 0
-
-
-def json_number(value: float) -> float | str | None:
-    """JSON has no infinity or NaN: PSNR of identical images is written as the string "inf", NaN as null."""
-    if math.isnan(value):
-        return None
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 def format_value(value: float) -> str:

@@ -11,7 +11,7 @@ from typing import TextIO
 from lookalike.errors import LookalikeError
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
-_COMMANDS = ("compare", "matrix", "diff", "index", "match", "search", "duplicates")
+_COMMANDS = ("compare", "matrix", "diff", "index", "match", "search", "duplicates", "serve")
 
 
 class _Parser(argparse.ArgumentParser):

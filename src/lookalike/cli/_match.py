@@ -60,7 +60,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         write_picture(target, picture, option="--draw", example="matches.png")
 
     if args.json:
-        out.write(json.dumps(result.to_dict()) + "\n")
+        from lookalike.web import match_document
+
+        out.write(json.dumps(match_document(result)) + "\n")
         return 0
     n_a, n_b = result.keypoints
     out.write(f"{args.a}  vs  {args.b}\n")

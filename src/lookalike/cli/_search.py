@@ -39,7 +39,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
     parser.add_argument("--json", action="store_true",
-                        help='JSON Lines: one {"query": ..., "results": [{"path": ..., "similarity": ...}]} per query')
+                        help='JSON Lines: one {"query": ..., "kind": ..., "results": [{"id": ..., "name": ..., '
+                        '"similarity": ..., "path": ..., "evidence": {...}}]} per query (the document the web API '
+                        'returns)')
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes when indexing a folder (default: every CPU)")
     parser.set_defaults(run=run)
@@ -92,8 +94,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
     from lookalike.pipelines import search
+    from lookalike.web import common_root, search_document
 
+    if not isinstance(index, Index):
+        with Index.open(index) as opened:
+            return _answer(queries, opened, args, out, err)
+    roots = (common_root(r.path for r in index.records(status="ok")),) if args.json else ()
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
                      verify=args.verify, on_error="report")
     failed = 0
@@ -103,7 +111,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
             err.write(f"lookalike: error: {result.error}\n")
             continue
         if args.json:
-            out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+            out.write(json.dumps(search_document(result, roots=roots), allow_nan=False) + "\n")
             continue
         out.write(f"{result.query}\n")
         if not result.results:

@@ -1,0 +1,52 @@
+"""The web service and page: ``lookalike serve`` (FastAPI on uvicorn), a client of the public pipelines.
+
+``create_app(config)`` builds the ASGI application (FastAPI is imported then, not here);
+:class:`ServeConfig` holds its settings. The ``*_document`` functions are the JSON documents
+that the API returns and the CLI prints with ``--json`` (one schema for both).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lookalike.web._config import ServeConfig
+from lookalike.web._documents import (
+    common_root,
+    compare_document,
+    display_name,
+    json_number,
+    match_document,
+    search_document,
+)
+
+__all__ = [
+    "ServeConfig",
+    "common_root",
+    "compare_document",
+    "create_app",
+    "display_name",
+    "json_number",
+    "match_document",
+    "search_document",
+]
+
+
+def create_app(config: ServeConfig) -> Any:
+    """The ASGI application (a FastAPI app) serving the API under ``/api/v1`` and the page at ``/``.
+
+    Needs the ``web`` extra (``pip install 'lookalike[web]'``). The index, if any, is opened when
+    the application starts (its lifespan) and closed when it stops.
+
+    Examples
+    --------
+    >>> app = create_app(ServeConfig())  # doctest: +SKIP
+    """
+    try:
+        from lookalike.web._app import build_app
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        from lookalike.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"the web service needs FastAPI and uvicorn ({exc.name} is missing): pip install 'lookalike[web]'"
+        ) from None
+    return build_app(config)
