@@ -108,15 +108,15 @@ def free_port() -> int:
 class LiveServer:
     """``lookalike serve`` in a subprocess on a free localhost port; stopped with SIGTERM."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, *, command: list[str] | None = None) -> None:
+        """``lookalike serve --port P ARGS``, or ``command`` as given (its port from ``LOOKALIKE_PORT``)."""
+        self.port = int(env["LOOKALIKE_PORT"]) if command is not None else free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._log_file = open(log, "wb")
-        self.process = subprocess.Popen(
-            [LOOKALIKE, "serve", "--port", str(self.port), *args],
-            env={**os.environ, **env}, stdout=self._log_file, stderr=subprocess.STDOUT,
-        )
+        argv = command if command is not None else [LOOKALIKE, "serve", "--port", str(self.port), *args]
+        self.process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=self._log_file,
+                                        stderr=subprocess.STDOUT)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
@@ -135,7 +135,8 @@ class LiveServer:
         raise AssertionError(f"lookalike serve did not answer within {timeout} s:\n{self.output()}")
 
     def output(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text(errors="replace")
 
     def stop(self, timeout: float = 30.0) -> int:
@@ -155,8 +156,9 @@ def live_server(tmp_path: Path) -> Iterator[Any]:
     """A factory: ``live_server(args, env)`` starts ``lookalike serve``; every server is stopped afterwards."""
     servers: list[LiveServer] = []
 
-    def start(args: list[str], env: dict[str, str] | None = None) -> LiveServer:
-        server = LiveServer(args, {"HOME": str(tmp_path), **(env or {})}, tmp_path / f"serve-{len(servers)}.log")
+    def start(args: list[str], env: dict[str, str] | None = None, command: list[str] | None = None) -> LiveServer:
+        server = LiveServer(args, {"HOME": str(tmp_path), **(env or {})}, tmp_path / f"serve-{len(servers)}.log",
+                            command=command)
         servers.append(server)
         return server
 

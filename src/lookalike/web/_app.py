@@ -150,19 +150,27 @@ class BodyLimit:
                     await self._answer(send, 413, "too_large", self._message())
                     return
         seen = 0
-        started = False
+        exceeded = started = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:
+                raise _BodyTooLarge
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Any) -> None:
             nonlocal started
+            if exceeded:  # the form parser turned the stopped read into its own error: answer 413 instead
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._answer(send, 413, "too_large", self._message())
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -300,6 +308,9 @@ class Service:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        if self.index_path is not None:
+            log.info("index closed")
+            self.index_path = None
 
     def _refresh_names(self, index: Any) -> None:
         paths = [r.path for r in index.records(status="ok")]
@@ -312,8 +323,13 @@ class Service:
         return bool(self._all_readers) and not self.stopping
 
     # bounded work
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` in a thread once a decode slot is free (503 after ``queue_timeout`` seconds)."""
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the ``max_decodes`` slots in which an upload is read into memory, decoded and processed.
+
+        Requests beyond them wait here with their bodies still spooled by the form parser (on disk past
+        1 MB), at most ``queue_timeout`` seconds; then 503.
+        """
         assert self.slots is not None
         try:
             await asyncio.wait_for(self.slots.acquire(), self.config.queue_timeout)
@@ -322,7 +338,7 @@ class Service:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
-            return await anyio.to_thread.run_sync(fn)
+            yield
         finally:
             self.running -= 1
             self.slots.release()
@@ -560,8 +576,9 @@ def build_app(config: ServeConfig) -> FastAPI:
         return _error_response(500, "internal", "internal error (the server's log has the details)")
 
     async def guarded(fn: Callable[[], T]) -> T:
+        """``fn`` in a worker thread (call it inside a slot), the library's errors as HTTP answers."""
         try:
-            return await service.run(fn)
+            return await anyio.to_thread.run_sync(fn)
         except (LookalikeError, ApiError) as exc:
             raise _api_error_from(exc) from None
 
@@ -607,7 +624,8 @@ def build_app(config: ServeConfig) -> FastAPI:
         body = {"status": "ok" if ok else "unavailable",
                 "index": {"available": service.available, "files": service.files} if config.index else None,
                 "writes": config.allow_writes, "max_upload_mb": config.max_upload_mb,
-                "max_pixels": config.max_pixels}
+                "max_pixels": config.max_pixels,
+                "decodes": {"running": service.running, "limit": config.max_decodes, "peak": service.peak}}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.post(f"{API}/compare", summary="Full-reference metrics between two images, and a difference picture")
@@ -623,8 +641,6 @@ def build_app(config: ServeConfig) -> FastAPI:
     ) -> dict[str, Any]:
         from lookalike.pipelines import compare, resize_pair, resolve_metrics
 
-        first = await read_upload(a, config, "a")
-        second = await second_image(b, b_id)
         if resize not in RESIZE_CHOICES:
             raise ApiError(422, "invalid_parameter", f"resize must be one of {', '.join(RESIZE_CHOICES)}")
         try:
@@ -645,7 +661,10 @@ def build_app(config: ServeConfig) -> FastAPI:
                 url = picture_url(diff_image(pair[0], pair[1], labels=(first.label, second.label)))
             return compare_document(first.label, second.label, values, convention=convention, difference=url)
 
-        return await guarded(work)
+        async with service.slot():
+            first = await read_upload(a, config, "a")
+            second = await second_image(b, b_id)
+            return await guarded(work)
 
     @app.post(f"{API}/match", summary="Keypoint matching with geometric verification, and a match drawing")
     async def match_route(
@@ -659,9 +678,6 @@ def build_app(config: ServeConfig) -> FastAPI:
 
         if method not in LOCAL_METHODS:
             raise ApiError(422, "invalid_parameter", f"method must be one of {', '.join(LOCAL_METHODS)}")
-        first = await read_upload(a, config, "a")
-        second = await second_image(b, b_id)
-
         def work() -> dict[str, Any]:
             image0, image1 = decode(first, config.max_pixels), decode(second, config.max_pixels)
             result = match(image0, image1, method=method)
@@ -672,7 +688,10 @@ def build_app(config: ServeConfig) -> FastAPI:
                 url = picture_url(draw_matches(image0, image1, result))
             return match_document(result, drawing=url)
 
-        return await guarded(work)
+        async with service.slot():
+            first = await read_upload(a, config, "a")
+            second = await second_image(b, b_id)
+            return await guarded(work)
 
     @app.post(f"{API}/search", summary="The indexed images most like a query, best first")
     async def search_route(
@@ -687,7 +706,6 @@ def build_app(config: ServeConfig) -> FastAPI:
         if kind not in SEARCH_KINDS:
             raise ApiError(422, "invalid_parameter", f"kind must be one of {', '.join(SEARCH_KINDS)}")
         service.require_index()
-        query = await read_upload(image, config, "image")
         use_verify = config.verify if verify is None else verify
 
         def work(index: Any) -> dict[str, Any]:
@@ -698,7 +716,9 @@ def build_app(config: ServeConfig) -> FastAPI:
             document["query"] = query.label
             return document
 
-        return await guarded(service.with_reader(work))
+        async with service.slot():
+            query = await read_upload(image, config, "image")
+            return await guarded(service.with_reader(work))
 
     @app.get(f"{API}/images/{{image_id}}/thumbnail", summary="A JPEG thumbnail of an indexed image",
              response_class=Response)
@@ -723,7 +743,8 @@ def build_app(config: ServeConfig) -> FastAPI:
                 buffer = io.BytesIO()
                 picture.save(buffer, "JPEG", quality=82)
                 return buffer.getvalue()
-            cached = await guarded(work)
+            async with service.slot():
+                cached = await guarded(work)
             service.thumbnails.put(image_id, cached)
         return Response(cached, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
@@ -743,9 +764,10 @@ def build_app(config: ServeConfig) -> FastAPI:
         if len(images) > MAX_ADD_FILES:
             raise ApiError(422, "invalid_parameter", f"at most {MAX_ADD_FILES} images a request, got {len(images)}")
         uploads = []
-        for position, upload in enumerate(images):
-            read = await read_upload(upload, config, f"images[{position}]")
-            uploads.append((read.data, EXTENSIONS[read.format]))
+        async with service.slot():
+            for position, upload in enumerate(images):
+                read = await read_upload(upload, config, f"images[{position}]")
+                uploads.append((read.data, EXTENSIONS[read.format]))
         job = service.new_job("index-add")
         job.total = len(uploads)
         service.write_executor.submit(service.add_images, job, uploads)
