@@ -84,7 +84,8 @@ def test_compare_and_search_in_the_page(browser: Any, live_server: Any, built_in
     percentages = [float(t.rstrip("%")) for t in page.locator("#results .pct").all_text_contents()]
     assert len(percentages) == 5 and percentages == sorted(percentages, reverse=True) and percentages[0] > 70
     assert page.locator("#results .name").first.text_content() == "chelsea.png"
-    page.wait_for_function("() => [...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function("() => [...document.querySelectorAll('#results img')]"
+                           ".every(i => i.complete && i.naturalWidth)")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= VIEWPORTS[viewport]["width"]  # nothing wider than the screen
     page.screenshot(path=str(shots / f"search-{viewport}.png"), full_page=True)

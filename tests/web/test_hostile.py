@@ -193,8 +193,8 @@ def test_adds_and_deletes_while_searches_run(live_server: Any, index_copy: Path,
     keyed = {"X-API-Key": API_KEY}
     with httpx2.Client(base_url=server.url, timeout=60) as http:
         for round_ in range(3):
-            job = http.post(f"{API}/index/images", headers=keyed,
-                            files=[("images", (f"{round_}-{k}.png", noise_png(100 + 10 * round_ + k))) for k in range(2)])
+            files = [("images", (f"{round_}-{k}.png", noise_png(100 + 10 * round_ + k))) for k in range(2)]
+            job = http.post(f"{API}/index/images", headers=keyed, files=files)
             assert job.status_code == 202, job.text
             done = wait_for(http, job.json())
             assert done["status"] == "done" and done["result"]["added"] == 2, done
