@@ -610,6 +610,14 @@ def build_app(config: ServeConfig) -> FastAPI:
         fmt, size = sniff(data, config.max_pixels, name)
         return Upload(data, fmt, size, name)
 
+    async def on_pair(a: UploadFile, b: UploadFile | None, b_id: int | None,
+                      work: Callable[[Upload, Upload], T]) -> T:
+        """``work(first, second)`` on two images (b uploaded, or indexed as b_id), inside one decode slot."""
+        async with service.slot():
+            first = await read_upload(a, config, "a")
+            second = await second_image(b, b_id)
+            return await guarded(lambda: work(first, second))
+
     # -- pages --------------------------------------------------------------------------------------
     for path in static:
         def page(request: Request, _path: str = path) -> Response:
@@ -648,7 +656,7 @@ def build_app(config: ServeConfig) -> FastAPI:
         except ParameterError as exc:
             raise ApiError(422, "invalid_parameter", str(exc)) from None
 
-        def work() -> dict[str, Any]:
+        def work(first: Upload, second: Upload) -> dict[str, Any]:
             image0, image1 = decode(first, config.max_pixels), decode(second, config.max_pixels)
             values = compare(image0, image1, metrics=names, resize=resize, convention=convention)  # type: ignore[arg-type]
             url = None
@@ -661,10 +669,7 @@ def build_app(config: ServeConfig) -> FastAPI:
                 url = picture_url(diff_image(pair[0], pair[1], labels=(first.label, second.label)))
             return compare_document(first.label, second.label, values, convention=convention, difference=url)
 
-        async with service.slot():
-            first = await read_upload(a, config, "a")
-            second = await second_image(b, b_id)
-            return await guarded(work)
+        return await on_pair(a, b, b_id, work)
 
     @app.post(f"{API}/match", summary="Keypoint matching with geometric verification, and a match drawing")
     async def match_route(
@@ -678,7 +683,8 @@ def build_app(config: ServeConfig) -> FastAPI:
 
         if method not in LOCAL_METHODS:
             raise ApiError(422, "invalid_parameter", f"method must be one of {', '.join(LOCAL_METHODS)}")
-        def work() -> dict[str, Any]:
+
+        def work(first: Upload, second: Upload) -> dict[str, Any]:
             image0, image1 = decode(first, config.max_pixels), decode(second, config.max_pixels)
             result = match(image0, image1, method=method)
             url = None
@@ -688,10 +694,7 @@ def build_app(config: ServeConfig) -> FastAPI:
                 url = picture_url(draw_matches(image0, image1, result))
             return match_document(result, drawing=url)
 
-        async with service.slot():
-            first = await read_upload(a, config, "a")
-            second = await second_image(b, b_id)
-            return await guarded(work)
+        return await on_pair(a, b, b_id, work)
 
     @app.post(f"{API}/search", summary="The indexed images most like a query, best first")
     async def search_route(
