@@ -13,7 +13,7 @@ Data (made offline, seeded, kept in ``--workdir`` so reruns skip it; nothing goe
 - the index: ``build_index(images, WORKDIR/index, descriptors=["phash", "embedding"])``, the
   cheapest descriptors that serve the measured query (copy search with ``verify=False``: pHash of
   the 8 rotations and flips, embedding of 4 views, vector search);
-- queries: 20 of the indexed crops' source photos, re-encoded at about 0.75 MP JPEG quality 90
+- queries: 20 of the indexed crops' source photos, resampled to about 1.5 MP, JPEG quality 90
   (about 200 KB each, the upload size the target names).
 
 Load: ``lookalike serve --index WORKDIR/index --no-verify --max-decodes N`` in a subprocess on a
@@ -21,7 +21,9 @@ free 127.0.0.1 port; for each client count (1, 8, 32) an asyncio + httpx2 client
 requests in flight for ``--duration`` seconds (at most ``--max-requests`` requests), each a
 ``POST /api/v1/search`` of a query drawn at random (seeded). The load generator runs on the same
 machine and takes CPU from the server: on 2 cores the figures are a floor, not a ceiling.
-Memory: the server's RSS (``/proc/PID/status``) before the first level and after the last.
+Memory: the server's RSS (``/proc/PID/status``) after a warm-up (``--warmup`` seconds at the
+largest client count: the allocator's arenas and the threads' buffers reach their working size)
+and after the last level; the RSS before the warm-up is printed too.
 
 Usage::
 
@@ -89,7 +91,7 @@ def make_queries(workdir: Path) -> list[bytes]:
         target = folder / f"q{i:02d}.jpg"
         if not target.exists():
             image = Image.open(photo).convert("RGB")
-            scale = (0.75e6 / (image.size[0] * image.size[1])) ** 0.5
+            scale = (1.5e6 / (image.size[0] * image.size[1])) ** 0.5  # about 200 KB at quality 90
             image = image.resize((max(16, round(image.size[0] * scale)), max(16, round(image.size[1] * scale))),
                                  Image.Resampling.LANCZOS)
             image.save(target, quality=90)
@@ -246,8 +248,11 @@ def run(workdir: Path) -> None:
         print(f"  HTTP API (lookalike serve) p50 {p50_remote:7.1f} ms   ratio {p50_remote / p50_local:.2f}x "
               f"(target < 1.2x)")
 
+        cold_mb = rss_mb(server.pid)
+        asyncio.run(load(url, queries, max(ARGS.clients), ARGS.warmup, ARGS.max_requests, seed=99))
         start_mb = rss_mb(server.pid)
-        print(f"\nserver RSS at start of the load: {start_mb:.0f} MB")
+        print(f"\nserver RSS before the warm-up {cold_mb:.0f} MB, after {ARGS.warmup:g} s at {max(ARGS.clients)} "
+              f"clients {start_mb:.0f} MB (the start of the load)")
         print(f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
               f"{'RSS MB':>7} {'load':>5}")
         for level, clients in enumerate(ARGS.clients):
@@ -278,6 +283,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=5000, help="requests per client count, at most")
     parser.add_argument("--max-decodes", type=int, default=2, help="the server's decode slots")
     parser.add_argument("--rounds", type=int, default=2, help="side-by-side rounds over the queries")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds of load before the memory baseline")
     ARGS = parser.parse_args()
     ARGS.workdir.mkdir(parents=True, exist_ok=True)
     if ARGS.stage in ("build", "all"):
