@@ -58,8 +58,8 @@ PUBLIC: dict[str, frozenset[str]] = {
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.web": frozenset({
-        "ServeConfig", "common_root", "compare_document", "create_app", "display_name", "json_number",
-        "match_document", "search_document",
+        "PROGRESS_LABELS", "ServeConfig", "common_root", "compare_document", "create_app", "display_name",
+        "json_number", "match_document", "search_document",
     }),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 from lookalike.web import ServeConfig
 from tests.integration.runner import run_cli
@@ -210,6 +211,7 @@ def test_add_search_and_delete_an_uploaded_image(index_copy: Path, key_file: Pat
         done = wait_for(c, job)
         assert done["status"] == "done" and done["result"]["added"] == 1, done
         assert done["done"] == done["total"] == 1 and done["stage"] == "indexing"
+        assert done["label"] == ProgressBar.LABELS["indexing"] == "indexing images"  # what the CLI's bar says
         [image] = done["result"]["images"]
         assert image["name"] == f"uploads/{digest}.png"  # named by content, not by the client
         stored = index_copy / "uploads" / f"{digest}.png"

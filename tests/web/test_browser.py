@@ -6,6 +6,7 @@ the test prints where.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from pathlib import Path
@@ -115,4 +116,43 @@ def test_the_page_is_usable_with_the_keyboard(browser: Any, live_server: Any, tm
     page.focus("#compare-button")
     page.keyboard.press("Enter")
     assert page.text_content("#compare-error") == "choose two images first"
+    # drag and drop: a file dropped on each zone, compared with the keyboard
+    for zone, name, fmt in (("#drop-a", "camera.png", "PNG"), ("#drop-b", "camera.png", "JPEG")):
+        data = base64.b64encode(small_image_bytes(name, fmt=fmt)).decode()
+        dropped = page.evaluate_handle(
+            "([data, name]) => { const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));"
+            " const dt = new DataTransfer(); dt.items.add(new File([bytes], name)); return dt; }",
+            [data, f"dropped-{fmt.lower()}"])
+        page.dispatch_event(zone, "drop", {"dataTransfer": dropped})
+    assert page.text_content("#drop-b .drop-text") == "dropped-jpeg"
+    page.focus("#compare-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#compare-scores:not([hidden]) td[data-metric='ssim']")
+    assert 0.8 < float(page.text_content("#compare-scores td[data-metric='ssim']") or "nan") < 1.0
+    page.close()
+
+
+def test_add_images_from_the_page_with_progress(browser: Any, live_server: Any, index_copy: Path, key_file: Path,
+                                                tmp_path: Path) -> None:
+    from tests.web.conftest import API_KEY, noise_png
+
+    server = live_server(["--index", str(index_copy), "--allow-writes", "--api-key-file", str(key_file)])
+    files = []
+    for k in range(2):
+        files.append(tmp_path / f"new-{k}.png")
+        files[-1].write_bytes(noise_png(300 + k, size=80))
+    page = browser.new_page(viewport=VIEWPORTS["phone"])
+    page.goto(server.url + "/")
+    page.wait_for_selector("#add-section:not([hidden])")  # shown because the server allows writes
+    page.set_input_files("#file-add", [str(f) for f in files])
+    page.fill("#api-key", "not the key")
+    page.click("#add-button")
+    page.wait_for_function("() => document.getElementById('add-status').textContent.includes('API key')")
+    page.fill("#api-key", API_KEY)
+    page.click("#add-button")
+    page.wait_for_function("() => document.getElementById('add-status').textContent.startsWith('added')")
+    assert page.text_content("#add-status") == "added 2 image(s); the index holds 7"
+    assert page.evaluate("document.getElementById('add-progress').value") == 2  # from the job's events
+    page.wait_for_function("() => document.getElementById('health').textContent === '7 images indexed'")
+    page.screenshot(path=str(artifacts(tmp_path) / "add-phone.png"), full_page=True)
     page.close()

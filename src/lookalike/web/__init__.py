@@ -11,6 +11,7 @@ from typing import Any
 
 from lookalike.web._config import ServeConfig
 from lookalike.web._documents import (
+    PROGRESS_LABELS,
     common_root,
     compare_document,
     display_name,
@@ -20,6 +21,7 @@ from lookalike.web._documents import (
 )
 
 __all__ = [
+    "PROGRESS_LABELS",
     "ServeConfig",
     "common_root",
     "compare_document",

@@ -47,7 +47,14 @@ from lookalike.errors import ImageReadError, ImageSizeError, IndexFormatError, L
 from lookalike.features import LOCAL_METHODS
 from lookalike.pipelines import DEFAULT_METRICS, RESIZE_CHOICES, SEARCH_KINDS
 from lookalike.web._config import ServeConfig
-from lookalike.web._documents import common_root, compare_document, display_name, match_document, search_document
+from lookalike.web._documents import (
+    PROGRESS_LABELS,
+    common_root,
+    compare_document,
+    display_name,
+    match_document,
+    search_document,
+)
 
 log = logging.getLogger("lookalike.web")
 
@@ -243,7 +250,9 @@ class Job:
         self.stage, self.done, self.total = stage, int(done), int(total)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "status": self.status, "stage": self.stage, "done": self.done,
+        label = PROGRESS_LABELS.get(self.stage, self.stage) if self.stage else None
+        return {"id": self.id, "kind": self.kind, "status": self.status, "stage": self.stage, "label": label,
+                "done": self.done,
                 "total": self.total, "url": f"{API}/jobs/{self.id}", "events": f"{API}/jobs/{self.id}/events",
                 "result": self.result, "error": self.error}
 

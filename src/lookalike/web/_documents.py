@@ -14,6 +14,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+#: What each stage of the pipelines' ``progress(stage, done, total)`` callback is called on screen:
+#: the CLI's progress bar and the web service's jobs (``label``) show the same callback the same way.
+PROGRESS_LABELS: dict[str, str] = {
+    "indexing": "indexing images",  # lookalike.pipelines.build_index, Index.update / add
+    "features": "reading images",  # similarity_matrix, then "pairs"
+    "pairs": "comparing pairs",
+    "drawing": "drawing matches",  # lookalike matrix --draw-matches
+}
+
 
 def json_number(value: float) -> float | str | None:
     """JSON has no infinity or NaN: PSNR of identical images is written as the string "inf", NaN as null."""

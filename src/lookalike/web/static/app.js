@@ -180,7 +180,7 @@ function follow(job) {
       bar.max = Math.max(j.total, 1); bar.value = j.done;
       status.textContent = j.status === "done"
         ? "added " + j.result.added + " image(s); the index holds " + j.result.files
-        : j.status === "failed" ? "failed: " + j.error : (j.stage || "queued") + " " + j.done + " / " + j.total;
+        : j.status === "failed" ? "failed: " + j.error : (j.label || "queued") + " " + j.done + " / " + j.total;
       if (event.type === "end") { source.close(); resolve(j); refreshHealth(); }
     };
     source.addEventListener("progress", update);
