@@ -28,7 +28,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
         "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
-        "oriented_size", "UnusableFile",
+        "oriented_size", "UnusableFile", "common_root", "display_name",
     }),
     "lookalike.parallel": frozenset({
         "Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count",
@@ -66,6 +66,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
         "MatrixResult", "PairScore", "RejectedFile", "compare", "compare_many", "compare_pairs", "find_images",
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
+        "PROGRESS_LABELS",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
         "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
@@ -74,6 +75,9 @@ PUBLIC: dict[str, frozenset[str]] = {
         "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
     }),
     "lookalike.cli": frozenset({"main"}),
+    "lookalike.web": frozenset({
+        "ServeConfig", "create_app",
+    }),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",
         "render_diff", "draw_matches", "DIFF_THRESHOLD",

@@ -66,10 +66,12 @@ def test_json_lines_one_object_per_query(indexed: tuple[Path, Path], queries: Pa
     objects = [json.loads(line) for line in out.splitlines()]
     assert [o["query"] for o in objects] == [str(queries / "cat mirrored.jpg"), str(queries / "coffee-q20.jpg")]
     for o in objects:
-        assert set(o) == {"query", "results"}
-        assert o["results"] and all(set(r) == {"path", "similarity"} and 0.7 <= r["similarity"] <= 1
-                                    for r in o["results"])
+        assert set(o) == {"query", "kind", "results"} and o["kind"] == "copy"
+        # SearchResult.to_dict(): the document the web API returns too (there without path), with the full path
+        assert o["results"] and all(set(r) == {"id", "name", "path", "similarity", "evidence"}
+                                    and 0.7 <= r["similarity"] <= 1 for r in o["results"])
     assert Path(objects[0]["results"][0]["path"]).name == "chelsea.jpg"
+    assert objects[0]["results"][0]["name"] == "chelsea.jpg"  # relative to the indexed folder
 
 
 def test_no_verify_and_semantic(indexed: tuple[Path, Path], queries: Path) -> None:

@@ -39,9 +39,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
     parser.add_argument("--json", action="store_true",
-                        help='JSON Lines: one {"query": ..., "results": [{"path": ..., "similarity": ...}]} per query')
+                        help='JSON Lines: one {"query": ..., "kind": ..., "results": [{"id": ..., "name": ..., '
+                        '"similarity": ..., "path": ..., "evidence": {...}}]} per query (the document the web API '
+                        'returns)')
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes when indexing a folder (default: every CPU)")
+    parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
+                        help="searching a folder DIR: also its sub-folders (default: yes)")
     parser.set_defaults(run=run)
 
 
@@ -84,7 +88,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with tempfile.TemporaryDirectory(prefix="lookalike-search-") as tmp:
         with ProgressBar(err) as progress:
-            index, report = build_index(folder, os.path.join(tmp, "index"), jobs=args.jobs, progress=progress)
+            index, report = build_index(folder, os.path.join(tmp, "index"), recursive=args.recursive,
+                                        jobs=args.jobs, progress=progress)
         with index:
             for item in report.errors:
                 err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
@@ -92,8 +97,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
+    from lookalike.io import common_root
     from lookalike.pipelines import search
 
+    if not isinstance(index, Index):
+        with Index.open(index) as opened:
+            return _answer(queries, opened, args, out, err)
+    roots = (common_root(r.path for r in index.records(status="ok")),) if args.json else ()
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
                      verify=args.verify, on_error="record")
     failed = 0
@@ -103,7 +114,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
             err.write(f"lookalike: error: {result.error}\n")
             continue
         if args.json:
-            out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+            out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")
             continue
         out.write(f"{result.query}\n")
         if not result.results:

@@ -10,6 +10,8 @@ from lookalike.io._files import (
     ImageListing,
     RejectedFile,
     UnusableFile,
+    common_root,
+    display_name,
     find_images,
     resolve_path,
 )
@@ -32,6 +34,8 @@ __all__ = [
     "ImageSource",
     "RejectedFile",
     "UnusableFile",
+    "common_root",
+    "display_name",
     "exif_orientation",
     "find_images",
     "load_image",
