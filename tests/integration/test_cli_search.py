@@ -100,6 +100,16 @@ def test_search_a_folder_without_an_index(indexed: tuple[Path, Path], queries: P
     assert code == 0, err
     assert out.splitlines()[1].endswith("chelsea.jpg")
     assert sorted(p.name for p in photos.iterdir()) == before  # the temporary index went elsewhere
+    # --no-recursive: the folder's own files only (chelsea moved into a sub-folder drops out)
+    (photos / "sub").mkdir()
+    (photos / "chelsea.jpg").rename(photos / "sub" / "chelsea.jpg")
+    code, out, err = run(str(queries / "cat mirrored.jpg"), str(photos), "--json", "-j", "1")
+    assert code == 0, err
+    assert json.loads(out)["results"][0]["name"] == "sub/chelsea.jpg"
+    code, out, err = run(str(queries / "cat mirrored.jpg"), str(photos), "--json", "-j", "1", "--no-recursive")
+    assert code == 0, err
+    names = [r["name"] for r in json.loads(out)["results"]]
+    assert names and "sub/chelsea.jpg" not in names and all("/" not in n for n in names)
 
 
 def test_errors(indexed: tuple[Path, Path], queries: Path, tmp_path: Path) -> None:

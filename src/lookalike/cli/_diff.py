@@ -63,16 +63,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     height, width = pixels0.shape[:2]
     if args.json:
-        payload = {
-            "a": args.a,
-            "b": args.b,
-            "ssim": result.score,
-            "threshold": result.threshold,
-            "size": [width, height],
-            "regions": [{"x": x, "y": y, "w": w, "h": h} for x, y, w, h in result.regions],
-            "out": str(target),
-        }
-        out.write(json.dumps(payload) + "\n")
+        out.write(json.dumps(result.to_dict(a=args.a, b=args.b, out=str(target)), allow_nan=False) + "\n")
         return 0
     count = len(result.regions)
     out.write(f"{args.a}  vs  {args.b}  ({describe_shape((height, width))})\n")

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from lookalike._json import json_number
 from lookalike.errors import ParameterError
 from lookalike.metrics import check_pair, infer_data_range, ssim
 
@@ -52,6 +54,23 @@ class DiffAnalysis:
     mask: np.ndarray
     regions: list[Box]
     threshold: float
+
+    def to_dict(self, *, a: str, b: str, out: str | None = None) -> dict[str, Any]:
+        """The JSON form ``lookalike diff --json`` prints: ``{"a", "b", "ssim", "threshold", "size": [w, h],
+        "regions": [{"x", "y", "w", "h"}, ...]}`` plus ``"out"`` (the picture written) when given.
+
+        ``a`` and ``b`` name the two images (the analysis itself saw only their pixels); ``ssim`` is
+        ``null`` when it is NaN (``lookalike._json``).
+        """
+        height, width = self.ssim_map.shape[:2]
+        data: dict[str, Any] = {
+            "a": a, "b": b, "ssim": json_number(float(self.score)), "threshold": float(self.threshold),
+            "size": [int(width), int(height)],
+            "regions": [{"x": int(x), "y": int(y), "w": int(w), "h": int(h)} for x, y, w, h in self.regions],
+        }
+        if out is not None:
+            data["out"] = out
+        return data
 
 
 def diff_analysis(
