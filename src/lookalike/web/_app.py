@@ -334,7 +334,8 @@ class Service:
             self.running -= 1
             self.slots.release()
 
-    def with_reader(self, fn: Callable[[Any], T]) -> Callable[[], T]:
+    def with_index(self, fn: Callable[[Any], T]) -> Callable[[], T]:
+        """``fn(index)`` as a call for a worker thread (each thread reads through its own catalogue connection)."""
         def call() -> T:
             if not self.available:
                 raise ApiError(503, "unavailable", self._unavailable_message())
@@ -599,7 +600,7 @@ def build_app(config: ServeConfig) -> FastAPI:
                     return handle.read(), display_name(records[0].path, service.roots)
             except OSError:
                 raise ApiError(404, "not_found", f"the file of image {image_id} is no longer readable") from None
-        return service.with_reader(read)()
+        return service.with_index(read)()
 
     async def second_image(b: UploadFile | None, b_id: int | None) -> Upload:
         if (b is None) == (b_id is None):
@@ -722,7 +723,7 @@ def build_app(config: ServeConfig) -> FastAPI:
 
         async with service.slot():
             query = await read_upload(image, config, "image")
-            return await guarded(service.with_reader(work))
+            return await guarded(service.with_index(work))
 
     @app.get(f"{API}/images/{{image_id}}/thumbnail", summary="A JPEG thumbnail of an indexed image",
              response_class=Response)
