@@ -11,6 +11,7 @@ count too: a lazy import is still a dependency). Two rules:
 
        errors, _version              the error types, the version
        color | parallel              small top-level helpers
+       engines                       executors beyond local processes (Ray)
        io                            decode images, list and sniff files
        features | metrics            one image's features; pairwise numbers
        matching                      verify two sets of keypoints, score a pair
@@ -46,6 +47,7 @@ BENCHMARKS = ROOT / "benchmarks"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "_version"}),
     frozenset({"color", "parallel"}),
+    frozenset({"engines"}),
     frozenset({"io"}),
     frozenset({"features", "metrics"}),
     frozenset({"matching"}),

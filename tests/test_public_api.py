@@ -23,7 +23,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     }),
     "lookalike.errors": frozenset({
         "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError",
-        "MissingDependencyError", "ParameterError",
+        "MissingDependencyError", "ParameterError", "ServiceError",
     }),
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
@@ -31,6 +31,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "oriented_size",
     }),
     "lookalike.parallel": frozenset({"Jobs", "available_cpus", "check_jobs", "process_pool", "worker_count"}),
+    "lookalike.engines": frozenset({"ENGINES", "RayExecutor", "default_temp_dir", "make_engine"}),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
     "lookalike.metrics": frozenset({
         "SSIM_CONVENTIONS", "MetricInfo", "fsim", "fsimc", "get_metric", "gmsd", "hist_bhattacharyya",

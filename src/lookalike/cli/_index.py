@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any, TextIO
 
+from lookalike.cli._engine import add_engine_options, engine_jobs
 from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 
@@ -60,6 +61,7 @@ def register(subparsers: Any) -> None:
     add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     _index_option(add, required=True)
     add.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
+    add_engine_options(add)
     add.set_defaults(run=run_add)
 
     remove = actions.add_parser("remove", help="drop files from the index (nothing on disk is touched)")
@@ -82,6 +84,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="also index sub-folders (default: yes)")
+    add_engine_options(parser)
 
 
 def _check_jobs(args: argparse.Namespace) -> None:
@@ -98,9 +101,9 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
     started = time.perf_counter()
-    with ProgressBar(err) as progress:
+    with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=args.backend,
-                                    recursive=args.recursive, jobs=args.jobs, progress=progress)
+                                    recursive=args.recursive, jobs=jobs, progress=progress)
     with index:
         verb = "updated" if existed else "built"
         _summary(report, time.perf_counter() - started, out, err, verb=verb)
@@ -115,8 +118,8 @@ def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = args.index or default_index_path(args.folder)
     started = time.perf_counter()
     with Index.open(path) as index:
-        with ProgressBar(err) as progress:
-            report = index.update(args.folder, recursive=args.recursive, jobs=args.jobs, progress=progress)
+        with engine_jobs(args) as jobs, ProgressBar(err) as progress:
+            report = index.update(args.folder, recursive=args.recursive, jobs=jobs, progress=progress)
         _summary(report, time.perf_counter() - started, out, err, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
     return 0
@@ -128,8 +131,8 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _check_jobs(args)
     started = time.perf_counter()
     with Index.open(args.index) as index:
-        with ProgressBar(err) as progress:
-            report = index.add(args.paths, jobs=args.jobs, progress=progress)
+        with engine_jobs(args) as jobs, ProgressBar(err) as progress:
+            report = index.add(args.paths, jobs=jobs, progress=progress)
         _summary(report, time.perf_counter() - started, out, err, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images)\n")
     return 0
