@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
     build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
                        help="vector index of the embedding (default auto: exact up to 50,000 images, HNSW "
                        "up to 250,000, IVF beyond)")
+    build.add_argument("--vectors", default=None, metavar="URL",
+                       help="keep the embedding's vectors in Milvus instead of the index folder, for a new index: "
+                       "milvus-lite:///ABS/PATH.db or milvus-lite:REL/PATH.db (a Milvus Lite file), "
+                       "milvus://HOST:PORT/COLLECTION (a server); remembered by the index")
     _common(build)
     build.set_defaults(run=run_build)
 
@@ -101,9 +105,11 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
     started = time.perf_counter()
+    backend, backend_params = _vectors(args)
     with engine_jobs(args) as jobs, ProgressBar(err) as progress:
-        index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=args.backend,
-                                    recursive=args.recursive, jobs=jobs, progress=progress)
+        index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=backend,
+                                    backend_params=backend_params, recursive=args.recursive, jobs=jobs,
+                                    progress=progress)
     with index:
         verb = "updated" if existed else "built"
         _summary(report, time.perf_counter() - started, out, err, verb=verb)
@@ -177,6 +183,17 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"  {name + ':':<14}{state}\n")
     out.write(f"size on disk:   {_size(info.size_bytes)}\n")
     return 0
+
+
+def _vectors(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
+    """``--backend`` and ``--vectors URL`` as a backend name and its parameters."""
+    if args.vectors is None:
+        return args.backend, None
+    from lookalike.index import vectors_backend
+
+    if args.backend != "auto":
+        raise ParameterError(f"--vectors {args.vectors} chooses the vector store; leave out --backend {args.backend}")
+    return vectors_backend(args.vectors)
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ verified; the pipeline above this layer) or in bulk with
 
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
 numpy brute force) are usable on their own, and pluggable: :func:`register_backend`
-adds a store class under a name (persistence, ``save``/``load``, is optional). The self-joins that duplicates
+adds a store class under a name (persistence, ``save``/``load``, is optional); a Milvus
+server or Milvus Lite file is the backend ``"milvus"`` (:class:`MilvusStore`, named by a vectors URL:
+:func:`vectors_backend`). The self-joins that duplicates
 needs (every close pair among the stored rows: :func:`hash_pairs`,
 :func:`embedding_neighbours`) live here too.
 """
@@ -30,6 +32,7 @@ from lookalike.index._descriptors import (
 )
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
 from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path
+from lookalike.index._milvus import MilvusStore, vectors_backend
 from lookalike.index._selfjoin import EXACT_NEIGHBOURS, cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
 from lookalike.index._vectors import (
     BACKENDS,
@@ -79,6 +82,7 @@ __all__ = [
     "Index",
     "IndexInfo",
     "IndexReport",
+    "MilvusStore",
     "NumpyBinaryStore",
     "NumpyFlatStore",
     "PersistentStore",
@@ -99,4 +103,5 @@ __all__ = [
     "make_store",
     "register_backend",
     "unregister_backend",
+    "vectors_backend",
 ]

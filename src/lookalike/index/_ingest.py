@@ -60,6 +60,7 @@ def build_index(
     *,
     descriptors: Iterable[str] | None = None,
     backend: str = "auto",
+    backend_params: dict[str, Any] | None = None,
     recursive: bool = True,
     jobs: Jobs = None,
     progress: Progress | None = None,
@@ -77,6 +78,8 @@ def build_index(
         one they must match what it holds (or be None).
     backend : str, keyword-only
         Vector backend of a new index (see :meth:`lookalike.index.Index.create`).
+    backend_params : dict, optional, keyword-only
+        Its parameters (for ``"milvus"``, as :func:`lookalike.index.vectors_backend` gives them).
     recursive, jobs, progress
         As for :func:`update_index`.
 
@@ -116,7 +119,7 @@ def build_index(
         from lookalike.index import DEFAULT_DESCRIPTORS
 
         opened = Index.create(path, descriptors=DEFAULT_DESCRIPTORS if descriptors is None else descriptors,
-                              backend=backend)
+                              backend=backend, backend_params=backend_params)
     try:
         report = update_index(opened, folder_text, recursive=recursive, jobs=jobs, progress=progress)
     except BaseException:
