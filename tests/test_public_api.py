@@ -59,7 +59,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "index_params", "DEFAULT_INDEX_NAME", "build_index", "default_index_path", "EXACT_NEIGHBOURS", "FileResult",
         "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
         "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
-        "MilvusStore", "vectors_backend",
+        "MilvusStore", "vectors_backend", "EXPORT_VERSION", "export_index", "import_index",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

@@ -1,4 +1,4 @@
-"""``lookalike index build|update|add|remove|info``: make and keep a persistent index of a folder.
+"""``lookalike index build|update|add|remove|export|import|info``: make and keep a persistent index of a folder.
 
 Where the index lives: ``--index IDX`` everywhere. ``build`` and ``update``
 default to ``DIR/.lookalike-index`` (a hidden folder inside the folder indexed,
@@ -72,6 +72,22 @@ def register(subparsers: Any) -> None:
     remove.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to drop")
     _index_option(remove, required=True)
     remove.set_defaults(run=run_remove)
+
+    export = actions.add_parser("export", help="write the index to a folder of JSON and NPZ files (to move it)",
+                                description="Write every catalogue row and descriptor of the index to OUT "
+                                "(files.jsonl, one .npz per descriptor, export.json with checksums).")
+    export.add_argument("out", metavar="OUT", help="a new folder")
+    _index_option(export, required=True)
+    export.set_defaults(run=run_export)
+
+    imp = actions.add_parser("import", help="make a new index from a folder written by `index export`",
+                             description="Read an export folder into a new index, on any vector store.")
+    imp.add_argument("source", metavar="OUT", help="the folder `index export` wrote")
+    _index_option(imp, required=True)
+    imp.add_argument("--vectors", default=None, metavar="URL",
+                     help="vector store of the new index (milvus-lite:///PATH.db, milvus://HOST:PORT/COLLECTION; "
+                     "default: the exported index's own kind, the embedded store where it was Milvus)")
+    imp.set_defaults(run=run_import)
 
     info = actions.add_parser("info", help="counts, descriptors, format version, size on disk")
     _index_option(info, required=True)
@@ -150,6 +166,24 @@ def run_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with Index.open(args.index) as index:
         count = index.remove(args.paths)
         out.write(f"removed {count} file{'s' if count != 1 else ''} from the index; {len(index)} images left\n")
+    return 0
+
+
+def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index, export_index
+
+    with Index.open(args.index) as index:
+        summary = export_index(index, args.out)
+    out.write(f"exported {summary['files']} images ({summary['errors']} unreadable) to {os.path.abspath(args.out)}\n")
+    return 0
+
+
+def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import import_index, vectors_backend
+
+    backend, params = vectors_backend(args.vectors) if args.vectors else (None, None)
+    with import_index(args.source, args.index, backend=backend, backend_params=params) as index:
+        out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
     return 0
 
 
