@@ -9,7 +9,7 @@ count too: a lazy import is still a dependency). Two rules:
    independent of each other (``features`` does not import ``metrics``,
    ``cli`` does not import ``web``). From the bottom up::
 
-       errors, _version              the error types, the version
+       errors, _version, _json       the error types, the version, JSON-ready numbers
        color | parallel              small top-level helpers
        engines                       executors beyond local processes (Ray)
        io                            decode images, list and sniff files
@@ -45,7 +45,7 @@ BENCHMARKS = ROOT / "benchmarks"
 #: Bottom first. A set is one layer of mutually independent top-level parts of ``lookalike``
 #: (the root package's ``__init__`` is ``"lookalike"``, the facade at the top).
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"errors", "_version"}),
+    frozenset({"errors", "_version", "_json"}),
     frozenset({"color", "parallel"}),
     frozenset({"engines"}),
     frozenset({"io"}),

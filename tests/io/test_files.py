@@ -165,3 +165,21 @@ def test_an_empty_folder_gives_an_empty_listing(tmp_path: Path) -> None:
     listing = find_images(tmp_path)
     assert len(listing) == 0
     assert listing.rejected == []
+
+
+def test_every_file_that_could_not_be_used_is_one_type(tmp_path: Path) -> None:
+    from lookalike.index import FileError
+    from lookalike.io import UnusableFile
+    from lookalike.pipelines import MatrixIssue, similarity_matrix
+
+    (tmp_path / "text.jpg").write_text("this is not a jpeg\n")
+    _png(tmp_path / "a.png", 10)
+    _png(tmp_path / "b.png", 200)
+    [rejected] = find_images(tmp_path).rejected
+    [issue] = similarity_matrix(tmp_path, metric="mse").errors
+    for item in (rejected, issue, FileError(str(tmp_path / "text.jpg"), rejected.reason)):
+        assert isinstance(item, UnusableFile)
+        assert item.path == str(tmp_path / "text.jpg") and item.reason == rejected.reason
+    assert (rejected.label, rejected.stage) == (issue.label, issue.stage) == ("text.jpg", "listing")
+    assert isinstance(issue, MatrixIssue) and issue.to_dict() == {
+        "path": str(tmp_path / "text.jpg"), "reason": rejected.reason, "label": "text.jpg", "stage": "listing"}

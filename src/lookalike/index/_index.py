@@ -45,7 +45,7 @@ from lookalike.index._vectors import (
     store_state,
     store_suffix,
 )
-from lookalike.io import resolve_path
+from lookalike.io import UnusableFile, resolve_path
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -71,12 +71,12 @@ _STALE_TMP_SECONDS = 600
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class FileError:
-    """A file that could not be indexed, and why."""
+class FileError(UnusableFile):
+    """:class:`lookalike.io.UnusableFile` of indexing (a file that could not be indexed, and why), made as
+    ``FileError(path, reason)``: the name of the type before there was one; ``stage`` is ``"index"``."""
 
-    path: str
-    reason: str
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason, stage="index")
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,15 @@ class IndexInfo:
     generation: int
     size_bytes: int
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field (what ``lookalike index info --json`` prints)."""
+        return {
+            "path": self.path, "format_version": self.format_version, "created_by": self.created_by,
+            "created_at": self.created_at, "descriptors": list(self.descriptors), "files": self.files,
+            "errors": self.errors, "generation": self.generation, "size_bytes": self.size_bytes,
+            "stores": self.stores,
+        }
 
 
 # -- manifest --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from lookalike.io._files import (
     ImageFile,
     ImageListing,
     RejectedFile,
+    UnusableFile,
     find_images,
     resolve_path,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ImageListing",
     "ImageSource",
     "RejectedFile",
+    "UnusableFile",
     "exif_orientation",
     "find_images",
     "load_image",

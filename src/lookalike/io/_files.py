@@ -17,12 +17,13 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lookalike.errors import ParameterError
 from lookalike.io._load import sniff_image_format
 
 __all__ = [
-    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "resolve_path",
+    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "UnusableFile", "find_images", "resolve_path",
 ]
 
 #: File name suffixes (lower case) taken as images: the formats :func:`lookalike.io.load_image` decodes.
@@ -52,22 +53,54 @@ class ImageFile:
 
 
 @dataclass(frozen=True)
-class RejectedFile:
-    """A file (or folder) that looked like it should hold images but could not be used.
+class UnusableFile:
+    """A file (or folder, or pair) that could not be used; the run went on without it.
+
+    The one type for it everywhere: folder listings, indexing reports, the matrix.
 
     Attributes
     ----------
     path : str
         The file or folder.
-    label : str
-        Its path relative to the folder searched (``/`` separators).
     reason : str
-        Why it was left out, in words a user can act on.
+        Why, in words a user can act on.
+    label : str or None
+        Its path relative to the folder searched (``/`` separators), where there is one.
+    stage : str or None
+        Where it failed: ``"listing"``, ``"index"``, and for the matrix ``"read"``,
+        ``"features"`` or ``"compare"`` (``other`` then names the second file).
+    skipped : bool
+        True when the file is left out of the result.
+    other : str or None
+        The label of the second image of a pair.
     """
 
     path: str
-    label: str
     reason: str
+    label: str | None = None
+    stage: str | None = None
+    skipped: bool = True
+    other: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the fields that are set."""
+        out: dict[str, Any] = {"path": self.path, "reason": self.reason}
+        for name in ("label", "stage", "other"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if not self.skipped:
+            out["skipped"] = False
+        return out
+
+
+class RejectedFile(UnusableFile):
+    """:class:`UnusableFile` of a folder listing, made as ``RejectedFile(path, label, reason)``
+    (the name of the type before there was one; ``stage`` is ``"listing"``)."""
+
+    label: str
+
+    def __init__(self, path: str, label: str, reason: str) -> None:
+        super().__init__(path, reason, label, "listing")
 
 
 @dataclass(frozen=True)

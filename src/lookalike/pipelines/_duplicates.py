@@ -46,31 +46,28 @@ other member carries its similarity to the keeper (computed for the pair directl
 the group was joined through a third image; verified with keypoints when the global evidence
 alone is below ``min_similarity``).
 
-Moving (:func:`move_duplicates`) never deletes and never overwrites: each non-keeper is moved to
-a destination folder under its path relative to the folder searched, a manifest (JSON: from, to,
-SHA-256) records every move, and :func:`undo_moves` puts the files back from it.
+Moving a report's duplicates away, safely, is :mod:`lookalike.pipelines._moves`; the self-joins
+are :mod:`lookalike.index._selfjoin`, the similarity model :mod:`lookalike.matching._similarity`,
+the verifier and its keypoint cache :mod:`lookalike.pipelines._verifier`.
 """
 
 from __future__ import annotations
 
-import datetime
-import errno
-import hashlib
-import json
 import math
 import os
-import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lookalike.errors import LookalikeError, ParameterError
+from lookalike.errors import ParameterError
 from lookalike.features import hamming_distance
 from lookalike.matching import global_similarity, hash_reach
+from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -81,11 +78,10 @@ __all__ = [
     "DuplicateGroup",
     "DuplicateMember",
     "DuplicateReport",
-    "MoveReport",
     "find_duplicates",
-    "move_duplicates",
-    "undo_moves",
 ]
+
+_UNSET: Any = object()  # marks a deprecated keyword that was not given
 
 #: Default threshold of :func:`find_duplicates`: stricter than search's 0.70, because what is
 #: reported here is offered for moving away.
@@ -113,7 +109,6 @@ _LOAD_CHUNK = 256
 _CHUNK = 1 << 16
 _NOT_RANKED = 1 << 30
 
-_MANIFEST_FORMAT = "lookalike-moves"
 
 
 @dataclass(frozen=True)
@@ -187,7 +182,7 @@ class DuplicateReport:
         Files that could not be read (skipped).
     unverified : int
         Plausible pairs (past the verification gate) left unverified because the
-        verification budget (``max_verified``) ran out; 0 means every plausible
+        verification budget (``max_verify``) ran out; 0 means every plausible
         pair was verified. Crops and rotated copies among them may be missed.
     """
 
@@ -208,15 +203,6 @@ class DuplicateReport:
                 "unverified_pairs": self.unverified,
                 "groups": [g.to_dict() for g in self.groups],
                 "errors": [{"path": e.path, "reason": e.reason} for e in self.errors]}
-
-
-@dataclass(frozen=True)
-class MoveReport:
-    """What :func:`move_duplicates` or :func:`undo_moves` did."""
-
-    moved: tuple[tuple[str, str], ...] = ()
-    manifest: str | None = None
-    problems: tuple[str, ...] = field(default=())
 
 
 # -- finding -------------------------------------------------------------------------------------------
@@ -286,8 +272,8 @@ class _Pairs:
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
-        self._features: dict[int, LocalFeatures | None] = {}
-        self._mirrored: dict[int, LocalFeatures | None] = {}
+        # keypoints of the files: stored, else extracted (from the paths of the records already read)
+        self.keypoints = KeypointCache(index, paths=lambda ids: [records[i].path for i in ids])
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
 
@@ -357,49 +343,20 @@ class _Pairs:
 
     # verification ----------------------------------------------------------------------------------
     def load_features(self, file_ids: Sequence[int]) -> dict[int, LocalFeatures]:
-        """Stored keypoints of ``file_ids`` from the index, where it keeps them (one catalogue read; safe
-        in another thread while verification runs: it touches nothing of this object)."""
-        if not file_ids or not hasattr(self.index, "local_features"):
-            return {}
-        return dict(self.index.local_features(list(file_ids)))
+        """Stored keypoints of ``file_ids`` (one catalogue read; safe in another thread while verification runs)."""
+        return self.keypoints.load(file_ids)
 
     def features(self, file_id: int) -> LocalFeatures | None:
-        """The RootSIFT features of a file: loaded (:meth:`load_features`), else stored, else extracted
-        from the file (None when it cannot be read)."""
-        from lookalike.matching import verify_features, verify_pixels
-
-        if file_id in self._features:
-            return self._features[file_id]
-        stored = self.load_features([file_id])
-        if file_id in stored:
-            features: LocalFeatures | None = stored[file_id]
-        else:
-            try:
-                features = verify_features(verify_pixels(self.records[file_id].path))
-            except (LookalikeError, OSError, ValueError):
-                features = None
-        self._features[file_id] = features
-        return features
+        """The RootSIFT features of a file: loaded, else stored, else extracted (None when it cannot be read)."""
+        return self.keypoints.get(file_id)
 
     def mirrored_features(self, file_id: int) -> LocalFeatures | None:
-        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read);
-        kept, as a mirrored copy is usually verified against several members of its group."""
-        from lookalike.matching import verify_features, verify_pixels
-
-        if file_id not in self._mirrored:
-            try:
-                pixels = verify_pixels(self.records[file_id].path)
-                self._mirrored[file_id] = verify_features(np.ascontiguousarray(pixels[:, ::-1]))
-            except (LookalikeError, OSError, ValueError):
-                self._mirrored[file_id] = None
-        return self._mirrored[file_id]
+        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read)."""
+        return self.keypoints.mirrored(file_id)
 
     def forget(self, keep: Iterable[int] = ()) -> None:
         """Drop cached keypoints (they are large), except those of ``keep``."""
-        kept = {i: self._features[i] for i in keep if i in self._features}
-        self._features.clear()
-        self._features.update(kept)
-        self._mirrored.clear()
+        self.keypoints.forget(keep)
 
     def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None,
                         score: float) -> tuple[float, bool]:
@@ -407,27 +364,25 @@ class _Pairs:
         and whether both had keypoints (False: a file could not be read, or has no keypoints).
 
         The ratio-test matches are brute force's, as ``compare_features`` finds them
-        (:func:`lookalike.matching._match.ratio_matches`, one matrix product). The mirrored pass first matches
+        (:func:`~lookalike.pipelines._verifier.verify_candidates`, one matrix product). The mirrored pass first matches
         the mirror image of ``a``'s keypoints (:func:`lookalike.features.mirror_features`: no decode); only
         where that verifies (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and
         described, and its verification gives the score, as a search's mirrored query would (the derived
         keypoints share about 70 % of those, so they find the copy but count fewer inliers).
         """
         from lookalike.features import mirror_features
-        from lookalike.matching import ratio_matches, result_from_matches
-        from lookalike.pipelines._search import copy_similarity
+        from lookalike.matching import copy_similarity
 
         fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        result = result_from_matches(fa, fb, ratio_matches(fa, fb))
+        [result] = verify_candidates(fa, [fb])
         if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
-            fm = mirror_features(fa)
-            result = result_from_matches(fm, fb, ratio_matches(fm, fb))
+            [result] = verify_candidates(mirror_features(fa), [fb])
             if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
                 extracted = self.mirrored_features(a)
                 if extracted is not None and len(extracted):
-                    result = result_from_matches(extracted, fb, ratio_matches(extracted, fb))
+                    [result] = verify_candidates(extracted, [fb])
         if result.verified:
             score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
                                                inliers=result.n_inliers, verified=True))
@@ -497,11 +452,12 @@ def find_duplicates(
     min_similarity: float = DEFAULT_DUPLICATE_SIMILARITY,
     verify: bool = True,
     neighbours: int = 5,
-    max_verified: int | None = VERIFY_MAX_PAIRS,
+    max_verify: int | None = VERIFY_MAX_PAIRS,
     index: Index | str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
+    max_verified: Any = _UNSET,
 ) -> DuplicateReport:
     """Find groups of exact and near-duplicate images, each with a suggested keeper.
 
@@ -526,7 +482,7 @@ def find_duplicates(
         Nearest neighbours by embedding cosine examined for each image
         (default 5; verification looks at the first :data:`VERIFY_RANK` of
         them). Hash candidates are every pair within a few bits instead.
-    max_verified : int or None, keyword-only
+    max_verify : int or None, keyword-only
         Most pairs verified with keypoints in one call, the most plausible
         (highest cosine) first (default :data:`VERIFY_MAX_PAIRS`: about 20 s of
         verification on 2 cores; ``None``: no limit). What the budget left
@@ -538,6 +494,8 @@ def find_duplicates(
     timings : dict, optional, keyword-only
         Filled with the seconds each stage took and the verification counts
         (for benchmarks; ``benchmarks/bench_duplicates.py`` prints them).
+    max_verified : keyword-only
+        Deprecated name of ``max_verify`` (a DeprecationWarning).
 
     Returns
     -------
@@ -561,10 +519,13 @@ def find_duplicates(
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
-    if max_verified is not None and (isinstance(max_verified, bool) or not isinstance(max_verified, int)
-                                     or max_verified < 0):
-        raise ParameterError(f"max_verified must be a non-negative integer or None (no limit), got {max_verified!r}")
-    budget = -1 if max_verified is None else max_verified
+    if max_verified is not _UNSET:
+        warnings.warn("find_duplicates(max_verified=...) is deprecated; use max_verify= (as --max-verify)",
+                      DeprecationWarning, stacklevel=2)
+        max_verify = max_verified
+    if max_verify is not None and (isinstance(max_verify, bool) or not isinstance(max_verify, int) or max_verify < 0):
+        raise ParameterError(f"max_verify must be a non-negative integer or None (no limit), got {max_verify!r}")
+    budget = -1 if max_verify is None else max_verify
     from lookalike.index import Index
 
     if isinstance(source, Index):
@@ -626,20 +587,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     ids = pairs.ids
     side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
     lap("load")
-    union = _Union()
-    by_hash: dict[str, list[int]] = {}
-    for i, r in records.items():
-        if r.content_hash:
-            by_hash.setdefault(r.content_hash, []).append(i)
-    for same in by_hash.values():
-        for a in same[1:]:
-            if not two or side.get(a, 0) != side.get(same[0], 0):
-                union.join(same[0], a)
-        if two:  # an exact copy on each side joins through any pair across
-            left = [i for i in same if side.get(i, 0) == 0]
-            for b in (i for i in same if side.get(i, 0) == 1):
-                if left:
-                    union.join(left[0], b)
+    union = _join_exact(records, side if two else None)
     lap("exact")
     found = pairs.candidates(neighbours, min_similarity)
     lap("candidates")
@@ -664,15 +612,51 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     else:
         unverified = 0
     lap("verification")
+    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify)
+    lap("grouping")
+    if timings is not None:
+        timings.update(stages)
+        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
+                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
+                       missing_pairs=float(pairs.stats["missing_pairs"]))
+    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
+    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+
+
+def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> _Union:
+    """Files with the same content hash joined (with two folders, ``side``: only across them)."""
+    union = _Union()
+    by_hash: dict[str, list[int]] = {}
+    for i, r in records.items():
+        if r.content_hash:
+            by_hash.setdefault(r.content_hash, []).append(i)
+    for same in by_hash.values():
+        for a in same[1:]:
+            if side is None or side.get(a, 0) != side.get(same[0], 0):
+                union.join(same[0], a)
+        if side is not None:  # an exact copy on each side joins through any pair across
+            left = [i for i in same if side.get(i, 0) == 0]
+            for b in (i for i in same if side.get(i, 0) == 1):
+                if left:
+                    union.join(left[0], b)
+    return union
+
+
+def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: dict[int, int] | None,
+            min_similarity: float, verify: bool) -> list[DuplicateGroup]:
+    """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
+    (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
+    two = side is not None
+    sides = side or {}
     components: dict[int, list[int]] = {}
     for i in sorted(union.members()):  # files in a group of two or more
         components.setdefault(union.find(i), []).append(i)
     plans: list[tuple[int, list[int]]] = []
     needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
-        eligible = [i for i in members if side.get(i, 0) == 0] if two else members
+        eligible = [i for i in members if sides.get(i, 0) == 0] if two else members
         keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
-        others = [i for i in members if i != keeper and (not two or side.get(i, 0) == 1)]
+        others = [i for i in members if i != keeper and (not two or sides.get(i, 0) == 1)]
         if not others:
             continue
         plans.append((keeper, others))
@@ -693,19 +677,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         for i in others:
             exact = _exact(records[keeper], records[i])
             similarity = 1.0 if exact else pairs.similarity(keeper, i)
-            rows.append(_member(records[i], similarity, exact, side.get(i, 0)))
+            rows.append(_member(records[i], similarity, exact, sides.get(i, 0)))
         rows.sort(key=lambda m: (-m.similarity, m.path))
-        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side.get(keeper, 0)), tuple(rows)))
+        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, sides.get(keeper, 0)), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))
     pairs.forget()
-    lap("grouping")
-    if timings is not None:
-        timings.update(stages)
-        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
-                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
-                       missing_pairs=float(pairs.stats["missing_pairs"]))
-    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
-    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -760,14 +737,14 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
         def submit(chunk: int) -> None:
             for k in range(chunk, min(n_chunks, chunk + 2)):  # this chunk and the next
                 if k not in loads and k not in merged:
-                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs._features.keys()
+                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs.keypoints.features.keys()
                     loads[k] = loader.submit(pairs.load_features, sorted(wanted))
 
         def merge(chunk: int) -> None:
             submit(chunk)
             if chunk not in merged:
                 for i, features in loads.pop(chunk).result().items():
-                    pairs._features.setdefault(i, features)
+                    pairs.keypoints.features.setdefault(i, features)
                 merged.add(chunk)
 
         while position < len(todo) and (budget < 0 or pairs.stats["verified_pairs"] < budget):
@@ -792,7 +769,7 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
                 pairs.remember(a, b, score)
                 if union is not None and score >= min_similarity:
                     union.join(a, b)
-            if len(pairs._features) > _FEATURE_CACHE:  # keep what the next pairs need
+            if len(pairs.keypoints) > _FEATURE_CACHE:  # keep what the next pairs need
                 here = position // _LOAD_CHUNK
                 pairs.forget(i for k in (here, here + 1) if k in chunks for item in chunks[k] for i in item[:2])
             for k in [k for k in chunks if k < position // _LOAD_CHUNK]:
@@ -810,145 +787,3 @@ def _exact(a: FileRecord, b: FileRecord) -> bool:
 
 def _member(record: FileRecord, similarity: float, exact: bool, root: int) -> DuplicateMember:
     return DuplicateMember(record.path, float(similarity), exact, record.width, record.height, record.size, root)
-
-
-# -- moving --------------------------------------------------------------------------------------------
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _move_no_overwrite(src: str, dst: str) -> None:
-    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    try:
-        os.link(src, dst)  # fails if dst exists: no window in which a file could be replaced
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        shutil.copystat(src, dst)
-    os.unlink(src)
-
-
-def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]) -> None:
-    data = {"format": _MANIFEST_FORMAT, "version": 1,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "roots": list(roots), "moves": moves,
-            "undo": f"lookalike duplicates --undo {path}"}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-def move_duplicates(
-    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
-) -> MoveReport:
-    """Move every non-keeper of ``report`` into ``destination``, keeping its path relative to its folder.
-
-    Nothing is deleted and nothing is overwritten: if any target already
-    exists, or a file changed since it was indexed (its SHA-256 differs), no
-    file is moved and :class:`~lookalike.errors.ParameterError` names it. The
-    manifest (default ``destination/lookalike-moves-<time>.json``) lists
-    ``from``, ``to`` and ``sha256`` of every move, and is written even if a
-    move fails part-way; :func:`undo_moves` reverses it.
-
-    In a two-folder report only files of the second folder are moved.
-
-    Returns
-    -------
-    MoveReport
-    """
-    dest = os.path.abspath(os.fspath(destination))
-    plan: list[tuple[str, str]] = []
-    for group in report.groups:
-        for member in group.members:
-            root = report.roots[member.root] if member.root < len(report.roots) else ""
-            if len(report.roots) == 2 and member.root != 1:
-                continue
-            relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
-                member.path.lstrip(os.sep))
-            plan.append((member.path, os.path.join(dest, relative)))
-    for src, _dst in plan:
-        if _under(dest, src):
-            raise ParameterError(f"cannot move {src!r} into a folder inside itself")
-    targets = [dst for _src, dst in plan]
-    if len(set(targets)) != len(targets):
-        raise ParameterError("two files would be moved to the same place; move the groups of each folder separately")
-    clashes = [dst for dst in targets if os.path.lexists(dst)]
-    if clashes:
-        raise ParameterError(
-            f"refusing to move: {clashes[0]!r} already exists"
-            + (f" (and {len(clashes) - 1} more targets)" if len(clashes) > 1 else "")
-            + "; nothing was moved. Choose an empty --move-to folder, or move those files away first"
-        )
-    missing = [src for src, _dst in plan if not os.path.isfile(src)]
-    if missing:
-        raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    manifest_path = os.path.abspath(os.fspath(manifest)) if manifest is not None else os.path.join(
-        dest, f"lookalike-moves-{stamp}.json")
-    if os.path.lexists(manifest_path):
-        raise ParameterError(f"refusing to overwrite the existing manifest {manifest_path!r}; nothing was moved")
-    os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
-    moves: list[dict[str, str]] = []
-    done: list[tuple[str, str]] = []
-    try:
-        for src, dst in plan:
-            digest = _sha256(src)
-            _move_no_overwrite(src, dst)
-            moves.append({"from": src, "to": dst, "sha256": digest})
-            done.append((src, dst))
-    finally:
-        _write_manifest(manifest_path, moves, report.roots)
-    return MoveReport(tuple(done), manifest_path)
-
-
-def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
-    """Move the files listed in a manifest of :func:`move_duplicates` back where they came from.
-
-    A file is put back only when its original place is free and its SHA-256
-    still matches; anything else is left where it is and listed in
-    ``problems``. Nothing is deleted or overwritten. The manifest is kept.
-    """
-    path = os.fspath(manifest)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ParameterError(f"no such manifest: {path!r}") from None
-    except (OSError, ValueError) as exc:
-        raise ParameterError(f"cannot read the manifest {path!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT or not isinstance(data.get("moves"), list):
-        raise ParameterError(f"{path!r} is not a manifest written by lookalike duplicates --move-to")
-    restored: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for entry in reversed(data["moves"]):
-        try:
-            src, dst, digest = str(entry["from"]), str(entry["to"]), str(entry["sha256"])
-        except (KeyError, TypeError):
-            problems.append(f"a damaged entry in the manifest: {entry!r}")
-            continue
-        if os.path.lexists(src):
-            problems.append(f"{src}: something is already there; {dst} left where it is")
-        elif not os.path.isfile(dst):
-            problems.append(f"{dst}: no longer there; cannot put back {src}")
-        elif _sha256(dst) != digest:
-            problems.append(f"{dst}: changed since it was moved (SHA-256 differs); left where it is")
-        else:
-            try:
-                _move_no_overwrite(dst, src)
-            except OSError as exc:
-                problems.append(f"{dst}: cannot move back to {src}: {exc.strerror or exc}")
-                continue
-            restored.append((dst, src))
-    return MoveReport(tuple(restored), path, tuple(problems))

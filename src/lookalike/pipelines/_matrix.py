@@ -20,8 +20,9 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from lookalike._json import json_number
 from lookalike.errors import LookalikeError, ParameterError
-from lookalike.io import ImageFile, find_images
+from lookalike.io import ImageFile, UnusableFile, find_images
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
 
 __all__ = [
@@ -50,9 +51,9 @@ _STAGES = ("listing", "read", "features", "compare")
 _RATIO = 0.75  # Lowe's ratio, compare_features' default
 
 
-@dataclass(frozen=True)
-class MatrixIssue:
-    """A file, or a pair, that could not be used; the run went on without it.
+class MatrixIssue(UnusableFile):
+    """:class:`lookalike.io.UnusableFile` of the matrix: a file, or a pair, that could not be used; the run
+    went on without it. Made as ``MatrixIssue(path, label, stage, reason, skipped=True, other=None)``.
 
     Attributes
     ----------
@@ -73,12 +74,12 @@ class MatrixIssue:
         The label of the second image, for a ``"compare"`` issue.
     """
 
-    path: str
     label: str
     stage: str
-    reason: str
-    skipped: bool = True
-    other: str | None = None
+
+    def __init__(self, path: str, label: str, stage: str, reason: str, skipped: bool = True,
+                 other: str | None = None) -> None:
+        super().__init__(path, reason, label, stage, skipped, other)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +112,15 @@ class PairScore:
     inliers: int | None = None
     error: str | None = None
     result: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``value`` null when the pair has none); ``matches``/``inliers`` for matching methods."""
+        out: dict[str, Any] = {"a": self.a, "b": self.b, "value": json_number(self.value)}
+        if self.matches is not None:
+            out["matches"], out["inliers"] = self.matches, self.inliers
+        if self.error is not None:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +176,23 @@ class MatrixResult:
     resize: str | None = None
     features: list[Any] | None = field(default=None, repr=False)
     column_features: list[Any] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, naming its inputs: the measure, every file (label and path) of the rows and the
+        columns, the matrix (``null`` where a pair has no value, ``"inf"``/``"-inf"`` for infinities), the
+        pairs (most similar first) and the files that could not be used."""
+        out: dict[str, Any] = {
+            "measure": self.measure, "kind": self.kind, "higher_is_better": self.higher_is_better,
+            "square": self.square, "resize": self.resize,
+            "rows": [{"label": label, "path": path} for label, path in zip(self.labels, self.paths, strict=True)],
+        }
+        if not self.square:
+            out["columns"] = [{"label": label, "path": path}
+                              for label, path in zip(self.column_labels, self.column_paths, strict=True)]
+        out["values"] = [[json_number(float(v)) for v in row] for row in self.values]
+        out["pairs"] = [pair.to_dict() for pair in self.pairs]
+        out["errors"] = [issue.to_dict() for issue in self.errors]
+        return out
 
     @property
     def skipped(self) -> list[MatrixIssue]:
@@ -323,32 +350,14 @@ def similarity_matrix(
         os.makedirs(plan.cache_dir, exist_ok=True)
 
     # 1. describe each distinct file once
-    unique = list(dict.fromkeys(f.path for f in (rows if square else rows + cols)))
-    prepared = _run_prepare(unique, plan, jobs=jobs, progress=progress)
-    labels_of = {f.path: f.label for f in (rows if square else rows + cols)}
-    items: dict[str, Any] = {}
-    for path, (item, stage, reason) in zip(unique, prepared, strict=True):
-        if item is None:
-            errors.append(MatrixIssue(path, labels_of[path], stage, reason))
-            continue
-        items[path] = item
-        if kind == "matching" and len(item) == 0:
-            errors.append(MatrixIssue(path, labels_of[path], "features",
-                                      "no keypoints found (a flat, blank or tiny image); it scores 0 "
-                                      "against every image", skipped=False))
+    items = _describe_files(rows if square else rows + cols, plan, jobs=jobs, progress=progress, errors=errors)
     rows = [f for f in rows if f.path in items]
     cols = rows if square else [f for f in cols if f.path in items]
 
     # 2. score the pairs
+    grid = _grid(len(rows), len(cols), square=square, both_ways=kind == "metric" and not symmetric)
     order = list(items)  # the worker-side index of each file
     index = {path: k for k, path in enumerate(order)}
-    if square:
-        if kind == "metric" and not symmetric:
-            grid = [(i, j) for j in range(len(rows)) for i in range(len(rows)) if i != j]
-        else:
-            grid = [(i, j) for j in range(len(rows)) for i in range(j)]
-    else:
-        grid = [(i, j) for j in range(len(cols)) for i in range(len(rows))]
     # grouped by column: a worker builds each column image's matching index once
     tasks = [(index[rows[i].path], index[cols[j].path]) for i, j in grid]
     scored = _run_pairs([items[p] for p in order], tasks, plan, jobs=jobs, progress=progress)
@@ -387,6 +396,35 @@ def similarity_matrix(
         features=features,
         column_features=column_features,
     )
+
+
+def _describe_files(files: Sequence[ImageFile], plan: _Plan, *, jobs: int | Executor, progress: Progress | None,
+                    errors: list[MatrixIssue]) -> dict[str, Any]:
+    """The features (or pixels) of each distinct file, by path; what could not be read goes to ``errors``."""
+    unique = list(dict.fromkeys(f.path for f in files))
+    prepared = _run_prepare(unique, plan, jobs=jobs, progress=progress)
+    labels_of = {f.path: f.label for f in files}
+    items: dict[str, Any] = {}
+    for path, (item, stage, reason) in zip(unique, prepared, strict=True):
+        if item is None:
+            errors.append(MatrixIssue(path, labels_of[path], stage, reason))
+            continue
+        items[path] = item
+        if plan.kind == "matching" and len(item) == 0:
+            errors.append(MatrixIssue(path, labels_of[path], "features",
+                                      "no keypoints found (a flat, blank or tiny image); it scores 0 "
+                                      "against every image", skipped=False))
+    return items
+
+
+def _grid(n_rows: int, n_cols: int, *, square: bool, both_ways: bool) -> list[tuple[int, int]]:
+    """The (row, column) cells to score, grouped by column: of a square matrix, the pairs below the
+    diagonal (every off-diagonal cell when the measure is not symmetric, ``both_ways``)."""
+    if not square:
+        return [(i, j) for j in range(n_cols) for i in range(n_rows)]
+    if both_ways:
+        return [(i, j) for j in range(n_rows) for i in range(n_rows) if i != j]
+    return [(i, j) for j in range(n_rows) for i in range(j)]
 
 
 # -- the measure --------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in 
     semantic_similarity,
     similarity_from_logit,
 )
+from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -176,7 +177,7 @@ class SearchResult:
     kind : str
         ``"copy"`` or ``"semantic"``.
     error : str or None
-        Why the query could not be answered (only with ``on_error="report"``); ``results`` is
+        Why the query could not be answered (only with ``on_error="record"``); ``results`` is
         then empty.
     """
 
@@ -254,16 +255,6 @@ def _extract(pixels: np.ndarray) -> LocalFeatures:
     return verify_features(pixels)
 
 
-def _extract_file(path: str | None) -> LocalFeatures | None:
-    """The verification keypoints of an indexed file read from disk (None when it cannot be read)."""
-    if path is None:
-        return None
-    try:
-        return _extract(_verify_pixels(path))
-    except (LookalikeError, OSError, ValueError):
-        return None  # moved or changed since it was indexed: no keypoint evidence
-
-
 def _query_name(source: Any, position: int) -> str:
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
@@ -332,9 +323,9 @@ class _Engine:
         specs = [s for s in (self.hash_spec, self.embed_spec) if s is not None]
         self.draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
         self._embedder: Any = None
-        self._features: dict[int, LocalFeatures | None] = {}
+        self.keypoints = KeypointCache(index)  # the candidates' keypoints: stored, else extracted
         self._records: dict[int, Any] = {}
-        self.stored_keypoints = any(s.kind == "keypoints" for s in index.descriptors)
+        self.stored_keypoints = self.keypoints.stored
         self._pool: Any = None
 
     def close(self) -> None:
@@ -410,15 +401,7 @@ class _Engine:
 
     def candidates_features(self, ids: list[int]) -> dict[int, LocalFeatures | None]:
         """:meth:`candidate_features` of several files: one catalogue read for the stored ones."""
-        missing = [i for i in dict.fromkeys(ids) if i not in self._features]
-        if missing and self.stored_keypoints:
-            self._features.update(self.index.local_features(missing))
-            missing = [i for i in missing if i not in self._features]
-        if missing:
-            paths = self.index.paths(missing)
-            extracted = self._map(_extract_file, paths)  # decoding and SIFT release the GIL
-            self._features.update(zip(missing, extracted, strict=True))
-        return {i: self._features[i] for i in ids}
+        return self.keypoints.many(ids, map=self._map)  # extractions on the verification threads
 
     def verify(self, query: _Query, e: Evidence) -> Evidence:
         """Verify one candidate (see :meth:`verify_many`)."""
@@ -429,10 +412,9 @@ class _Engine:
 
         Each candidate gets exactly what :func:`lookalike.matching.compare_features` gives for the
         query's features and its own (brute-force ratio test, MAGSAC++); the ratio-test matches of
-        all candidates come from one matrix product a candidate (:func:`lookalike.matching._match.match_many`).
+        all candidates come from one matrix product a candidate
+        (:func:`~lookalike.pipelines._verifier.verify_candidates`).
         """
-        from lookalike.matching import result_from_matches
-
         theirs = self.candidates_features([e.id for e in candidates])
         out = list(candidates)
         todo: list[tuple[int, LocalFeatures]] = []
@@ -450,11 +432,7 @@ class _Engine:
             if not todo:
                 break
             ours = query.features(mirrored)
-            from lookalike.matching import match_many
-
-            matches = match_many(ours, [features for _j, features in todo])
-            results = self._map(lambda pair, ours=ours: result_from_matches(ours, pair[0], pair[1]),
-                                [(features, m) for (_j, features), m in zip(todo, matches, strict=True)])
+            results = verify_candidates(ours, [features for _j, features in todo], map=self._map)
             failed = []
             for (j, features), result in zip(todo, results, strict=True):
                 if result.verified:
@@ -556,8 +534,8 @@ def _check(top: int, min_similarity: float, kind: str, shortlist: int, on_error:
         raise ParameterError(f"kind must be one of {', '.join(SEARCH_KINDS)}, got {kind!r}")
     if isinstance(shortlist, bool) or not isinstance(shortlist, int | np.integer) or shortlist < 0:
         raise ParameterError(f"shortlist must be a non-negative integer, got {shortlist!r}")
-    if on_error not in ("raise", "report"):
-        raise ParameterError(f"on_error must be 'raise' or 'report', got {on_error!r}")
+    if on_error not in ("raise", "record"):
+        raise ParameterError(f"on_error must be 'raise' or 'record', got {on_error!r}")
 
 
 def _open(index: Any) -> tuple[Index, bool]:
@@ -609,9 +587,10 @@ def search(
         milliseconds (decoding and embedding the query) instead of hundreds.
     shortlist : int, keyword-only
         Candidates verified with keypoints.
-    on_error : {"raise", "report"}, keyword-only
+    on_error : {"raise", "record"}, keyword-only
         A query that cannot be read raises :class:`~lookalike.errors.ImageReadError`
-        (default), or gives a result with ``error`` set and no results.
+        (default), or gives a result with ``error`` set and no results (``"record"``, as
+        :func:`compare_many`; ``"report"`` is its deprecated name).
 
     Returns
     -------
@@ -643,6 +622,12 @@ def search(
     >>> os.path.basename(result.results[0].path), result.results[0].similarity > 0.9
     ('1.png', True)
     """
+    if on_error == "report":
+        import warnings
+
+        warnings.warn('search(on_error="report") is deprecated; use on_error="record" (as compare_many)',
+                      DeprecationWarning, stacklevel=2)
+        on_error = "record"
     _check(top, min_similarity, kind, shortlist, on_error)
     sources = _as_list(query_images)
     opened, owned = _open(index)
