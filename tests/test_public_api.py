@@ -28,7 +28,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
         "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
-        "oriented_size", "UnusableFile",
+        "oriented_size", "UnusableFile", "SourceStat", "is_url", "list_url", "read_url", "stat_url",
     }),
     "lookalike.parallel": frozenset({"Jobs", "available_cpus", "check_jobs", "process_pool", "worker_count"}),
     "lookalike.engines": frozenset({"ENGINES", "RayExecutor", "default_temp_dir", "make_engine"}),

@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from lookalike.errors import LookalikeError, MissingDependencyError, ParameterError
-from lookalike.io import IMAGE_SUFFIXES, find_images
+from lookalike.io import IMAGE_SUFFIXES, find_images, is_url, list_url, read_url, stat_url
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
 
 if TYPE_CHECKING:
@@ -128,7 +128,24 @@ def build_index(
     return opened, report
 
 
+def _list_source(folder: str, recursive: bool, index_path: str) -> Any:
+    """The images of a folder, or of an fsspec folder URL (listed by suffix; content is checked when read)."""
+    if not is_url(folder):
+        return find_images(folder, recursive=recursive, exclude=[index_path])
+    from lookalike.io import ImageFile, ImageListing
+
+    urls = list_url(folder, recursive=recursive)
+    return ImageListing(folder, [ImageFile(url, url[len(folder.rstrip("/")) + 1:]) for url in urls])
+
+
+def _stat(path: str) -> Any:
+    """``os.stat(path)``, or the same fields of an fsspec URL."""
+    return stat_url(path) if is_url(path) else os.stat(path)
+
+
 def _check_folder(folder: str) -> None:
+    if is_url(folder):
+        return  # listed by fsspec, which says when it is not a folder
     if not os.path.exists(folder):
         raise ParameterError(f"no such folder: {folder!r}; give a folder that holds images")
     if not os.path.isdir(folder):
@@ -179,7 +196,7 @@ def update_index(
     _check_folder(folder_text)
     jobs = check_jobs(jobs)
     root = resolve_path(folder_text)
-    listing = find_images(folder_text, recursive=recursive, exclude=[index.path])
+    listing = _list_source(folder_text, recursive, index.path)
     known = index.catalog.known(under=root)
     if not recursive:
         known = {p: row for p, row in known.items() if os.path.dirname(p) == root}
@@ -295,7 +312,7 @@ def _error_key(path: str) -> str:
 
 def _stat_or_none(path: str) -> tuple[int | None, int | None]:
     try:
-        info = os.stat(path)
+        info = _stat(path)
     except OSError:
         return None, None
     return int(info.st_size), int(info.st_mtime_ns)
@@ -502,7 +519,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     data = b""
     for attempt in range(_READ_ATTEMPTS):
         try:
-            before = os.stat(path)
+            before = _stat(path)
             if stat.S_ISDIR(before.st_mode):
                 result.error = "it is a folder, not a file"
                 return result, None, None
@@ -510,7 +527,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
                 result.error = "not a regular file (a device, pipe or socket)"
                 return result, None, None
             data = _read_bytes(path)
-            after = os.stat(path)
+            after = _stat(path)
         except OSError as exc:
             result.error = _os_reason(exc)
             return result, None, None
@@ -541,6 +558,8 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
 
 
 def _read_bytes(path: str) -> bytes:
+    if is_url(path):
+        return read_url(path)
     with open(path, "rb") as handle:
         return handle.read()
 
