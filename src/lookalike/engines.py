@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -59,6 +60,7 @@ __all__ = ["ENGINES", "RayExecutor", "default_temp_dir", "make_engine"]
 #: The engine names ``--engine`` takes.
 ENGINES: tuple[str, ...] = ("local", "ray")
 
+_PROBE_SECONDS = 10.0
 _INSTALL_HINT = "install the scale extra: pip install 'lookalike[scale]'"
 
 
@@ -89,6 +91,24 @@ def _import_ray(local: bool) -> Any:
         if constants is not None and getattr(constants, "ENABLE_RAY_CLUSTER", False):
             constants.ENABLE_RAY_CLUSTER = False
     return ray
+
+
+def _probe(address: str) -> None:
+    """Fail fast on a cluster address nothing listens at (Ray itself retries for minutes)."""
+    target = address.removeprefix("ray://")
+    if address == "auto" or ":" not in target:
+        return
+    host, _, port_text = target.rpartition(":")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ParameterError(f"a Ray address is HOST:PORT, ray://HOST:PORT or auto; got {address!r}") from None
+    try:
+        socket.create_connection((host.strip("[]"), port), timeout=_PROBE_SECONDS).close()
+    except OSError as exc:
+        raise ServiceError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); check the "
+                           "address (`ray status` on the head node prints it) and that this machine can reach "
+                           "it") from None
 
 
 class RayExecutor(Executor):
@@ -126,6 +146,8 @@ class RayExecutor(Executor):
         if address is not None and (not isinstance(address, str) or not address):
             raise ParameterError(f"address must be a Ray address such as 'HOST:6379' or 'ray://HOST:10001', "
                                  f"got {address!r}")
+        if address is not None:
+            _probe(address)
         self.address = address
         self.max_retries = max_retries
         self.num_cpus_per_task = float(num_cpus_per_task)

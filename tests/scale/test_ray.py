@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
@@ -121,6 +122,20 @@ def test_every_ray_listener_is_on_loopback(ray_engine: Any) -> None:
     assert len(sockets) >= 2, f"found no Ray listeners among this test's processes: {sockets}"
     outside = [s for s in sockets if not _loopback(s[1])]
     assert not outside, f"Ray listens beyond this machine: {outside}"
+
+
+def test_an_unreachable_cluster_is_a_clear_error_at_once(ray_engine: Any) -> None:
+    from lookalike.engines import RayExecutor, make_engine
+    from lookalike.errors import ParameterError, ServiceError
+
+    started = time.perf_counter()
+    with pytest.raises(ServiceError, match=r"cannot reach the Ray cluster at '127.0.0.1:9'"):
+        RayExecutor("127.0.0.1:9")  # nothing listens on the discard port; Ray alone retries for minutes
+    assert time.perf_counter() - started < 10
+    with pytest.raises(ParameterError, match="already initialised"):
+        RayExecutor("auto")
+    with pytest.raises(ParameterError, match="--ray-address needs --engine ray"):
+        make_engine("local", address="127.0.0.1:6379")
 
 
 def _loopback(address: str) -> bool:
