@@ -3,6 +3,7 @@ mid-build; reruns skip committed work; every Ray listener is on 127.0.0.1; nothi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -163,3 +164,21 @@ def test_a_ray_build_from_the_cli_writes_nothing_under_home(folder: Path, tmp_pa
         assert any(Path(temp).glob("lookalike-ray-*/session_*")), "Ray's session files are not in $TMPDIR"
     written = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
     assert not written, f"written under HOME: {written}"
+
+
+def test_the_matrix_on_ray_equals_the_local_matrix(ray_engine: Any, folder: Path, tmp_path: Path) -> None:
+    from lookalike.pipelines import similarity_matrix
+    from tests.integration.runner import run_cli
+
+    images = tmp_path / "few"
+    images.mkdir()
+    for path in sorted(folder.glob("*-0.jpg"))[:5]:
+        shutil.copy(path, images)
+    local = similarity_matrix(images, metric="ssim", jobs=1)
+    remote = similarity_matrix(images, metric="ssim", jobs=ray_engine)
+    assert local.paths == remote.paths and len(local.paths) == 5
+    np.testing.assert_array_equal(remote.values, local.values)
+    code, out, err = run_cli("matrix", str(images), "--metric", "ssim", "--engine", "ray", "--out",
+                             str(tmp_path / "out"), "--json")
+    assert code == 0, err
+    assert np.allclose(np.array(json.loads(out)["values"], dtype=float), local.values)
