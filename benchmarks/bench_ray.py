@@ -40,29 +40,20 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_index import source_photos
+from bench_index import make_photos
 
 TARGET = 1.3
 
 
-def make_small_photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
-    """``n`` JPEGs of 0.2-0.5 MP (reused when already there)."""
+def make_small_photos(folder: Path, n: int) -> list[Path]:
+    """``n`` JPEGs of 0.2-0.5 MP (``bench_index.make_photos``), reused when already there."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"photo_{i:05d}.jpg" for i in range(n)]
-    if all(p.exists() for p in paths):
+    paths = sorted(folder.glob("photo_*.jpg"))
+    if len(paths) == n:
         return paths
-    rng = np.random.default_rng(seed)
-    opened = [Image.open(p).convert("RGB") for p in source_photos()]
-    for i, path in enumerate(paths):
-        image = opened[i % len(opened)]
-        width, height = image.size
-        cw, ch = int(width * rng.uniform(0.5, 1.0)), int(height * rng.uniform(0.5, 1.0))
-        left, top = int(rng.integers(0, width - cw + 1)), int(rng.integers(0, height - ch + 1))
-        scale = (rng.uniform(0.2, 0.5) * 1_000_000 / (cw * ch)) ** 0.5
-        crop = image.crop((left, top, left + cw, top + ch)).resize(
-            (round(cw * scale), round(ch * scale)), Image.Resampling.BILINEAR)
-        crop.save(path, quality=90)
-    return paths
+    for path in paths:
+        path.unlink()
+    return make_photos(folder, n, megapixels=(0.2, 0.5), side_share=(0.5, 1.0))
 
 
 def build(folder: Path, target: Path, descriptors: list[str], jobs: object) -> float:

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from lookalike.index import Index, build_index
-from tests.index.conftest import PHOTOS, photo
+from tests.index.conftest import PHOTOS, make_crops, photo
 from tests.scale.conftest import descendants, listening_sockets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +31,7 @@ VARIANTS = 4  # crops per photo: 32 distinct images, 8 Ray tasks of 4
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ray-photos")
-    for name in PHOTOS:
-        pixels = photo(name, longest=200)
-        for k in range(VARIANTS):
-            crop = pixels[6 * k : pixels.shape[0] - 6 * (VARIANTS - k), 6 * k :]
-            Image.fromarray(np.ascontiguousarray(crop)).save(folder / f"{name}-{k}.jpg", quality=90)
+    make_crops(folder, VARIANTS, longest=200, step=6)
     return folder
 
 
