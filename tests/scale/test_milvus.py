@@ -48,15 +48,19 @@ def test_the_flat_milvus_store_equals_numpy_brute_force(tmp_path: Path) -> None:
     store.save(tmp_path / "pointer.milvus")
     again = load_store("milvus", tmp_path / "pointer.milvus")
     assert len(again) == 2900 and np.array_equal(again.search(queries, 10)[1], reference.search(queries, 10)[1])
+    with pytest.raises(ParameterError, match="holds another program's vectors"):  # made without an owner
+        MilvusStore(64, uri=str(tmp_path / "v.db"), collection="t", owner="someone")
     store._client.drop_collection("t")
     with pytest.raises(IndexFormatError, match="gone"):
         load_store("milvus", tmp_path / "pointer.milvus")
 
 
 def test_vectors_urls() -> None:
-    assert vectors_backend("milvus://127.0.0.1:19530/photos") == (
-        "milvus", {"uri": "http://127.0.0.1:19530", "collection": "photos"})
-    assert vectors_backend("milvus://db")[1] == {"uri": "http://db:19530", "collection": "lookalike_embedding"}
+    backend, params = vectors_backend("milvus://127.0.0.1:19530/photos")
+    assert (backend, params["uri"], params["collection"]) == ("milvus", "http://127.0.0.1:19530", "photos")
+    again = vectors_backend("milvus://db")[1]
+    assert (again["uri"], again["collection"]) == ("http://db:19530", "lookalike_embedding")
+    assert again["owner"] != params["owner"]
     assert vectors_backend("milvus-lite:rel/v.db")[1]["uri"].endswith("/rel/v.db")
     for bad in ("milvus-lite:///no-suffix", "qdrant://x", "milvus:///nohost", "milvus://h/bad-name"):
         with pytest.raises(ParameterError):
@@ -109,6 +113,10 @@ def test_an_index_on_milvus_answers_as_the_embedded_one(embedder: Any, folder: P
             assert groups == _groups(local) and len(groups) >= len(PHOTOS) // 2
         with Index.open(tmp_path / "milvus") as reopened:  # remembered by the index: only the folder is needed
             _assert_same_top(reopened.search_vectors(queries, 10), want, reopened.paths, local.paths)
+    other = vectors_backend(f"milvus-lite://{tmp_path}/v.db")[1]  # the same collection, for another index
+    with pytest.raises(ParameterError, match=r"holds another index's \(owner [0-9a-f]+\) vectors; lookalike never"):
+        build_index(folder, tmp_path / "other", descriptors=["phash", "embedding"], backend=backend,
+                    backend_params=other, jobs=1)
 
 
 def test_update_repairs_a_collection_that_fell_behind(folder: Path, tmp_path: Path,

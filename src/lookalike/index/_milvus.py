@@ -52,6 +52,7 @@ DEFAULT_COLLECTION = "lookalike_embedding"
 _INSTALL_HINT = "install the scale extra: pip install 'lookalike[scale]' (pymilvus and milvus-lite)"
 _BATCH = 2_000  # rows per upsert: 2,000 x 1280 float32 = 10 MB, well under gRPC's 64 MB message limit
 _QUERY_IDS = 10_000  # ids per "id in [...]" filter
+_OWNER = "lookalike.owner"
 
 
 def vectors_backend(url: str) -> tuple[str, dict[str, Any]]:
@@ -59,10 +60,14 @@ def vectors_backend(url: str) -> tuple[str, dict[str, Any]]:
 
     Examples
     --------
-    >>> vectors_backend("milvus://db.example.org:19530/photos")
-    ('milvus', {'uri': 'http://db.example.org:19530', 'collection': 'photos'})
+    >>> backend, params = vectors_backend("milvus://db.example.org:19530/photos")
+    >>> backend, params["uri"], params["collection"], len(params["owner"])
+    ('milvus', 'http://db.example.org:19530', 'photos', 16)
     >>> vectors_backend("milvus-lite:///data/photos.db")[1]["uri"]
     '/data/photos.db'
+
+    ``owner`` is a new random token: the index that records these parameters owns the collection,
+    and a store never drops a collection another index (or another program) owns.
 
     Raises
     ------
@@ -77,7 +82,7 @@ def vectors_backend(url: str) -> tuple[str, dict[str, Any]]:
         if not path or not path.endswith(".db"):
             raise ParameterError(f"a Milvus Lite URL names a .db file: milvus-lite:///ABS/PATH.db or "
                                  f"milvus-lite:REL/PATH.db; got {url!r}")
-        return "milvus", {"uri": os.path.abspath(path), "collection": DEFAULT_COLLECTION}
+        return "milvus", {"uri": os.path.abspath(path), "collection": DEFAULT_COLLECTION, "owner": _token()}
     if scheme == "milvus":
         parts = urlsplit(url)
         if not parts.hostname:
@@ -85,9 +90,16 @@ def vectors_backend(url: str) -> tuple[str, dict[str, Any]]:
         collection = parts.path.strip("/") or DEFAULT_COLLECTION
         if not collection.replace("_", "a").isalnum():
             raise ParameterError(f"a Milvus collection name holds letters, digits and '_' only; got {collection!r}")
-        return "milvus", {"uri": f"http://{parts.hostname}:{parts.port or 19530}", "collection": collection}
+        return "milvus", {"uri": f"http://{parts.hostname}:{parts.port or 19530}", "collection": collection,
+                          "owner": _token()}
     raise ParameterError(f"unknown vectors URL {url!r}: give milvus-lite:///ABS/PATH.db, milvus-lite:REL/PATH.db "
                          "or milvus://HOST:PORT/COLLECTION")
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_hex(8)
 
 
 def _client(uri: str) -> Any:
@@ -123,12 +135,22 @@ class MilvusStore:
     collection : str, keyword-only
     index_type : str, keyword-only
         ``"FLAT"`` (exact, default), ``"HNSW"``, ``"IVF_FLAT"``...: any Milvus index type.
+    owner : str, keyword-only
+        Recorded in the collection's properties (``lookalike.owner``); an existing collection is
+        dropped and made anew only when it carries the same owner.
+
+    Raises
+    ------
+    ParameterError
+        The collection exists and belongs to another owner.
+    ServiceError
+        Milvus cannot be reached.
     """
 
     backend = "milvus"
 
     def __init__(self, dim: int, *, metric: str = "ip", uri: str = "", collection: str = DEFAULT_COLLECTION,
-                 index_type: str = "FLAT", _create: bool = True) -> None:
+                 index_type: str = "FLAT", owner: str = "", _create: bool = True) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ParameterError(f"dim must be a positive integer, got {dim!r}")
         if not uri:
@@ -140,6 +162,7 @@ class MilvusStore:
         self.collection = collection
         self.index_type = str(index_type).upper()
         self.exact = self.index_type == "FLAT"
+        self.owner = str(owner)
         self._client = _client(uri)
         if _create:
             self._create()
@@ -154,13 +177,22 @@ class MilvusStore:
 
         client = self._client
         if client.has_collection(self.collection):
+            properties = client.describe_collection(self.collection).get("properties") or {}
+            theirs = properties.get(_OWNER)
+            if theirs is None or theirs != self.owner:
+                whose = f"another index's (owner {theirs})" if theirs else "another program's"
+                raise ParameterError(
+                    f"the Milvus collection {self.collection!r} at {self.uri!r} holds {whose} vectors; lookalike "
+                    "never drops it: give another collection (milvus://HOST:PORT/OTHER, or another .db file) "
+                    "or drop it yourself")
             client.drop_collection(self.collection)
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
         params = client.prepare_index_params()
         params.add_index("vector", index_type=self.index_type, metric_type=self.metric.upper())
-        client.create_collection(self.collection, schema=schema, index_params=params)
+        client.create_collection(self.collection, schema=schema, index_params=params,
+                                 properties={_OWNER: self.owner})
 
     def __repr__(self) -> str:
         return f"MilvusStore(uri={self.uri!r}, collection={self.collection!r}, dim={self.dim}, metric={self.metric!r})"
@@ -228,13 +260,14 @@ class MilvusStore:
         return _pad(distances, found, k, self.metric)
 
     def state(self) -> dict[str, Any]:
-        return {"uri": self.uri, "collection": self.collection, "index_type": self.index_type}
+        return {"uri": self.uri, "collection": self.collection, "index_type": self.index_type, "owner": self.owner}
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Flush the collection and write a pointer to it (uri, collection, dim, metric) at ``path``."""
         self._client.flush(self.collection)
         text = json.dumps({"format": "lookalike-milvus", "uri": self.uri, "collection": self.collection,
-                           "dim": self.dim, "metric": self.metric, "index_type": self.index_type}) + "\n"
+                           "dim": self.dim, "metric": self.metric, "index_type": self.index_type,
+                           "owner": self.owner}) + "\n"
 
         def write(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8") as handle:
@@ -250,7 +283,7 @@ class MilvusStore:
                 data = json.load(handle)
             return cls(int(data["dim"]), metric=str(data["metric"]), uri=str(data["uri"]),
                        collection=str(data["collection"]), index_type=str(data.get("index_type", "FLAT")),
-                       _create=False)
+                       owner=str(data.get("owner", "")), _create=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexFormatError(f"the Milvus pointer {os.fspath(path)!r} is damaged ({exc})") from None
 
