@@ -30,7 +30,9 @@ PUBLIC: dict[str, frozenset[str]] = {
         "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
         "oriented_size", "UnusableFile", "SourceStat", "is_url", "list_url", "read_url", "stat_url",
     }),
-    "lookalike.parallel": frozenset({"Jobs", "available_cpus", "check_jobs", "process_pool", "worker_count"}),
+    "lookalike.parallel": frozenset({
+        "Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count",
+    }),
     "lookalike.engines": frozenset({"ENGINES", "RayExecutor", "default_temp_dir", "make_engine"}),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
     "lookalike.metrics": frozenset({

@@ -429,7 +429,7 @@ class Index:
         A file is unchanged, and skipped, when its path, size and modification
         time (nanoseconds) match the catalogue and it was indexed without error.
         Work is committed in batches: if the run is interrupted, the next one
-        starts where it stopped. See :func:`lookalike.pipelines._indexing.update_index`.
+        starts where it stopped. See :func:`lookalike.index._ingest.update_index`.
 
         Parameters
         ----------

@@ -5,7 +5,7 @@ and are decoded once at a reduced size (JPEG DCT scaling to no less than
 64 x 64 for an index of hashes, 256 x 256 with the embedding: its 224 crop),
 and every global descriptor of the index is computed from that one decode;
 keypoints (``rootsift``) come from a second decode of the same bytes at
-about 512 pixels (:func:`lookalike.index._descriptors.describe_keypoints`)
+about 512 pixels (:func:`lookalike.index._keypoints.describe_keypoints`)
 and are committed with the file's other descriptors. Files are
 spread over worker processes in small chunks; the parent commits each chunk's
 results to the catalogue in one transaction as it arrives, so an interrupted
@@ -485,7 +485,7 @@ def _describe_chunk(
 
 def _describe_keypoints(result: FileResult, data: bytes | None, specs: Sequence[Any]) -> None:
     """Add the keypoint BLOBs of a file (decoded again from its bytes), or record why they failed."""
-    from lookalike.index._descriptors import describe_keypoints
+    from lookalike.index._keypoints import describe_keypoints
 
     for spec in specs:
         try:
