@@ -170,3 +170,7 @@ def test_the_cli_builds_on_milvus_lite_and_searches_with_the_index_alone(folder:
     code, _out, err = run_cli("index", "build", str(folder), "--index", str(tmp_path / "x"), "--vectors",
                               "milvus-lite:v.db", "--backend", "hnsw")
     assert code == 2 and "--vectors" in err
+    code, out, err = run_cli("index", "build", str(folder), "--index", idx, "--vectors", "milvus-lite:v.db")
+    assert code == 0 and "0 added" in out, err  # the same store: an update
+    code, _out, err = run_cli("index", "build", str(folder), "--index", idx, "--vectors", "milvus-lite:other.db")
+    assert code == 2 and "keeps its vectors in" in err and "index import --vectors" in err

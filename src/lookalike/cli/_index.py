@@ -122,6 +122,8 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     existed = os.path.exists(os.path.join(path, "manifest.json"))
     started = time.perf_counter()
     backend, backend_params = _vectors(args)
+    if existed and backend_params is not None:
+        _check_same_vectors(path, backend_params)
     with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=backend,
                                     backend_params=backend_params, recursive=args.recursive, jobs=jobs,
@@ -223,6 +225,17 @@ def _vectors(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
     if args.backend != "auto":
         raise ParameterError(f"--vectors {args.vectors} chooses the vector store; leave out --backend {args.backend}")
     return vectors_backend(args.vectors)
+
+
+def _check_same_vectors(path: str, params: dict[str, Any]) -> None:
+    """``--vectors`` on an existing index must name the store it already has (it chooses a new index's store)."""
+    with open(os.path.join(path, "manifest.json"), encoding="utf-8") as handle:
+        held = json.load(handle).get("backend_params") or {}
+    if (held.get("uri"), held.get("collection")) != (params["uri"], params["collection"]):
+        where = f"{held['uri']} (collection {held.get('collection')})" if held.get("uri") else "the index folder"
+        raise ParameterError(
+            f"the index at {path} keeps its vectors in {where}; --vectors chooses the store of a new index: to move "
+            "this one, `lookalike index export` it and `lookalike index import --vectors URL` the export")
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -295,7 +295,9 @@ class Index:
             :data:`~lookalike.index.EXACT_MAX` vectors, HNSW up to
             :data:`~lookalike.index.HNSW_MAX`, IVF with fast-scan codes re-ranked on 8-bit ones
             beyond), ``"flat"``,
-            ``"hnsw"``, ``"ivf"`` or ``"numpy"``. Hashes are always searched exactly.
+            ``"hnsw"``, ``"ivf"``, ``"numpy"``, ``"milvus"`` (parameters from
+            :func:`~lookalike.index.vectors_backend`) or any registered backend. Hashes are always
+            searched exactly.
         backend_params : dict, optional, keyword-only
             Parameters of the backend (``ef_search``, ``m`` for HNSW; ``nprobe``, ``nlist``, ``storage``,
             ``rerank`` for IVF: see :class:`~lookalike.index.IVFStore`).
