@@ -31,7 +31,11 @@ What a data engineer can rely on:
   :class:`~lookalike.errors.ServiceError` naming the address.
 
 Ray sets ``OMP_NUM_THREADS=1`` in its workers: one task uses one CPU, and a
-machine runs as many tasks at once as it has CPUs.
+machine runs as many tasks at once as it has CPUs. The executor says so
+(``threads_per_task``), and indexing gives each task's onnxruntime and OpenCV
+that many threads, so a 64-core node runs 64 one-thread tasks, not 64 tasks of
+32 threads each. The cluster's workers need lookalike installed (the same
+version as the driver), in their image or through ``runtime_env``.
 
 Examples
 --------
@@ -128,6 +132,8 @@ class RayExecutor(Executor):
         Times a task whose worker died is run again (Ray's default, 3).
     num_cpus_per_task : float, keyword-only
         CPUs one call reserves (1: as many calls at once as the cluster has CPUs).
+    runtime_env : dict, optional, keyword-only
+        Ray's runtime environment of the job (``{"pip": ["lookalike==0.1.0"]}``, ``{"env_vars": ...}``).
 
     Raises
     ------
@@ -138,7 +144,8 @@ class RayExecutor(Executor):
     """
 
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None, temp_dir: str | None = None,
-                 max_retries: int = 3, num_cpus_per_task: float = 1.0) -> None:
+                 max_retries: int = 3, num_cpus_per_task: float = 1.0,
+                 runtime_env: dict[str, Any] | None = None) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ParameterError(f"max_retries must be a non-negative integer, got {max_retries!r}")
         if num_cpus is not None and (isinstance(num_cpus, bool) or not isinstance(num_cpus, int) or num_cpus < 1):
@@ -151,6 +158,8 @@ class RayExecutor(Executor):
         self.address = address
         self.max_retries = max_retries
         self.num_cpus_per_task = float(num_cpus_per_task)
+        #: Threads one task's libraries (onnxruntime, OpenCV) may use: its CPUs (Ray sets OMP_NUM_THREADS=1).
+        self.threads_per_task = max(1, int(num_cpus_per_task))
         self._lock = threading.Lock()
         self._remotes: dict[Callable[..., Any], Any] = {}
         self._pending: set[Any] = set()
@@ -163,7 +172,8 @@ class RayExecutor(Executor):
                 raise ParameterError(f"Ray is already initialised in this process; cannot also join {address!r}: "
                                      "leave the address out to use it")
             return
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
+                                   "runtime_env": runtime_env}
         if address is None:
             folder = temp_dir or default_temp_dir()
             os.makedirs(folder, exist_ok=True)

@@ -101,6 +101,30 @@ def test_a_killed_worker_costs_a_retry_not_an_image(ray_engine: Any, folder: Pat
                               local.search_vectors(query, 3, descriptor="phash")[0])
 
 
+class _Recording(Executor):
+    """Delegates to the Ray engine and keeps the keyword arguments of every call submitted."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.calls = engine, []
+        self.workers, self.threads_per_task = engine.workers, engine.threads_per_task
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.calls.append(kwargs)
+        return self.engine.submit(fn, *args, **kwargs)
+
+
+def test_each_ray_task_gets_its_share_of_threads(ray_engine: Any, folder: Path, tmp_path: Path) -> None:
+    images = tmp_path / "few"
+    images.mkdir()
+    for path in sorted(folder.glob("*-1.jpg"))[:4]:
+        shutil.copy(path, images)
+    engine = _Recording(ray_engine)
+    index, report = build_index(images, tmp_path / "idx", descriptors=["phash", "rootsift"], jobs=engine)
+    index.close()
+    assert report.added == 4 and engine.calls
+    assert all(call["threads"] == 1 for call in engine.calls)  # not onnxruntime's and OpenCV's every-core default
+
+
 def test_a_rerun_on_ray_skips_committed_work(ray_engine: Any, folder: Path, tmp_path: Path) -> None:
     images = tmp_path / "images"
     shutil.copytree(folder, images)

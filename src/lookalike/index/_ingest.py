@@ -399,9 +399,11 @@ def _process(
         return added, changed, done, errors
     if wants_embedding:
         _check_embedding_available()
-    # a caller's executor (its workers may be on other machines) keeps its libraries' own thread counts
+    # a caller's executor (its workers may be on other machines) keeps its libraries' own thread counts, unless
+    # it says how many threads a task gets (RayExecutor: its CPUs per task; else 64 tasks of 32 threads on a node)
     own = not isinstance(jobs, Executor)
-    threads = max(1, available_cpus() // workers) if own and (wants_embedding or wants_keypoints) else 0
+    threads = (max(1, available_cpus() // workers) if own else _threads_per_task(jobs)) if (
+        wants_embedding or wants_keypoints) else 0
     with process_pool(jobs if isinstance(jobs, Executor) else workers, initializer=_init_worker,
                       initargs=(threads,), preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
@@ -410,6 +412,12 @@ def _process(
         for future in as_completed(futures):
             commit(future.result())
     return added, changed, done, errors
+
+
+def _threads_per_task(executor: object) -> int:
+    """The threads an executor's task may use (its ``threads_per_task``; 0: the libraries' defaults)."""
+    value = getattr(executor, "threads_per_task", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _make_embedder(threads: int | None) -> Any:
