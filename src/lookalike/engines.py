@@ -150,6 +150,9 @@ class RayExecutor(Executor):
             raise ParameterError(f"max_retries must be a non-negative integer, got {max_retries!r}")
         if num_cpus is not None and (isinstance(num_cpus, bool) or not isinstance(num_cpus, int) or num_cpus < 1):
             raise ParameterError(f"num_cpus must be a positive integer, got {num_cpus!r}")
+        if isinstance(num_cpus_per_task, bool) or not isinstance(num_cpus_per_task, int | float) or not (
+                num_cpus_per_task > 0):
+            raise ParameterError(f"num_cpus_per_task must be a positive number, got {num_cpus_per_task!r}")
         if address is not None and (not isinstance(address, str) or not address):
             raise ParameterError(f"address must be a Ray address such as 'HOST:6379' or 'ray://HOST:10001', "
                                  f"got {address!r}")
