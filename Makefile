@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(STAMP): pyproject.toml constraints.txt setup.py src/lookalike/metrics/_ssim_native.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --constraint constraints.txt --editable ".[index,web,test,dev]"
+	$(PIP) install --quiet --constraint constraints.txt --editable ".[index,web,test,dev,scale]"
 	touch $(STAMP)
 
 # The browser test (tests/web/test_browser.py) drives Debian's chromium through Playwright; CI runs

@@ -11,6 +11,7 @@ count too: a lazy import is still a dependency). Two rules:
 
        errors, _version, _json       the error types, the version, JSON-ready numbers
        color | parallel              small top-level helpers
+       engines                       executors beyond local processes (Ray)
        io                            decode images, list and sniff files
        features | metrics            one image's features; pairwise numbers
        matching                      verify two sets of keypoints, score a pair
@@ -49,6 +50,7 @@ BENCHMARKS = ROOT / "benchmarks"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "_version", "_json"}),
     frozenset({"color", "parallel"}),
+    frozenset({"engines"}),
     frozenset({"io"}),
     frozenset({"features", "metrics"}),
     frozenset({"matching"}),

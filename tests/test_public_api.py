@@ -23,16 +23,18 @@ PUBLIC: dict[str, frozenset[str]] = {
     }),
     "lookalike.errors": frozenset({
         "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError",
-        "MissingDependencyError", "ParameterError",
+        "MissingDependencyError", "ParameterError", "ServiceError",
     }),
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
         "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
         "oriented_size", "UnusableFile", "common_root", "display_name",
+        "SourceStat", "is_url", "list_url", "read_url", "stat_url",
     }),
     "lookalike.parallel": frozenset({
         "Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count",
     }),
+    "lookalike.engines": frozenset({"ENGINES", "RayExecutor", "default_temp_dir", "make_engine"}),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
     "lookalike.metrics": frozenset({
         "SSIM_CONVENTIONS", "MetricInfo", "fsim", "fsimc", "get_metric", "gmsd", "hist_bhattacharyya",
@@ -61,6 +63,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
         "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
         "DESCRIPTOR_ALPHA", "load_for_descriptors",
+        "MilvusStore", "vectors_backend", "EXPORT_VERSION", "export_index", "import_index",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

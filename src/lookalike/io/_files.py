@@ -127,7 +127,12 @@ class ImageListing:
 
 
 def resolve_path(path: str | os.PathLike[str]) -> str:
-    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
+    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is); an fsspec
+    URL (``s3://bucket/key``, ``file:///abs``) is its own key."""
+    from lookalike.io._sources import is_url
+
+    if is_url(path):
+        return str(path)
     text = os.path.abspath(os.fspath(path))
     try:
         return os.path.realpath(text)
