@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from lookalike.cli._options import add_max_pixels_option
 from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.errors import ParameterError
 from lookalike.io import load_image
@@ -40,6 +41,7 @@ def register(subparsers: Any) -> None:
                         help="smallest region reported, in pixels (default: image area / 2000, at least 16)")
     parser.add_argument("--panel-size", type=int, default=512,
                         help="longest side of each panel in the picture, in pixels (default: 512)")
+    add_max_pixels_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -50,8 +52,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     target = Path(args.out)
     check_picture_path(target, option="--out", example="diff.png")
-    pixels0 = load_image(args.a, mode="auto")
-    pixels1 = load_image(args.b, mode="auto")
+    pixels0 = load_image(args.a, mode="auto", max_pixels=args.max_pixels)
+    pixels1 = load_image(args.b, mode="auto", max_pixels=args.max_pixels)
     pixels0, pixels1 = harmonise_pair(pixels0, pixels1, labels=(args.a, args.b))
     pixels0, pixels1 = resize_pair(pixels0, pixels1, args.resize, labels=(args.a, args.b))
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold

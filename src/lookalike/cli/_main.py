@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from lookalike.cli._options import cli_message, record_options
 from lookalike.errors import LookalikeError
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     for name in _COMMANDS:
         importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
+    record_options(parser)
     return parser
 
 
@@ -53,13 +55,14 @@ def main(
     err = stderr if stderr is not None else sys.stderr
     _Parser.stdout, _Parser.stderr = out, err
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         return int(args.run(args, out, err))
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else 2
     except LookalikeError as exc:
-        err.write(f"lookalike: error: {exc}\n")
+        err.write(f"lookalike: error: {cli_message(str(exc), args)}\n")
         return 2
     except KeyboardInterrupt:
         err.write("lookalike: interrupted\n")
