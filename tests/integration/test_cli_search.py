@@ -66,7 +66,7 @@ def test_json_lines_one_object_per_query(indexed: tuple[Path, Path], queries: Pa
     objects = [json.loads(line) for line in out.splitlines()]
     assert [o["query"] for o in objects] == [str(queries / "cat mirrored.jpg"), str(queries / "coffee-q20.jpg")]
     for o in objects:
-        assert set(o) == {"query", "results"}
+        assert set(o) == {"query", "similarity_scale", "results"} and o["similarity_scale"] == "calibrated-copy"
         assert o["results"] and all(set(r) == {"path", "similarity"} and 0.7 <= r["similarity"] <= 1
                                     for r in o["results"])
     assert Path(objects[0]["results"][0]["path"]).name == "chelsea.jpg"

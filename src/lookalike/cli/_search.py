@@ -22,7 +22,10 @@ def register(subparsers: Any) -> None:
             "recoloured, captioned); candidates from the perceptual hash and the deep embedding, verified with "
             "keypoints; at 70% or more, results are true copies or the same object in at least 90% of cases "
             "on the calibration set. --kind semantic: the same kind of thing (embedding only; at 70% or more, "
-            "the same class in at least 80% of cases on Caltech-101). Without --index, the last argument is a "
+            "the same class in at least 80% of cases on Caltech-101). This percentage is a calibrated scale "
+            "(JSON: \"similarity_scale\": \"calibrated-copy\" or \"calibrated-semantic\"); it is not the "
+            "similarity of `lookalike match` (\"inliers\"), which scores only the keypoint evidence: a rotated "
+            "crop can read 34% here and 0.80 there. Without --index, the last argument is a "
             "folder: it is indexed into a temporary index, deleted afterwards (for repeated searches build one "
             "with `lookalike index build DIR`). Exit code 0, also when some queries cannot be read (each is "
             "listed, the others answered); 2 when every query fails or the index cannot be used or holds no images."
@@ -41,7 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
     parser.add_argument("--json", action="store_true",
-                        help='JSON Lines: one {"query": ..., "results": [{"path": ..., "similarity": ...}]} per query')
+                        help='JSON Lines: one {"query": ..., "similarity_scale": ..., "results": [{"path": ..., '
+                        '"similarity": ...}]} per query')
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes when indexing a folder (default: every CPU)")
     parser.set_defaults(run=run)
