@@ -55,6 +55,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
+        "Alignment", "align_pair",
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.viz": frozenset({

@@ -21,7 +21,7 @@ from lookalike.pipelines._duplicates import (
     undo_moves,
 )
 from lookalike.pipelines._files import ImageFile, ImageListing, RejectedFile, find_images
-from lookalike.pipelines._match import match
+from lookalike.pipelines._match import Alignment, align_pair, match
 from lookalike.pipelines._matrix import MatrixIssue, MatrixResult, PairScore, similarity_matrix
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "RESIZE_CHOICES",
     "SEARCH_KINDS",
+    "Alignment",
     "Comparison",
     "DuplicateGroup",
     "DuplicateMember",
@@ -44,6 +45,7 @@ __all__ = [
     "RejectedFile",
     "SearchHit",
     "SearchResult",
+    "align_pair",
     "compare",
     "compare_many",
     "compare_pairs",
