@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.index.conftest import make_photos
 from tests.integration.runner import run_cli
 
 
@@ -27,20 +26,18 @@ def truncated_copies(source: Path, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("exit-codes") / "photos"
-    make_photos(folder, ("astronaut", "camera", "coffee"), longest=200)
-    return folder
+def photos(three_photos: Path) -> Path:
+    return three_photos
 
 
 @pytest.fixture(scope="module")
-def allbad(photos: Path) -> Path:
-    return truncated_copies(photos, photos.parent / "allbad")
+def allbad(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return truncated_copies(photos, tmp_path_factory.mktemp("exit-codes") / "allbad")
 
 
 @pytest.fixture(scope="module")
 def somebad(photos: Path, allbad: Path) -> Path:
-    folder = Path(shutil.copytree(photos, photos.parent / "somebad"))
+    folder = Path(shutil.copytree(photos, allbad.parent / "somebad"))
     shutil.copy(allbad / "coffee.jpg", folder / "coffee-cut.jpg")
     return folder
 

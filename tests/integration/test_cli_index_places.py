@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.index.conftest import make_photos
 from tests.integration.runner import run_cli
 
 pytest.importorskip("faiss")
@@ -18,16 +17,9 @@ pytest.importorskip("faiss")
 run = partial(run_cli, "index")
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("cli-index-places") / "photos"
-    make_photos(folder, ("astronaut", "camera", "coffee"), longest=200)
-    return folder
-
-
 @pytest.fixture
-def folder(tmp_path: Path, _template: Path) -> Path:
-    return Path(shutil.copytree(_template, tmp_path / "photos"))
+def folder(tmp_path: Path, three_photos: Path) -> Path:
+    return Path(shutil.copytree(three_photos, tmp_path / "photos"))
 
 
 def test_build_where_the_index_cannot_be_created_is_one_error_line(folder: Path, tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ import pytest
 
 from lookalike.cli._main import build_parser
 from lookalike.cli._options import cli_message, similarity
-from tests.index.conftest import make_photos
 from tests.integration.runner import run_cli
 from tests.io.bad_files import bomb_png
 
@@ -30,18 +29,16 @@ def assert_no_python_syntax(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("options") / "photos"
-    make_photos(folder, ("astronaut", "camera", "coffee"), longest=200)
-    return folder
+def photos(three_photos: Path) -> Path:
+    return three_photos
 
 
 @pytest.fixture(scope="module")
-def with_bomb(photos: Path) -> Path:
+def with_bomb(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The photos and a 20000x20000 PNG (400 MP, over the default limit; a few tens of KB on disk)."""
     import shutil
 
-    folder = Path(shutil.copytree(photos, photos.parent / "with-bomb"))
+    folder = Path(shutil.copytree(photos, tmp_path_factory.mktemp("options") / "with-bomb"))
     (folder / "bomb.png").write_bytes(bomb_png())
     return folder
 
