@@ -24,6 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/python tests/test_layers.py
 
 bench: $(STAMP)
 	$(MAKE) -C benchmarks all

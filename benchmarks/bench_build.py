@@ -52,8 +52,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from lookalike.features import Embedder
+    from lookalike.index import build_index
     from lookalike.io import load_image
-    from lookalike.pipelines._indexing import build_index
 
     print(f"machine: {platform.machine()}, {len(os.sched_getaffinity(0))} usable cores, Python "
           f"{platform.python_version()}; load average at start {os.getloadavg()[0]:.2f}")

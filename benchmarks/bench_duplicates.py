@@ -45,7 +45,7 @@ The index (cached under ``--work``, default ``/tmp/lookalike-bench-dups``; built
   could not be read or had no keypoints; it must be 0.
 
 Timed: ``find_duplicates(index)`` with default settings, one warm-up call, then ``--repeats``
-calls; median. Then one instrumented call (the private ``_find`` with a ``timings`` dict, same
+calls; median. Then one instrumented call (``find_duplicates(index, timings=...)``, same
 work) for the stage breakdown. Quality: for each planted copy, whether it lands in its
 original's group (recall per transform), and of the planted files reported as duplicates,
 how many are grouped with their own original (precision); groups made of synthetic entries only
@@ -177,7 +177,7 @@ def keypoint_crops(spec, *, seed: int, cache: Path) -> tuple[list[Path], list[st
     """:data:`CROPS_PER_SOURCE` random crops (60-95 % of each side) of each of :func:`keypoint_sources`, described
     as the index stores keypoints (``describe_keypoints``: SIFT at ``VERIFY_SIZE``, at most ``VERIFY_KEYPOINTS``):
     ``(photos, their scenes, the photo of each crop, the catalogue BLOB of each crop)``; cached in ``cache``."""
-    from lookalike.index._descriptors import describe_keypoints
+    from lookalike.index import describe_keypoints
     from lookalike.io import load_image
 
     sources = keypoint_sources()
@@ -216,7 +216,7 @@ def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_sce
     nearest and pairs within 3 bits). Rows are served most-connected first (greedy colouring, largest
     degree first), each a random crop among those of the scenes its served neighbours leave free.
     """
-    from lookalike.pipelines._duplicates import embedding_neighbours, hash_pairs
+    from lookalike.index import embedding_neighbours, hash_pairs
 
     n = len(vectors)
     rows, _cos = embedding_neighbours(vectors, 10)
@@ -250,9 +250,7 @@ def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_sce
 
 def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     """The index of ``n`` entries: the real planted set, then synthetic rows (see the module docstring)."""
-    from lookalike.index import Index
-    from lookalike.index._catalog import FileResult
-    from lookalike.index._descriptors import _KEYPOINTS_HEADER
+    from lookalike.index import FileResult, Index
 
     root = work / "neardup"
     originals = [neardup_data.EXAMPLES / name for name in neardup_data.EXAMPLE_ORIGINALS]
@@ -297,6 +295,7 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
                                         np.concatenate([real_hashes, hashes]), len(real_ids), crop_scene, seed=2)
         print(f"rows that meet a row carrying keypoints of their scene: {unserved} (must be 0)", flush=True)
         sizes = [p.stat().st_size for p in photos]
+        crop_sizes: dict[int, tuple[int, int]] = {}
         for start in range(0, m, 1000):
             batch = []
             for row in range(start, min(m, start + 1000)):
@@ -304,7 +303,9 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
                 photo = int(crop_photo[crop])
                 link = links / f"{row:06d}{photos[photo].suffix}"
                 os.symlink(photos[photo], link)
-                _magic, _count, width, height, _scale = _KEYPOINTS_HEADER.unpack_from(blobs[crop])
+                if crop not in crop_sizes:
+                    crop_sizes[crop] = specs["rootsift"].features_from_bytes(blobs[crop]).image_size
+                width, height = crop_sizes[crop]
                 batch.append(FileResult(
                     path=str(link), size=sizes[photo], mtime_ns=0, content_hash=f"synthetic-{row:06d}",
                     width=width, height=height,
@@ -318,13 +319,11 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
 
 def keypoint_counts(index) -> tuple[float, float]:
     """Mean stored keypoints per synthetic row and per real file, from the BLOB sizes (header + 144 n bytes)."""
-    from lookalike.index._descriptors import _KEYPOINTS_HEADER
-
     spec = next(s for s in index.descriptors if s.kind == "keypoints")
     synthetic = {r.id for r in index.records(status="ok") if (r.content_hash or "").startswith("synthetic-")}
     rows = index.catalog._db.execute("SELECT file_id, length(vector) FROM descriptors WHERE name = ?",
                                      (spec.name,)).fetchall()
-    counts = {int(i): (int(size) - _KEYPOINTS_HEADER.size) / 144 for i, size in rows}
+    counts = {int(i): spec.keypoint_count(int(size)) for i, size in rows}
     ours = [c for i, c in counts.items() if i in synthetic]
     real = [c for i, c in counts.items() if i not in synthetic]
     return float(np.mean(ours)) if ours else float("nan"), float(np.mean(real)) if real else float("nan")
@@ -419,7 +418,6 @@ def main() -> None:
     import lookalike
     from lookalike.index import Index
     from lookalike.pipelines import find_duplicates
-    from lookalike.pipelines._duplicates import _find
 
     args.work.mkdir(parents=True, exist_ok=True)
     path, bench, build_s = build(args.work, args.n)
@@ -441,7 +439,7 @@ def main() -> None:
             print(f"  find_duplicates: {seconds[-1]:.2f} s (load average {os.getloadavg()[0]:.2f})", flush=True)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        _find(index, None, 0.85, True, 5, (), timings)  # find_duplicates' defaults
+        find_duplicates(index, timings=timings)  # the defaults, instrumented
         instrumented = time.perf_counter() - started
         instrumented_load = os.getloadavg()[0]
         _ids, hashes = index.vectors("phash")

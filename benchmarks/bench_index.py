@@ -162,7 +162,7 @@ def _imagehash_chunk(paths: list[str]) -> list[str]:
 
 
 def bench_hashes(args: argparse.Namespace) -> None:
-    from lookalike.pipelines._indexing import build_index
+    from lookalike.index import build_index
 
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     try:

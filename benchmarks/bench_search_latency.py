@@ -159,7 +159,7 @@ def make_queries(workdir: Path, photos: Path, held_out: list[Path], per_edit: in
 # -- the index ----------------------------------------------------------------------------------------
 
 def build(workdir: Path, photos: Path, jobs: int) -> None:
-    from lookalike.pipelines._indexing import build_index
+    from lookalike.index import build_index
 
     target = workdir / "index"
     stats_file = workdir / "build.json"

@@ -27,7 +27,8 @@ def test_import_lookalike_is_light() -> None:
 
 
 @pytest.mark.parametrize(
-    "subpackage", ["io", "metrics", "features", "matching", "index", "pipelines", "viz", "cli", "color", "errors"]
+    "subpackage", ["io", "metrics", "features", "matching", "index", "pipelines", "viz", "cli", "color", "errors",
+                   "parallel"]
 )
 def test_subpackage_import_is_light(subpackage: str) -> None:
     modules = imported_after(f"import lookalike.{subpackage}")

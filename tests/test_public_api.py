@@ -25,29 +25,41 @@ PUBLIC: dict[str, frozenset[str]] = {
         "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError",
         "MissingDependencyError", "ParameterError",
     }),
-    "lookalike.io": frozenset({"DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image"}),
+    "lookalike.io": frozenset({
+        "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
+        "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
+        "oriented_size", "UnusableFile",
+    }),
+    "lookalike.parallel": frozenset({
+        "Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count",
+    }),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
     "lookalike.metrics": frozenset({
         "SSIM_CONVENTIONS", "MetricInfo", "fsim", "fsimc", "get_metric", "gmsd", "hist_bhattacharyya",
         "hist_chisq", "hist_correlation", "hist_emd", "hist_intersection", "histogram", "metric_names", "ms_ssim",
-        "mse", "psnr", "rmse", "ssim",
+        "mse", "psnr", "rmse", "ssim", "check_pair", "describe_shape", "infer_data_range",
     }),
     "lookalike.features": frozenset({
         "EMBEDDING_MODELS", "HASH_METHODS", "LOCAL_METHODS", "Embedder", "LocalFeatures", "dihedral_hashes",
         "embed_images", "extract_local", "hamming_distance", "hash_many", "hash_similarity", "hash_to_hex",
-        "hex_to_hash", "image_hash", "mirror_features",
+        "hex_to_hash", "image_hash", "mirror_features", "root_sift", "weights_path",
     }),
     "lookalike.matching": frozenset({
         "MATCHERS", "MIN_INLIERS", "MODELS", "MatchResult", "Verification", "compare_features",
         "homography_is_sane", "match_descriptors", "similarity_from_inliers", "verify", "CHANCE_INLIERS",
-        "HALF_SCORE_INLIERS", "result_from_matches",
+        "HALF_SCORE_INLIERS", "result_from_matches", "FlannIndex", "match_many", "prefers_flann", "ratio_matches",
+        "VERIFY_KEYPOINTS", "VERIFY_SIZE", "verify_features", "verify_pixels", "CALIBRATION", "HASH_MARGIN",
+        "SEMANTIC_CALIBRATION", "copy_logit", "copy_similarity", "global_similarity", "hash_reach",
+        "semantic_similarity", "similarity_from_logit",
     }),
     "lookalike.index": frozenset({
         "BACKENDS", "BinaryFlatStore", "DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "EXACT_MAX",
         "FORMAT_VERSION", "FileError", "FileRecord", "FlatStore", "HNSWStore", "HNSW_MAX", "IVFStore", "Index",
         "IndexInfo", "IndexReport", "NumpyBinaryStore", "NumpyFlatStore", "VERIFY_KEYPOINTS", "VERIFY_SIZE",
         "VectorStore", "choose_backend", "descriptor_spec", "load_store", "make_store", "INDEX_IVF_STORAGE",
-        "index_params",
+        "index_params", "DEFAULT_INDEX_NAME", "build_index", "default_index_path", "EXACT_NEIGHBOURS", "FileResult",
+        "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
+        "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
@@ -55,12 +67,14 @@ PUBLIC: dict[str, frozenset[str]] = {
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
+        "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
         "Alignment", "align_pair",
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",
-        "render_diff", "draw_matches", "duplicates_html", "thumbnail_data_uri", "write_duplicates_html",
+        "render_diff", "draw_matches", "DIFF_THRESHOLD",
+        "duplicates_html", "thumbnail_data_uri", "write_duplicates_html",
     }),
 }
 

@@ -12,6 +12,7 @@ image index, loads :mod:`lookalike.index` on first use).
 from typing import TYPE_CHECKING, Any
 
 from lookalike import errors, io, metrics
+from lookalike._version import __version__
 from lookalike.errors import ImageReadError, ImageSizeError, LookalikeError, ParameterError
 from lookalike.io import load_image
 from lookalike.pipelines import compare, compare_many, find_duplicates, match, search, similarity_matrix
@@ -19,7 +20,6 @@ from lookalike.pipelines import compare, compare_many, find_duplicates, match, s
 if TYPE_CHECKING:
     from lookalike.index import Index
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ImageReadError",

@@ -274,7 +274,7 @@ def test_an_unreadable_file_is_recorded(photos: Path, tmp_path: Path) -> None:
 def test_a_file_that_changes_while_it_is_read_is_read_again_or_recorded(
     photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lookalike.pipelines import _indexing
+    from lookalike.index import _ingest as _indexing
 
     real_read = _indexing._read_bytes
     growing = photos / "coffee.jpg"
@@ -426,7 +426,7 @@ def test_parallel_indexing_gives_the_same_catalogue(photos: Path, tmp_path: Path
         assert dict(zip(parallel.paths(ids), codes.tolist(), strict=True)) == expected_codes
 
 
-# -- search (Index.search is lookalike.search on the index) -----------------------------------------
+# -- search (lookalike.search on an index; Index.search, its deprecated shim) -----------------------
 
 def test_search_finds_rotated_mirrored_and_re_encoded_copies(photos: Path, tmp_path: Path) -> None:
     queries = tmp_path / "queries"
@@ -440,20 +440,21 @@ def test_search_finds_rotated_mirrored_and_re_encoded_copies(photos: Path, tmp_p
         Image.fromarray(np.ascontiguousarray(array)).save(queries / name, quality=15)
     with build(photos, tmp_path) as index:
         for name in copies:
-            hits = index.search(queries / name, k=3)
+            hits = list(search(queries / name, index, top=3)[0].results)
             assert len(hits) == 3 and hits[0].path.endswith("chelsea.jpg"), (name, hits)
             assert hits[0].similarity >= 0.8 and hits[1].similarity < 0.5
-            assert hits == list(search(queries / name, index, top=3)[0].results)  # the same calibrated search
+            with pytest.deprecated_call(match="lookalike.search"):  # the deprecated shim: the same search
+                assert index.search(queries / name, k=3) == hits
         # the query image itself (an array works too) is found at similarity > 0.99 (1.0 for the same
         # bytes: a path); min_similarity filters
-        hits = index.search(load_image(photos / "coins.png"), k=5, min_similarity=0.75)
+        hits = list(search(load_image(photos / "coins.png"), index, top=5, min_similarity=0.75)[0].results)
         assert [Path(h.path).name for h in hits] == ["coins.png"] and hits[0].similarity > 0.99
-        assert index.search(photos / "coins.png", k=1)[0].similarity == 1.0
+        assert search(photos / "coins.png", index, top=1)[0].results[0].similarity == 1.0
         (tmp_path / "bad.jpg").write_bytes(b"")
         from lookalike.errors import ImageReadError
 
         with pytest.raises(ImageReadError, match="empty"):
-            index.search(tmp_path / "bad.jpg")
+            search(tmp_path / "bad.jpg", index)
 
 
 # -- real photos and the embedding -----------------------------------------------------------------

@@ -29,7 +29,7 @@ VARIANTS = 5  # crops per photo: 40 distinct images
 # The child commits every 2 files (instead of 16) so that there are many points to be killed between.
 CHILD = textwrap.dedent("""
     import sys
-    from lookalike.pipelines import _indexing
+    from lookalike.index import _ingest as _indexing
     _indexing._CHUNK_HASH = 2
     action, folder, index, jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     descriptors = sys.argv[5].split(",")
@@ -185,7 +185,7 @@ def test_a_build_killed_at_a_random_time_resumes(folder: Path, tmp_path: Path, s
     if killed and not (index_path / "manifest.json").exists():
         with pytest.raises(IndexFormatError):
             Index.open(index_path)  # killed before the index existed: not an index yet, a clear error
-        from lookalike.pipelines._indexing import build_index
+        from lookalike.index import build_index
 
         index, report = build_index(folder, index_path, descriptors=["phash"], jobs=1)  # creation completes
         index.close()

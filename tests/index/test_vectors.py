@@ -4,7 +4,7 @@ after save/load, add and remove; the binary stores against a popcount written he
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -397,3 +397,79 @@ def test_a_truncated_fast_scan_store_is_an_index_format_error(tmp_path: Path) ->
         path.write_bytes(whole[:cut])
         with pytest.raises(IndexFormatError, match="cannot read the vector index"):
             load_store("ivf", path)
+
+
+# -- the registry: a store from outside plugs in by name -------------------------------------------
+
+class _RemoteStore:
+    """A store with no save/load (as a server-backed one would be): exact numpy search underneath."""
+
+    backend = "test-remote"
+    exact = True
+    made: ClassVar[list[_RemoteStore]] = []
+
+    def __init__(self, dim: int, *, metric: str = "ip") -> None:
+        from lookalike.index import NumpyFlatStore
+
+        self._inner = NumpyFlatStore(dim, metric=metric)
+        self.dim, self.metric = dim, metric
+        _RemoteStore.made.append(self)
+
+    def add(self, ids: Any, vectors: Any) -> None:
+        self._inner.add(ids, vectors)
+
+    def remove(self, ids: Any) -> int:
+        return self._inner.remove(ids)
+
+    def search(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._inner.search(queries, k)
+
+    def ids(self) -> np.ndarray:
+        return self._inner.ids()
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+
+def test_a_registered_backend_serves_an_index_and_is_rebuilt_when_not_persistent(
+    tmp_path: Path, photos: Path, embedder: Any
+) -> None:
+    from lookalike.index import (
+        Index,
+        PersistentStore,
+        VectorStore,
+        backend_info,
+        backend_names,
+        register_backend,
+        unregister_backend,
+    )
+    folder = photos
+    register_backend("test-remote", _RemoteStore)
+    try:
+        assert "test-remote" in backend_names() and not backend_info("test-remote").persistent
+        with pytest.raises(ParameterError, match="already registered"):
+            register_backend("test-remote", _RemoteStore)
+        with pytest.raises(ParameterError, match="no save"):
+            register_backend("test-remote-2", _RemoteStore, suffix=".bin")
+        with Index.create(tmp_path / "idx", descriptors=["phash", "embedding"], backend="test-remote") as index:
+            index.update(folder, jobs=1)
+            store = index._store("embedding")
+            assert isinstance(store, _RemoteStore) and isinstance(store, VectorStore)
+            assert not isinstance(store, PersistentStore)
+            ids, vectors = index.vectors("embedding")
+            distances, found = index.search_vectors(vectors, 2, descriptor="embedding")
+            scores = vectors @ vectors.T  # exact reference: numpy brute force over the catalogue
+            want = ids[np.argsort(-scores, axis=1, kind="stable")[:, :2]]
+            np.testing.assert_allclose(distances, np.sort(scores, axis=1)[:, ::-1][:, :2], rtol=1e-5)
+            assert np.array_equal(found[:, 0], want[:, 0])
+        assert not list((tmp_path / "idx" / "vectors").glob("embedding*"))  # nothing snapshotted for it
+        before = len(_RemoteStore.made)
+        with Index.open(tmp_path / "idx") as index:
+            again, _ = index.search_vectors(vectors, 2, descriptor="embedding")
+        assert len(_RemoteStore.made) == before + 1  # rebuilt from the catalogue on open
+        np.testing.assert_array_equal(again, distances)
+    finally:
+        unregister_backend("test-remote")
+    assert "test-remote" not in backend_names()
+    with pytest.raises(ParameterError, match="built-in"):
+        unregister_backend("numpy")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lookalike.io import load_image
+from lookalike.metrics import ssim
 from lookalike.viz import diff_image
 from tests.conftest import shared_path
 from tests.integration.runner import run_cli as run
@@ -45,7 +46,10 @@ def test_json_lists_regions(gates: tuple[str, str], tmp_path: Path) -> None:
     payload = json.loads(out)
     assert payload["a"] == gates[0] and payload["b"] == gates[1]
     assert payload["threshold"] == 0.3 and payload["size"] == [300, 300]
-    assert 0.6 < payload["ssim"] < 0.8
+    # the SSIM printed is Wang's SSIM of the pair (lookalike.metrics.ssim, checked against MATLAB's ssim_index.m
+    # in tests/metrics/test_ssim.py), exactly; 0.6963 to 4 places
+    assert payload["ssim"] == pytest.approx(ssim(load_image(gates[0]), load_image(gates[1])), rel=0, abs=1e-12)
+    assert round(payload["ssim"], 4) == 0.6963
     assert payload["regions"] and set(payload["regions"][0]) == {"x", "y", "w", "h"}
     assert cv2.imread(str(target)) is not None
 

@@ -90,16 +90,27 @@ def test_without_verification_the_crop_is_missed(folder: Path) -> None:
     assert groups["backup/camera.png"] == ["camera.png"]
 
 
+def test_recursive_false_leaves_the_sub_folders_out(folder: Path, tmp_path: Path) -> None:
+    report = find_duplicates(folder, verify=False, jobs=1, recursive=False)
+    assert report.files == 7 and "backup/camera.png" not in dict(_names(report, folder))
+    # the same with an index that holds the sub-folder from an earlier recursive run
+    find_duplicates(folder, verify=False, jobs=1, index=tmp_path / "idx")
+    again = find_duplicates(folder, verify=False, jobs=1, index=tmp_path / "idx", recursive=False)
+    assert again.files == 7 and _names(again, folder) == _names(report, folder)
+
+
 def test_the_verification_budget_is_reported_not_silent(folder: Path, tmp_path: Path) -> None:
     index = tmp_path / "idx"
-    unlimited = find_duplicates(folder, jobs=1, index=index, max_verified=None)
+    unlimited = find_duplicates(folder, jobs=1, index=index, max_verify=None)
     assert unlimited.unverified == 0
     assert dict(_names(unlimited, folder))["astronaut.jpg"] == ["astronaut-crop.jpg"]
-    none = find_duplicates(folder, jobs=1, index=index, max_verified=0)
+    none = find_duplicates(folder, jobs=1, index=index, max_verify=0)
     assert "astronaut.jpg" not in dict(_names(none, folder))  # the crop needs keypoints
     assert none.unverified >= 1 and none.to_dict()["unverified_pairs"] == none.unverified
-    with pytest.raises(ParameterError, match="max_verified"):
-        find_duplicates(folder, jobs=1, index=index, max_verified=-1)
+    with pytest.raises(ParameterError, match="max_verify"):
+        find_duplicates(folder, jobs=1, index=index, max_verify=-1)
+    with pytest.deprecated_call(match="max_verify="):  # the old name, for one release
+        assert find_duplicates(folder, jobs=1, index=index, max_verified=0).unverified == none.unverified
 
 
 def test_a_stricter_threshold_keeps_only_the_exact_copies(folder: Path) -> None:
@@ -147,63 +158,6 @@ def test_unreadable_files_are_skipped_and_reported(folder: Path) -> None:
     report = find_duplicates(folder, verify=False, jobs=1)
     assert [Path(e.path).name for e in report.errors] == ["broken.jpg"]
     assert report.files == 8
-
-
-# -- the bulk pieces, against brute force ------------------------------------------------------------
-
-def test_hash_pairs_finds_exactly_the_pairs_within_the_radius() -> None:
-    from lookalike.features import hamming_distance
-    from lookalike.pipelines._duplicates import hash_pairs
-
-    rng = np.random.default_rng(3)
-    base = rng.integers(0, 256, (40, 8), dtype=np.uint8)
-    # near copies with 0-6 flipped bits, and one hash repeated many times (a degenerate bucket)
-    copies = np.unpackbits(base[rng.integers(0, 40, 160)], axis=1)
-    for row, flips in zip(copies, rng.integers(0, 7, len(copies)), strict=True):
-        row[rng.choice(64, flips, replace=False)] ^= 1
-    hashes = np.concatenate([base, np.packbits(copies, axis=1), np.repeat(base[:1], 12, axis=0)])
-    full = hamming_distance(hashes[:, None, :], hashes[None, :, :])
-    for radius in (0, 3, 5):
-        a, b, d = hash_pairs(hashes, radius)
-        want = {(i, j) for i, j in zip(*np.nonzero(np.triu(full <= radius, 1)), strict=True)}
-        assert set(zip(a.tolist(), b.tolist(), strict=True)) == want
-        assert np.array_equal(d, full[a, b]) and len(a) == len(want)
-
-
-def test_embedding_neighbours_exact_and_approximate(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lookalike.pipelines import _duplicates
-
-    rng = np.random.default_rng(5)
-    # 256 dimensions, so the self-join's PCA (128) drops some; near copies (cosine ~0.95) of some rows
-    centres = rng.normal(size=(60, 256))
-    vectors = centres[rng.integers(0, 60, 3000)] + 0.6 * rng.normal(size=(3000, 256))
-    vectors[2500:] = vectors[:500] + 0.15 * rng.normal(size=(500, 256))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -np.inf)
-    truth = np.argsort(-similarity, axis=1)[:, :5]
-    rows, cosines = _duplicates.embedding_neighbours(vectors, 5)
-    assert np.array_equal(rows, truth)  # exact below EXACT_NEIGHBOURS
-    assert np.allclose(cosines, np.take_along_axis(similarity, truth, axis=1), atol=1e-5)
-    monkeypatch.setattr(_duplicates, "EXACT_NEIGHBOURS", 100)  # the IVF self-join on the same vectors
-    rows, cosines = _duplicates.embedding_neighbours(vectors, 5)
-    recall = np.mean([len(set(r) & set(t)) / 5 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
-    assert recall >= 0.7  # approximate: isotropic noise in the dimensions PCA drops decides these ranks (0.78)
-    assert np.all(rows[:500, 0] == np.arange(2500, 3000)) and np.all(rows[2500:, 0] == np.arange(500))  # copies
-    assert np.all(rows != np.arange(3000)[:, None])
-    assert np.allclose(cosines, np.take_along_axis(similarity, rows, axis=1), atol=1e-5)  # exact cosines
-    assert np.all(np.diff(cosines, axis=1) <= 1e-6)  # best first
-
-
-def test_vectorised_scores_equal_copy_similarity() -> None:
-    from lookalike.pipelines._duplicates import _global_scores
-    from lookalike.pipelines._search import copy_similarity
-
-    distance = np.array([0, 2, 7, 8, 30, -1, -1, 4])
-    cosine = np.array([0.99, np.nan, 0.5, 0.995, 0.2, 0.97, np.nan, 0.93])
-    want = [copy_similarity(hash_distance=None if d < 0 else int(d), cosine=None if np.isnan(c) else float(c))
-            for d, c in zip(distance, cosine, strict=True)]
-    assert np.allclose(_global_scores(distance, cosine), want, rtol=1e-12, atol=0)
 
 
 # -- moving -------------------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ from lookalike.cli._options import add_max_pixels_option
 from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.errors import ParameterError
 from lookalike.io import load_image
-from lookalike.metrics._util import describe_shape
-from lookalike.pipelines import RESIZE_CHOICES, resize_pair
-from lookalike.pipelines._compare import harmonise_pair
+from lookalike.metrics import describe_shape
+from lookalike.pipelines import RESIZE_CHOICES, harmonise_pair, resize_pair
 
 #: File types the picture can be written as (OpenCV encoders present in every build).
 
@@ -51,8 +50,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.viz import DIFF_THRESHOLD as DEFAULT_THRESHOLD
     from lookalike.viz import diff_analysis, render_diff
-    from lookalike.viz._diff import DEFAULT_THRESHOLD
 
     target = Path(args.out)
     check_picture_path(target, option="--out", example="diff.png")

@@ -86,13 +86,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity
     if threshold <= 0:
         raise ParameterError("--min-similarity must be above 0")
-    from lookalike.pipelines._duplicates import VERIFY_MAX_PAIRS
+    from lookalike.pipelines import VERIFY_MAX_PAIRS
 
     budget = {None: VERIFY_MAX_PAIRS, -1: None}.get(args.max_verify, args.max_verify)
     with ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
-                                 progress=progress, max_verified=budget)
+                                 progress=progress, max_verify=budget)
     for item in report.errors:
         err.write(f"lookalike: skipped {item.path}: {cli_message(item.reason, args)}\n")
     if report.files == 0 and report.errors:

@@ -8,6 +8,7 @@ never mistaken for images); ``add``, ``remove`` and ``info`` need ``--index``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -32,7 +33,10 @@ def register(subparsers: Any) -> None:
             "changed files."
         ),
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    # the actions write help and usage errors to the streams of this main() call, as every parser does
+    kind: Any = type(parser)
+    make: Any = functools.partial(kind, stdout=parser.stdout, stderr=parser.stderr)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=make)
     actions.required = True
 
     build = actions.add_parser("build", help="index a folder (creating the index, or resuming / updating it)",
@@ -102,7 +106,7 @@ def _check_jobs(args: argparse.Namespace) -> None:
 # -- actions ---------------------------------------------------------------------------------------
 
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.pipelines._indexing import build_index, default_index_path
+    from lookalike.index import build_index, default_index_path
 
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
@@ -119,8 +123,7 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.index import Index
-    from lookalike.pipelines._indexing import default_index_path
+    from lookalike.index import Index, default_index_path
 
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
@@ -169,12 +172,7 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with Index.open(args.index) as index:
         info = index.info()
     if args.json:
-        out.write(json.dumps({
-            "path": info.path, "format_version": info.format_version, "created_by": info.created_by,
-            "created_at": info.created_at, "descriptors": list(info.descriptors), "files": info.files,
-            "errors": info.errors, "generation": info.generation, "size_bytes": info.size_bytes,
-            "stores": info.stores,
-        }) + "\n")
+        out.write(json.dumps(info.to_dict(), allow_nan=False) + "\n")
         return 0
     out.write(f"index:          {info.path}\n")
     out.write(f"format version: {info.format_version} (created by {info.created_by}, {info.created_at})\n")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from lookalike.cli._options import cli_message, record_options
 from lookalike.errors import LookalikeError
@@ -16,9 +17,14 @@ _COMMANDS = ("compare", "matrix", "diff", "index", "match", "search", "duplicate
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors go to the injected stream with exit code 2."""
+    """An ArgumentParser that writes help to its own ``stdout`` and usage errors to its own ``stderr``
+    (exit code 2): streams given per parser, so two runs in one process never share them."""
 
-    stderr: TextIO = sys.stderr
+    def __init__(self, *args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
+        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(self.stderr)
@@ -28,18 +34,22 @@ class _Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: object = None) -> None:
         # argparse passes file=None or sys.stdout for help/usage, sys.stderr or our stream for errors
         if message:
-            to_stdout = file is None or file is sys.stdout or file is _Parser.stdout
-            (_Parser.stdout if to_stdout else _Parser.stderr).write(message)
-
-    stdout: TextIO = sys.stdout
+            to_stdout = file is None or file is sys.stdout or file is self.stdout
+            (self.stdout if to_stdout else self.stderr).write(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from lookalike import __version__
+def build_parser(*, stdout: TextIO | None = None, stderr: TextIO | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, writing help to ``stdout`` and usage errors to ``stderr``
+    (default: the process's streams at the time of the call)."""
+    from lookalike._version import __version__
 
-    parser = _Parser(prog="lookalike", description="Find and measure images that look alike.")
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    parser = _Parser(prog="lookalike", description="Find and measure images that look alike.", stdout=out,
+                     stderr=err)
     parser.add_argument("--version", action="version", version=f"lookalike {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    make: Any = functools.partial(_Parser, stdout=out, stderr=err)  # argparse calls parser_class(**kwargs)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=make)
     subparsers.required = True
     for name in _COMMANDS:
         importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
@@ -53,8 +63,7 @@ def main(
     """Run the command line; return the exit code."""
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
-    _Parser.stdout, _Parser.stderr = out, err
-    parser = build_parser()
+    parser = build_parser(stdout=out, stderr=err)
     args = None
     try:
         args = parser.parse_args(argv)
@@ -69,8 +78,6 @@ def main(
         return 130
     except BrokenPipeError:
         return 0
-    finally:
-        _Parser.stdout, _Parser.stderr = sys.stdout, sys.stderr
 
 
 def write_error(err: TextIO, message: str) -> None:

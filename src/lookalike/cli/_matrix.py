@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import math
 import os
 import re
@@ -31,7 +32,7 @@ _NAME_PART = 80  # characters of each file's label kept in a match picture's nam
 def register(subparsers: Any) -> None:
     from lookalike.features import LOCAL_METHODS
     from lookalike.metrics import metric_names
-    from lookalike.pipelines._matrix import DEFAULT_MATRIX_METHOD, MATRIX_WORKING_SIZE
+    from lookalike.pipelines import DEFAULT_MATRIX_METHOD, MATRIX_WORKING_SIZE
 
     parser = subparsers.add_parser(
         "matrix",
@@ -73,6 +74,8 @@ def register(subparsers: Any) -> None:
                         "the next run")
     parser.add_argument("--top", type=int, default=_TOP,
                         help=f"most similar pairs printed (default {_TOP}; 0 prints none)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object instead of the summary (the files are written too)")
     add_max_pixels_option(parser)
     parser.set_defaults(run=run)
 
@@ -112,7 +115,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             count = _draw_all(result, folder, jobs=args.jobs, progress=progress)
             written.append(f"{folder}{os.sep} ({count} pictures)")
     _report_issues(result, out_dir, err, args)
-    _summary(result, args, elapsed, written, out)
+    if args.json:
+        out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+    else:
+        _summary(result, args, elapsed, written, out)
     if result.pairs and all(pair.error is not None for pair in result.pairs):
         err.write(f"lookalike: error: every one of the {len(result.pairs)} pairs failed; see "
                   f"{os.path.join(out_dir, 'errors.csv')}\n")
@@ -237,7 +243,9 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
     total = sum(len(c) for c in chunks)
     if progress is not None:
         progress("drawing", 0, total)
-    workers = min(jobs if jobs is not None else (os.cpu_count() or 1), len(chunks))
+    from lookalike.parallel import check_jobs, worker_count
+
+    workers = worker_count(check_jobs(jobs), len(chunks))
     done = 0
     if workers <= 1:
         for chunk in chunks:
@@ -247,9 +255,9 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
         return done
     from concurrent.futures import as_completed
 
-    from lookalike.pipelines._matrix import _init_prepare_worker, _pool
+    from lookalike.parallel import process_pool, single_threaded_opencv
 
-    with _pool(workers, _init_prepare_worker, ()) as pool:
+    with process_pool(workers, initializer=single_threaded_opencv) as pool:
         for future in as_completed([pool.submit(_draw_chunk, chunk) for chunk in chunks]):
             done += future.result()
             if progress is not None:

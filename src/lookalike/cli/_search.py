@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"(`lookalike search QUERY DIR`); {folder!r} is not a folder"
         )
     from lookalike.cli._progress import ProgressBar
-    from lookalike.pipelines._indexing import build_index
+    from lookalike.index import build_index
 
     with tempfile.TemporaryDirectory(prefix="lookalike-search-") as tmp:
         with ProgressBar(err) as progress:
@@ -97,7 +97,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
     from lookalike.pipelines import search
 
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
-                     verify=args.verify, on_error="report")
+                     verify=args.verify, on_error="record")
     failed = 0
     for result in results:
         if result.error is not None:

@@ -1,6 +1,11 @@
-"""Features of one image: local keypoints with descriptors (SIFT, RootSIFT, AKAZE, ORB) and perceptual hashes."""
+"""Features of one image: local keypoints (SIFT, RootSIFT, AKAZE, ORB), perceptual hashes, the deep embedding.
 
-from lookalike.features._embed import EMBEDDING_MODELS, Embedder, embed_images
+Also the one Hamming kernel of lookalike (:func:`hamming_distance`, used by the
+index's Hamming stores and the duplicates self-join) and :func:`root_sift`.
+Nothing here knows about files or indexes (:mod:`lookalike.io` decodes them).
+"""
+
+from lookalike.features._embed import EMBEDDING_MODELS, Embedder, embed_images, weights_path
 from lookalike.features._hash import (
     HASH_METHODS,
     dihedral_hashes,
@@ -11,7 +16,7 @@ from lookalike.features._hash import (
     hex_to_hash,
     image_hash,
 )
-from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local, mirror_features
+from lookalike.features._local import LOCAL_METHODS, LocalFeatures, extract_local, mirror_features, root_sift
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -29,4 +34,6 @@ __all__ = [
     "hex_to_hash",
     "image_hash",
     "mirror_features",
+    "root_sift",
+    "weights_path",
 ]

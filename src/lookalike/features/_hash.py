@@ -8,6 +8,7 @@ bits equal those of the ``imagehash`` package for the same image and size.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -141,8 +142,15 @@ def dihedral_hashes(image: np.ndarray | Image.Image, *, method: str = "phash", h
     return np.stack(rows)
 
 
-def hamming_distance(hash0: np.ndarray, hash1: np.ndarray) -> np.ndarray:
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.uint8)
+
+
+def hamming_distance(hash0: np.ndarray, hash1: np.ndarray, *, dtype: Any = np.int64) -> np.ndarray:
     """Number of differing bits between packed hashes; broadcasts over leading axes.
+
+    The one Hamming kernel of lookalike (search, the Hamming stores of the index and the
+    duplicates self-join use it): numpy's popcount (``np.bitwise_count``, numpy >= 2.0;
+    a byte table before), summed over the last axis in ``dtype``.
 
     Examples
     --------
@@ -150,9 +158,10 @@ def hamming_distance(hash0: np.ndarray, hash1: np.ndarray) -> np.ndarray:
     >>> int(hamming_distance(np.array([0b1010], np.uint8), np.array([0b0110], np.uint8)))
     2
     """
-    hash0 = np.asarray(hash0, dtype=np.uint8)
-    hash1 = np.asarray(hash1, dtype=np.uint8)
-    return np.unpackbits(np.bitwise_xor(hash0, hash1), axis=-1).sum(axis=-1, dtype=np.int64)
+    x = np.bitwise_xor(np.asarray(hash0, dtype=np.uint8), np.asarray(hash1, dtype=np.uint8))
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).sum(axis=-1, dtype=dtype)
+    return _POPCOUNT[x].sum(axis=-1, dtype=dtype)  # pragma: no cover - numpy < 2.0
 
 
 def hash_to_hex(packed: np.ndarray) -> str:

@@ -267,7 +267,7 @@ def extract_local(
         kp[:, 1] = (kp[:, 1] + 0.5) * sy - 0.5
         kp[:, 2] *= 0.5 * (sx + sy)
     if method == "rootsift":
-        desc = _root(desc)
+        desc = root_sift(desc)
     elif method == "sift":
         desc = np.ascontiguousarray(desc, dtype=np.float32)
     return LocalFeatures(kp.astype(np.float32), desc, method, (width, height), max(sx, sy))
@@ -380,8 +380,16 @@ def _detector(method: str, max_keypoints: int) -> Any:
     return cv2.AKAZE.create()
 
 
-def _root(descriptors: np.ndarray) -> np.ndarray:
-    """RootSIFT: L1-normalise each SIFT descriptor, then take the element-wise square root."""
+def root_sift(descriptors: np.ndarray) -> np.ndarray:
+    """RootSIFT (Arandjelovic & Zisserman 2012): L1-normalise each SIFT descriptor, then take the square root.
+
+    ``descriptors`` is (n, 128), any numeric dtype; returns float32 (n, 128) rows of unit L2 norm
+    (rows of zeros stay zero).
+
+    >>> import numpy as np
+    >>> [round(float(v), 3) for v in root_sift(np.array([[4.0, 0.0, 0.0, 12.0]]))[0]]
+    [0.5, 0.0, 0.0, 0.866]
+    """
     desc = descriptors.astype(np.float32)
     norm = np.abs(desc).sum(axis=1, keepdims=True)
     desc /= np.maximum(norm, np.finfo(np.float32).tiny)

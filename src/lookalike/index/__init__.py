@@ -4,57 +4,75 @@ An index is a folder: ``manifest.json`` (format version, descriptors),
 ``catalog.sqlite`` (every file: path, size, time, SHA-256, size in pixels,
 status, and its descriptors; the source of truth) and ``vectors/`` (a vector
 index per global descriptor, a cache patched or rebuilt from the catalogue).
-Build and keep it current with :meth:`Index.update`; search it with
-:meth:`Index.search` (calibrated, verified) or in bulk with
+Build it with :func:`build_index` and keep it current with :meth:`Index.update`
+(ingestion: listing, hashing, describing and committing files lives here, in
+the index layer); search it with :func:`lookalike.search` (calibrated,
+verified; the pipeline above this layer) or in bulk with
 :meth:`Index.search_vectors`; read the stored keypoints with
 :meth:`Index.local_features`.
 
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
-numpy brute force) are usable on their own.
+numpy brute force) are usable on their own, and pluggable: :func:`register_backend`
+adds a store class under a name (persistence, ``save``/``load``, is optional). The self-joins that duplicates
+needs (every close pair among the stored rows: :func:`hash_pairs`,
+:func:`embedding_neighbours`) live here too.
 """
 
-from lookalike.index._catalog import FileRecord
+from lookalike.index._catalog import FileRecord, FileResult
 from lookalike.index._descriptors import (
     DEFAULT_DESCRIPTORS,
     DESCRIPTORS,
     VERIFY_KEYPOINTS,
     VERIFY_SIZE,
     DescriptorSpec,
+    describe_keypoints,
     descriptor_spec,
 )
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
+from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path
+from lookalike.index._selfjoin import EXACT_NEIGHBOURS, cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
 from lookalike.index._vectors import (
     BACKENDS,
     EXACT_MAX,
     HNSW_MAX,
     INDEX_IVF_STORAGE,
+    Backend,
     BinaryFlatStore,
     FlatStore,
     HNSWStore,
     IVFStore,
     NumpyBinaryStore,
     NumpyFlatStore,
+    PersistentStore,
     VectorStore,
+    backend_info,
+    backend_names,
     choose_backend,
     index_params,
     load_store,
     make_store,
+    register_backend,
+    unregister_backend,
 )
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_DESCRIPTORS",
+    "DEFAULT_INDEX_NAME",
     "DESCRIPTORS",
     "EXACT_MAX",
+    "EXACT_NEIGHBOURS",
     "FORMAT_VERSION",
     "HNSW_MAX",
     "INDEX_IVF_STORAGE",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
+    "Backend",
     "BinaryFlatStore",
     "DescriptorSpec",
     "FileError",
     "FileRecord",
+    "FileResult",
     "FlatStore",
     "HNSWStore",
     "IVFStore",
@@ -63,10 +81,22 @@ __all__ = [
     "IndexReport",
     "NumpyBinaryStore",
     "NumpyFlatStore",
+    "PersistentStore",
     "VectorStore",
+    "backend_info",
+    "backend_names",
+    "build_index",
     "choose_backend",
+    "cosine_rows",
+    "default_index_path",
+    "describe_keypoints",
     "descriptor_spec",
+    "embedding_neighbours",
+    "hamming_rows",
+    "hash_pairs",
     "index_params",
     "load_store",
     "make_store",
+    "register_backend",
+    "unregister_backend",
 ]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -119,27 +120,35 @@ def _prefix_range(folder: str) -> tuple[str, str]:
 
 
 class Catalog:
-    """A connection to ``catalog.sqlite``; every method is one statement or one transaction."""
+    """``catalog.sqlite``: every method is one statement or one transaction.
+
+    Safe for one writer and many concurrent readers, in threads and in processes:
+    the database is in WAL mode (readers see the last committed state and never
+    wait for the writer), each thread has a connection of its own, and the
+    writes of this process go through one lock (one writer; other processes
+    wait on SQLite's own lock, up to a minute).
+    """
 
     def __init__(self, path: str, *, create: bool = False) -> None:
         self.path = path
         if not create and not os.path.isfile(path):
             raise IndexFormatError(f"the index catalogue {path!r} is missing; rebuild the index")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._closed = False
         try:
-            self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA foreign_keys = ON")
+            db = self._db
             if create:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.executescript(
+                db.execute("PRAGMA journal_mode = WAL")
+                db.executescript(
                     "BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};" + "COMMIT;"
                 )
-            # Durable against a killed process (what the kill tests check); a power cut may
-            # lose the last batches, never corrupt the file.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise IndexFormatError(f"the index catalogue {path!r} is damaged ({exc}); rebuild the index") from None
         if version > SCHEMA_VERSION:
             raise IndexFormatError(
@@ -153,34 +162,67 @@ class Catalog:
                 "lookalike index: rebuild the index"
             )
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA busy_timeout = 60000")
+                db.execute("PRAGMA foreign_keys = ON")
+                # Durable against a killed process (what the kill tests check); a power cut may
+                # lose the last batches, never corrupt the file.
+                db.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.DatabaseError:
+                db.close()
+                raise
+            with self._connections_lock:
+                self._connections.append(db)
+            self._local.db = db
+        return db
+
     def close(self) -> None:
-        self._db.close()
+        """Close every thread's connection."""
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested calls join the outer one."""
-        if self._db.in_transaction:
-            yield self._db
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested calls join the outer one.
+
+        One writer at a time in this process (a lock); readers are not blocked (WAL).
+        """
+        db = self._db
+        if db.in_transaction:
+            yield db
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees one committed state."""
-        if self._db.in_transaction:
-            yield self._db
+        db = self._db
+        if db.in_transaction:
+            yield db
             return
-        self._db.execute("BEGIN")
+        db.execute("BEGIN")
         try:
-            yield self._db
+            yield db
         finally:
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
 
     # -- state -------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.index._catalog import Catalog, FileRecord
 from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, parse_specs
 from lookalike.index._vectors import (
-    BACKENDS,
     VectorStore,
     _write_atomic,
+    backend_info,
+    backend_names,
     choose_backend,
     index_params,
     load_store,
@@ -42,9 +44,11 @@ from lookalike.index._vectors import (
     store_state,
     store_suffix,
 )
+from lookalike.io import UnusableFile, resolve_path
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
+    from lookalike.parallel import Jobs
     from lookalike.pipelines import SearchHit
 
 __all__ = ["FORMAT_VERSION", "FileError", "Index", "IndexInfo", "IndexReport"]
@@ -66,12 +70,12 @@ _STALE_TMP_SECONDS = 600
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class FileError:
-    """A file that could not be indexed, and why."""
+class FileError(UnusableFile):
+    """:class:`lookalike.io.UnusableFile` of indexing (a file that could not be indexed, and why), made as
+    ``FileError(path, reason)``: the name of the type before there was one; ``stage`` is ``"index"``."""
 
-    path: str
-    reason: str
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason, stage="index")
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,15 @@ class IndexInfo:
     size_bytes: int
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field (what ``lookalike index info --json`` prints)."""
+        return {
+            "path": self.path, "format_version": self.format_version, "created_by": self.created_by,
+            "created_at": self.created_at, "descriptors": list(self.descriptors), "files": self.files,
+            "errors": self.errors, "generation": self.generation, "size_bytes": self.size_bytes,
+            "stores": self.stores,
+        }
+
 
 # -- manifest --------------------------------------------------------------------------------------
 
@@ -202,17 +215,6 @@ def _folder_size(path: str) -> int:
     return total
 
 
-def resolve_path(path: str | os.PathLike[str]) -> str:
-    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
-    text = os.path.abspath(os.fspath(path))
-    try:
-        return os.path.realpath(text)
-    except ValueError:  # a NUL character: no file has that name, so none is indexed under it
-        return text
-    except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
-        return text
-
-
 # -- the index -------------------------------------------------------------------------------------
 
 class Index:
@@ -257,6 +259,8 @@ class Index:
         self._backend_params: dict[str, Any] = dict(manifest.get("backend_params", {}))
         self._stores: dict[str, tuple[VectorStore, int]] = {}
         self._saved: dict[str, int] = {}
+        # the in-memory stores are patched in place: one thread at a time uses or refreshes them
+        self._stores_lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------------------------
 
@@ -303,8 +307,9 @@ class Index:
             argument is invalid.
         """
         specs = parse_specs(descriptors)
-        if backend not in BACKENDS or backend in ("binary", "numpy-binary"):
-            raise ParameterError(f"backend must be one of auto, flat, hnsw, ivf, numpy; got {backend!r}")
+        floats = [name for name in backend_names() if not backend_info(name).binary]
+        if backend != "auto" and (backend not in floats or backend_info(backend).binary):
+            raise ParameterError(f"backend must be one of auto, {', '.join(floats)}; got {backend!r}")
         text = os.path.abspath(os.fspath(path))
         if os.path.exists(text):
             if not os.path.isdir(text):
@@ -328,7 +333,7 @@ class Index:
                 f"cannot create the index folder {text!r}: {reason}; give a place where you can create folders"
             ) from None
         catalog = Catalog(os.path.join(text, CATALOG), create=True)
-        from lookalike import __version__
+        from lookalike._version import __version__
 
         manifest = {
             "format": _FORMAT_NAME,
@@ -423,7 +428,7 @@ class Index:
         folder: str | os.PathLike[str],
         *,
         recursive: bool = True,
-        jobs: int | None = None,
+        jobs: Jobs = None,
         progress: Progress | None = None,
     ) -> IndexReport:
         """Bring the index in line with a folder: add new files, re-index changed ones, drop deleted ones.
@@ -431,15 +436,15 @@ class Index:
         A file is unchanged, and skipped, when its path, size and modification
         time (nanoseconds) match the catalogue and it was indexed without error.
         Work is committed in batches: if the run is interrupted, the next one
-        starts where it stopped. See :func:`lookalike.pipelines._indexing.update_index`.
+        starts where it stopped. See :func:`lookalike.index._ingest.update_index`.
 
         Parameters
         ----------
         folder : str or path-like
         recursive : bool, keyword-only
             Also index sub-folders (default).
-        jobs : int, optional, keyword-only
-            Worker processes (default: every available CPU).
+        jobs : int, None or concurrent.futures.Executor, keyword-only
+            Worker processes (default: every available CPU), or an executor (:mod:`lookalike.parallel`).
         progress : callable, optional, keyword-only
             Called as ``progress("indexing", done, total)``.
 
@@ -448,16 +453,16 @@ class Index:
         ParameterError
             ``folder`` is not a folder, or holds no image and nothing of it is indexed.
         """
-        from lookalike.pipelines._indexing import update_index
+        from lookalike.index._ingest import update_index
 
         return update_index(self, folder, recursive=recursive, jobs=jobs, progress=progress)
 
     def add(
-        self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, jobs: int | None = None,
+        self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, jobs: Jobs = None,
         progress: Progress | None = None,
     ) -> IndexReport:
         """Index files (a folder stands for every image under it); unchanged files are skipped."""
-        from lookalike.pipelines._indexing import add_to_index
+        from lookalike.index._ingest import add_to_index
 
         return add_to_index(self, paths, jobs=jobs, progress=progress)
 
@@ -528,12 +533,16 @@ class Index:
             distances in bits (lower is more similar, ``2**31 - 1`` when missing).
         """
         spec = self._vector_spec(descriptor)
-        return self._store(spec.name).search(queries, k)
+        with self._stores_lock:
+            return self._store(spec.name).search(queries, k)
 
     def search(
         self, query: Any, *, k: int = 10, min_similarity: float | None = None, kind: str = "copy", verify: bool = True
     ) -> list[SearchHit]:
-        """The indexed files that look most like an image, best first: :func:`lookalike.search` on this index.
+        """Deprecated: use ``lookalike.search(query, index, top=k)``, the search entry point.
+
+        Kept for one release as a thin shim (it warns): the index layer does not
+        depend on the search pipeline above it (``tests/test_layers.py``).
 
         Parameters
         ----------
@@ -567,8 +576,12 @@ class Index:
         >>> [(hit.path, round(hit.similarity, 2)) for hit in index.search("query.jpg", k=3)]  # doctest: +SKIP
         [('/photos/beach.jpg', 1.0), ('/photos/beach-crop.jpg', 0.97), ('/photos/dune.jpg', 0.04)]
         """
+        import warnings
+
         from lookalike.pipelines import search
 
+        warnings.warn("Index.search(query, k=...) is deprecated; use lookalike.search(query, index, top=k)",
+                      DeprecationWarning, stacklevel=2)
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ParameterError(f"k must be a positive integer, got {k!r}")
         [result] = search([query], self, top=int(k), min_similarity=0.0 if min_similarity is None else min_similarity,
@@ -731,6 +744,10 @@ class Index:
 
     def _store(self, name: str) -> VectorStore:
         """The store of descriptor ``name``, up to date with the catalogue (patched or rebuilt as needed)."""
+        with self._stores_lock:
+            return self._current_store(name)
+
+    def _current_store(self, name: str) -> VectorStore:
         spec = self.descriptor(name)
         catalog = self.catalog
         cached = self._stores.get(name)
@@ -779,11 +796,15 @@ class Index:
             return
         folder = os.path.join(self.path, VECTORS)
         os.makedirs(folder, exist_ok=True)
+        suffix = store_suffix(store.backend)
+        if suffix is None:  # persistence is optional: this store is rebuilt from the catalogue when opened
+            self._saved[name] = generation
+            return
         if store.backend == "ivf" and len(store) == 0:
             store = self._new_store(self.descriptor(name), 0)  # an untrained IVF cannot be saved: save it flat
             self._stores[name] = (store, generation)
-        filename = f"{name}-{generation}-{secrets.token_hex(4)}{store_suffix(store.backend)}"
-        store.save(os.path.join(folder, filename))
+        filename = f"{name}-{generation}-{secrets.token_hex(4)}{store_suffix(store.backend) or suffix}"
+        store.save(os.path.join(folder, filename))  # type: ignore[attr-defined]
         spec = self.descriptor(name)
         _write_json(os.path.join(folder, f"{name}.json"), {
             "descriptor": name, "backend": store.backend, "file": filename, "generation": generation,

@@ -37,6 +37,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -77,7 +78,7 @@ EXACT_MAX = 50_000
 #: alone and 418 ms for exact search.
 HNSW_MAX = 250_000
 
-#: Backend names accepted by :func:`make_store`.
+#: The built-in backend names (and ``"auto"``); :func:`backend_names` lists every registered one.
 BACKENDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivf", "binary", "numpy", "numpy-binary")
 
 _INSTALL_HINT = "install the index extra: pip install 'lookalike[index]'"
@@ -117,15 +118,25 @@ class VectorStore(Protocol):
     def ids(self) -> np.ndarray:
         """The ids held, int64, in no particular order."""
 
+    def __len__(self) -> int:
+        """The number of vectors held."""
+
+
+@runtime_checkable
+class PersistentStore(VectorStore, Protocol):
+    """A :class:`VectorStore` that can also be written to one file and read back (every built-in store).
+
+    Persistence is optional: a store registered without a file suffix (a
+    server that keeps its own data, such as Milvus) is rebuilt from the
+    catalogue by an :class:`~lookalike.index.Index` instead of snapshotted.
+    """
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the store to ``path`` atomically (a temporary file renamed into place)."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **params: Any) -> VectorStore:
         """Read a store written by :meth:`save`."""
-
-    def __len__(self) -> int:
-        """The number of vectors held."""
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -410,19 +421,11 @@ def _load_npz(path: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
         raise IndexFormatError(f"cannot read the vector index {path!r}: {exc}") from None
 
 
-def _popcount_table() -> np.ndarray:
-    return np.array([bin(v).count("1") for v in range(256)], np.uint8)
-
-
-_POPCOUNT = _popcount_table()
-
-
 def _hamming(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """(n_q, n) Hamming distances between packed codes."""
-    x = queries[:, None, :] ^ codes[None, :, :]
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x).sum(axis=2, dtype=np.int32)
-    return _POPCOUNT[x].sum(axis=2, dtype=np.int32)  # pragma: no cover - numpy < 2.0
+    """(n_q, n) Hamming distances between packed codes (:func:`lookalike.features.hamming_distance`)."""
+    from lookalike.features import hamming_distance
+
+    return hamming_distance(queries[:, None, :], codes[None, :, :], dtype=np.int32)
 
 
 class NumpyBinaryStore:
@@ -1136,12 +1139,116 @@ class BinaryFlatStore:
         return cls(int(index.d), _index=index)
 
 
-_CLASSES: dict[str, Any] = {
-    "flat": FlatStore, "hnsw": HNSWStore, "ivf": IVFStore, "binary": BinaryFlatStore,
-    "numpy": NumpyFlatStore, "numpy-binary": NumpyBinaryStore,
-}
-_SUFFIX = {"flat": ".faiss", "hnsw": ".faiss", "ivf": ".faiss", "binary": ".faissb", "numpy": ".npz",
-           "numpy-binary": ".npz"}
+# -- the registry of backends ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Backend:
+    """A vector-store backend, as :func:`register_backend` records it.
+
+    Attributes
+    ----------
+    name : str
+    cls : type
+        Made as ``cls(dim, metric=metric, **params)`` (float backends) or ``cls(dim, **params)``
+        (Hamming backends); its instances follow :class:`VectorStore`.
+    binary : bool
+        Searches packed hashes by Hamming distance (``metric="hamming"``) instead of float vectors.
+    suffix : str or None
+        File suffix of a saved store; ``None``: not persistent (no ``save``/``load``).
+    """
+
+    name: str
+    cls: type
+    binary: bool = False
+    suffix: str | None = None
+
+    @property
+    def persistent(self) -> bool:
+        return self.suffix is not None
+
+
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register_backend(name: str, cls: type, *, binary: bool = False, suffix: str | None = None,
+                     replace: bool = False) -> Backend:
+    """Make a vector-store class available by name to :func:`make_store` and :class:`~lookalike.index.Index`.
+
+    Parameters
+    ----------
+    name : str
+        The backend name (``Index.create(..., backend=name)``, :func:`make_store`).
+    cls : type
+        The store class: ``cls(dim, metric=..., **params)`` for float vectors (``cls(dim, **params)``
+        with ``binary``) gives an empty :class:`VectorStore` whose ``backend`` is ``name``.
+    binary : bool, keyword-only
+        A Hamming store of packed hashes.
+    suffix : str, optional, keyword-only
+        Persistence, an optional capability: the file suffix of ``store.save(path)``, read back by
+        ``cls.load(path, **params)``. Without it, an index rebuilds the store from its catalogue.
+    replace : bool, keyword-only
+        Allow replacing a backend already registered under ``name``.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is taken (without ``replace``) or is ``"auto"``, or ``suffix`` is given for a class
+        without ``save`` and ``load``.
+
+    Examples
+    --------
+    >>> class Mine(NumpyFlatStore):
+    ...     backend = "mine"
+    >>> register_backend("mine", Mine, suffix=".npz").persistent
+    True
+    >>> make_store("mine", 4).backend
+    'mine'
+    >>> unregister_backend("mine")
+    """
+    if not isinstance(name, str) or not name or name == "auto":
+        raise ParameterError(f"a backend name is a non-empty string other than 'auto', got {name!r}")
+    if name in _REGISTRY and not replace:
+        raise ParameterError(f"vector backend {name!r} is already registered; pass replace=True to replace it")
+    if suffix is not None and not (callable(getattr(cls, "save", None)) and callable(getattr(cls, "load", None))):
+        raise ParameterError(f"{cls.__name__} has no save() and load(): register it without a suffix")
+    backend = Backend(name, cls, bool(binary), suffix)
+    _REGISTRY[name] = backend
+    return backend
+
+
+def unregister_backend(name: str) -> None:
+    """Forget a backend registered with :func:`register_backend` (a built-in one cannot be removed)."""
+    if name in _BUILT_IN:
+        raise ParameterError(f"{name!r} is a built-in vector backend")
+    _REGISTRY.pop(name, None)
+
+
+def backend_info(name: str) -> Backend:
+    """The registered backend ``name``.
+
+    Raises
+    ------
+    ParameterError
+        No backend of that name is registered.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ParameterError(f"unknown vector backend {name!r}; choose one of {', '.join(_REGISTRY)}") from None
+
+
+def backend_names() -> tuple[str, ...]:
+    """Every registered backend name (the built-in ones first), ``"auto"`` not included."""
+    return tuple(_REGISTRY)
+
+
+for _name, _cls, _binary, _suffix in (
+    ("flat", FlatStore, False, ".faiss"), ("hnsw", HNSWStore, False, ".faiss"), ("ivf", IVFStore, False, ".faiss"),
+    ("binary", BinaryFlatStore, True, ".faissb"), ("numpy", NumpyFlatStore, False, ".npz"),
+    ("numpy-binary", NumpyBinaryStore, True, ".npz"),
+):
+    register_backend(_name, _cls, binary=_binary, suffix=_suffix)
+_BUILT_IN = frozenset(_REGISTRY)
 
 
 def choose_backend(n: int, *, metric: str, exact_max: int = EXACT_MAX, hnsw_max: int = HNSW_MAX) -> str:
@@ -1202,22 +1309,21 @@ def make_store(backend: str, dim: int, *, metric: str = "ip", **params: Any) -> 
     >>> make_store("numpy", 4)
     NumpyFlatStore(dim=4, metric='ip', n=0)
     """
-    if backend not in _CLASSES:
-        raise ParameterError(f"unknown vector backend {backend!r}; choose one of {', '.join(_CLASSES)}")
-    binary = backend in ("binary", "numpy-binary")
+    info = backend_info(backend)
+    binary = info.binary
     if binary != (metric == "hamming"):
         raise ParameterError(
             f"backend {backend!r} cannot search with metric {metric!r}: binary backends take packed hashes "
             "(metric 'hamming'), the others float vectors ('ip' or 'l2')"
         )
-    cls = _CLASSES[backend]
+    cls = info.cls
     store: VectorStore = cls(dim, **params) if binary else cls(dim, metric=metric, **params)
     return store
 
 
-def store_suffix(backend: str) -> str:
-    """File suffix of a saved store of ``backend``."""
-    return _SUFFIX[backend]
+def store_suffix(backend: str) -> str | None:
+    """File suffix of a saved store of ``backend`` (``None``: the backend is not persistent)."""
+    return backend_info(backend).suffix
 
 
 def store_state(store: VectorStore) -> dict[str, Any]:
@@ -1234,11 +1340,12 @@ def load_store(backend: str, path: str | os.PathLike[str], **params: Any) -> Vec
     IndexFormatError
         The file is missing or damaged.
     """
-    if backend not in _CLASSES:
+    info = _REGISTRY.get(backend)
+    if info is None or not info.persistent:
         raise IndexFormatError(f"unknown vector backend {backend!r} in {os.fspath(path)!r}")
     if not os.path.exists(path):
         raise IndexFormatError(f"vector index file {os.fspath(path)!r} is missing")
-    store: VectorStore = _CLASSES[backend].load(path, **params)
+    store: VectorStore = info.cls.load(path, **params)  # type: ignore[attr-defined]
     return store
 
 

@@ -70,19 +70,13 @@ _DECODE_ERRORS = (
     RuntimeError,
 )
 
-# Magic numbers, to tell "a damaged image" from "not an image at all" in messages.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"II+\x00", "TIFF"),
-    (b"MM\x00+", "TIFF"),
-)
-_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"mif1": "HEIF",
-                b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
+# ISO base media (HEIF/AVIF) brands, bytes 8..12 after "ftyp" at 4..8.
+_FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+_HEVC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")
+# How messages name each format of sniff_image_format.
+# (Netpbm is left out: its two-byte magic is too common at the start of text to name in a message.)
+_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF", "webp": "WebP",
+                 "avif": "AVIF", "heif": "HEIF"}
 
 _plugins_registered = False
 _plugins_lock = threading.Lock()
@@ -385,23 +379,51 @@ def _open_pil(fp: IO[bytes], source: object) -> Image.Image:
         raise ImageReadError(source, f"{what} ({_one_line(exc)})") from None
 
 
+def sniff_image_format(head: bytes) -> str | None:
+    """Name the image format from a file's first bytes (its magic number), or ``None``.
+
+    Only the formats lookalike decodes are recognised: JPEG, PNG, GIF, BMP,
+    TIFF, WebP, HEIF/HEIC, AVIF and the Netpbm family (PBM, PGM, PPM).
+
+    Examples
+    --------
+    >>> sniff_image_format(bytes.fromhex("89504e470d0a1a0a") + bytes(8))
+    'png'
+    >>> sniff_image_format(b"hello world") is None
+    True
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"BM") and len(head) >= 14:
+        return "bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "tiff"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in _FTYP_BRANDS:
+        return "avif" if head[8:12] in (b"avif", b"avis") else "heif"
+    if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n#":
+        return "netpbm"
+    return None
+
+
 def _sniff(fp: IO[bytes]) -> str | None:
-    """The format a file claims to be from its magic number, or None."""
+    """The format a file claims to be from its magic number, as messages name it (``"PNG"``), or None."""
     try:
         fp.seek(0)
         head = fp.read(32)
     except (OSError, ValueError):
         return None
-    for signature, name in _SIGNATURES:
-        if head.startswith(signature):
-            return name
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP"
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return _HEIF_BRANDS[head[8:12]]
-    if head[:2] == b"BM" and len(head) >= 14 and not _looks_like_text(head):
-        return "BMP"
-    return None
+    kind = sniff_image_format(head)
+    if kind == "heif" and head[8:12] in _HEVC_BRANDS:
+        return "HEIC"
+    if kind == "bmp" and _looks_like_text(head):  # "BM" starting a line of text
+        return None
+    return _FORMAT_NAMES.get(kind) if kind is not None else None
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -459,7 +481,7 @@ def _decode(
     """Decode an opened (header-checked) PIL image into the array ``load_image`` promises."""
     orientation = 1
     if draft is not None and image.format in ("JPEG", "MPO"):
-        orientation = _orientation(image)
+        orientation = exif_orientation(image)
         width, height = draft
         image.draft(image.mode, (height, width) if orientation >= 5 else (width, height))
     try:
@@ -476,7 +498,7 @@ def _decode(
                     image.load()
             array = _pil_to_array(image)
         if draft is None or image.format not in ("JPEG", "MPO"):
-            orientation = _orientation(image)
+            orientation = exif_orientation(image)
     except Image.DecompressionBombError as exc:
         raise ImageReadError(source, f"image too large ({_one_line(exc)})") from None
     except _Unsupported as exc:
@@ -494,13 +516,32 @@ def _decode_failure(exc: BaseException, image: Image.Image) -> str:
     return f"corrupt {kind} image data ({text})"
 
 
-def _orientation(image: Image.Image) -> int:
-    """The EXIF/XMP orientation tag (1..8); 1 when absent or unreadable (as viewers do)."""
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag of an open PIL image (1..8); 1 when absent, out of range or unreadable
+    (as viewers show such a file: as stored). The one orientation reader of lookalike.
+
+    >>> from PIL import Image
+    >>> exif_orientation(Image.new("L", (4, 2)))
+    1
+    """
     try:
         value = image.getexif().get(0x0112, 1)
-    except _DECODE_ERRORS:
+    except Exception:  # an unreadable EXIF block, whatever the plugin raises
         return 1
     return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def oriented_size(image: Image.Image) -> tuple[int, int]:
+    """``(width, height)`` of an open PIL image as :func:`load_image` returns it (after EXIF orientation).
+
+    >>> from PIL import Image
+    >>> oriented_size(Image.new("L", (4, 2)))
+    (4, 2)
+    """
+    width, height = image.size
+    return (height, width) if exif_orientation(image) >= 5 else (width, height)
+
+
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:

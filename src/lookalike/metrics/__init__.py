@@ -31,10 +31,13 @@ from lookalike.metrics._mse import mse, psnr, rmse
 from lookalike.metrics._msssim import ms_ssim
 from lookalike.metrics._registry import MetricInfo, get_metric, metric_names
 from lookalike.metrics._ssim import SSIM_CONVENTIONS, ssim
+from lookalike.metrics._util import check_pair, describe_shape, infer_data_range
 
 __all__ = [
     "SSIM_CONVENTIONS",
     "MetricInfo",
+    "check_pair",
+    "describe_shape",
     "fsim",
     "fsimc",
     "get_metric",
@@ -45,6 +48,7 @@ __all__ = [
     "hist_emd",
     "hist_intersection",
     "histogram",
+    "infer_data_range",
     "metric_names",
     "ms_ssim",
     "mse",

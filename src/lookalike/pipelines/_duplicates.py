@@ -46,29 +46,30 @@ other member carries its similarity to the keeper (computed for the pair directl
 the group was joined through a third image; verified with keypoints when the global evidence
 alone is below ``min_similarity``).
 
-Moving (:func:`move_duplicates`) never deletes and never overwrites: each non-keeper is moved to
-a destination folder under its path relative to the folder searched, a manifest (JSON: from, to,
-SHA-256) records every move, and :func:`undo_moves` puts the files back from it.
+Moving a report's duplicates away, safely, is :mod:`lookalike.pipelines._moves`; the self-joins
+are :mod:`lookalike.index._selfjoin`, the similarity model :mod:`lookalike.matching._similarity`,
+the verifier and its keypoint cache :mod:`lookalike.pipelines._verifier`.
 """
 
 from __future__ import annotations
 
-import datetime
-import errno
-import hashlib
-import json
 import math
 import os
-import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lookalike.errors import LookalikeError, ParameterError
+from lookalike.errors import ParameterError
+from lookalike.features import hamming_distance
+from lookalike.matching import global_similarity, hash_reach
+from lookalike.parallel import Jobs, check_jobs
+from lookalike.pipelines._verifier import KeypointCache, extract_mirrored, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -79,11 +80,10 @@ __all__ = [
     "DuplicateGroup",
     "DuplicateMember",
     "DuplicateReport",
-    "MoveReport",
     "find_duplicates",
-    "move_duplicates",
-    "undo_moves",
 ]
+
+_UNSET: Any = object()  # marks a deprecated keyword that was not given
 
 #: Default threshold of :func:`find_duplicates`: stricter than search's 0.70, because what is
 #: reported here is offered for moving away.
@@ -102,13 +102,6 @@ VERIFY_MAX_PAIRS = 2000
 MIRROR_MIN_COSINE = 0.85
 #: Hash pairs within this many bits are always candidates (more when the threshold needs them).
 HASH_RADIUS = 3
-#: Up to this many embeddings, nearest neighbours are found by brute force; above, see
-#: :func:`embedding_neighbours`.
-EXACT_NEIGHBOURS = 4096
-PCA_DIMENSIONS = 128
-PCA_SAMPLE = 20_000
-IVF_LISTS_PER_ROOT = 2
-IVF_PROBES = 4
 #: Threads verifying pairs at once.
 VERIFY_THREADS = 2
 
@@ -118,7 +111,6 @@ _LOAD_CHUNK = 256
 _CHUNK = 1 << 16
 _NOT_RANKED = 1 << 30
 
-_MANIFEST_FORMAT = "lookalike-moves"
 
 
 @dataclass(frozen=True)
@@ -192,7 +184,7 @@ class DuplicateReport:
         Files that could not be read (skipped).
     unverified : int
         Plausible pairs (past the verification gate) left unverified because the
-        verification budget (``max_verified``) ran out; 0 means every plausible
+        verification budget (``max_verify``) ran out; 0 means every plausible
         pair was verified. Crops and rotated copies among them may be missed.
     """
 
@@ -213,15 +205,6 @@ class DuplicateReport:
                 "unverified_pairs": self.unverified,
                 "groups": [g.to_dict() for g in self.groups],
                 "errors": [{"path": e.path, "reason": e.reason} for e in self.errors]}
-
-
-@dataclass(frozen=True)
-class MoveReport:
-    """What :func:`move_duplicates` or :func:`undo_moves` did."""
-
-    moved: tuple[tuple[str, str], ...] = ()
-    manifest: str | None = None
-    problems: tuple[str, ...] = field(default=())
 
 
 # -- finding -------------------------------------------------------------------------------------------
@@ -257,219 +240,9 @@ class _Union:
         return np.where(joined[position] == items, roots[position], items)
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-
-
-def _hamming_rows(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamming distances between rows ``a`` and ``b`` of packed (n, bytes) hashes (one per pair)."""
-    out = np.empty(a.size, dtype=np.int64)
-    for start in range(0, a.size, _CHUNK):
-        part = slice(start, start + _CHUNK)
-        out[part] = _POPCOUNT[hashes[a[part]] ^ hashes[b[part]]].sum(axis=1, dtype=np.int64)
-    return out
-
-
-def _cosine_rows(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Inner products of rows ``a`` and ``b`` of (n, d) unit vectors (one per pair)."""
-    out = np.empty(a.size, dtype=np.float64)
-    for start in range(0, a.size, _CHUNK // 8):
-        part = slice(start, start + _CHUNK // 8)
-        out[part] = np.einsum("ij,ij->i", vectors[a[part]], vectors[b[part]], dtype=np.float32)
-    return out
-
-
-def _runs_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs ``(i, j)``, ``i < j``, of positions whose ``keys`` are equal (vectorised, no per-row loop)."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    if sorted_keys.size < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    starts = np.concatenate(([0], boundary))
-    ends = np.concatenate((boundary, [sorted_keys.size]))
-    run_end = np.repeat(ends, ends - starts)  # for each sorted position, the end of its run
-    position = np.arange(sorted_keys.size)
-    firsts, seconds = [], []
-    alive = np.flatnonzero(run_end - position > 1)
-    offset = 1
-    while alive.size:
-        firsts.append(order[alive])
-        seconds.append(order[alive + offset])
-        offset += 1
-        alive = alive[run_end[alive] - alive > offset]
-    if not firsts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a, b = np.concatenate(firsts), np.concatenate(seconds)
-    return np.minimum(a, b), np.maximum(a, b)
-
-
-def hash_pairs(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair of rows of packed hashes within ``radius`` bits: ``(rows_a, rows_b, distances)``, ``a < b``.
-
-    Exact multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
-    multi-index hashing", CVPR 2012): split the bits into ``radius + 1`` chunks; by the pigeonhole
-    principle two hashes within ``radius`` bits agree on at least one whole chunk, so the pairs
-    that share a chunk value (found by sorting) hold every answer, and their full distance decides.
-    """
-    n, width = hashes.shape
-    bits = np.unpackbits(hashes, axis=1)
-    chunks = np.array_split(np.arange(8 * width), min(radius + 1, 8 * width))
-    found_a, found_b = [], []
-    for chunk in chunks:
-        weights = (np.uint64(1) << np.arange(chunk.size, dtype=np.uint64))
-        keys = (bits[:, chunk].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
-        a, b = _runs_pairs(keys)
-        found_a.append(a)
-        found_b.append(b)
-    a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
-    b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
-    a, b = _unique_pairs(a, b, n)
-    distance = _hamming_rows(hashes, a, b)
-    keep = distance <= radius
-    return a[keep], b[keep], distance[keep]
-
-
-def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    key = np.unique(a.astype(np.int64) * n + b.astype(np.int64))
-    return key // n, key % n
-
-
-def _exact_neighbours(vectors: np.ndarray, k: int, *, metric: str = "ip") -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest other rows by brute force, in blocks: ``(rows, scores)``, best first.
-
-    ``metric="ip"``: inner product, higher first; ``"l2"``: negative squared distance (higher first too).
-    """
-    n = vectors.shape[0]
-    k = min(k, n - 1)
-    rows = np.full((n, max(k, 0)), -1, dtype=np.int64)
-    scores = np.full((n, max(k, 0)), -np.inf, dtype=np.float32)
-    if k <= 0:
-        return rows, scores
-    squared = (vectors.astype(np.float32) ** 2).sum(axis=1) if metric == "l2" else None
-    block = max(1, min(n, (1 << 25) // max(n, 1)))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        s = vectors[start:stop] @ vectors.T
-        if squared is not None:
-            s = 2 * s - squared[None, :] - squared[start:stop, None]
-        s[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        top_s = np.take_along_axis(s, top, axis=1)
-        order = np.argsort(-top_s, axis=1, kind="stable")
-        rows[start:stop] = np.take_along_axis(top, order, axis=1)
-        scores[start:stop] = np.take_along_axis(top_s, order, axis=1)
-    return rows, scores
-
-
-def _principal_axes(centred: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """The first ``count`` principal axes of the rows of ``centred``, as (d, count) orthonormal columns.
-
-    Randomised range finder with two power iterations (Halko, Martinsson and Tropp, "Finding
-    structure with randomness", SIAM Review 2011), orthonormalised through the eigenvectors of small
-    Gram matrices: matrix products and ``count``-sized eigenproblems only, no d x d decomposition
-    (a full ``eigh`` of the 1280 x 1280 covariance took seconds on a busy 2-core machine).
-    """
-    width = min(count + 16, *centred.shape)
-
-    def orthonormal(y: np.ndarray) -> np.ndarray:
-        values, vectors = np.linalg.eigh((y.T @ y).astype(np.float64))
-        keep = values > values.max() * 1e-10
-        return (y @ (vectors[:, keep] / np.sqrt(values[keep]))).astype(np.float32)
-
-    basis = orthonormal(centred @ rng.standard_normal((centred.shape[1], width), dtype=np.float32))
-    for _ in range(2):
-        basis = orthonormal(centred @ (centred.T @ basis))
-    spread = centred.T @ basis  # (d, width): centred ~ basis @ spread.T
-    values, vectors = np.linalg.eigh((spread.T @ spread).astype(np.float64))
-    order = np.argsort(values)[::-1][:count]
-    axes = spread @ (vectors[:, order] / np.sqrt(np.maximum(values[order], 1e-30)))
-    return np.ascontiguousarray(axes, dtype=np.float32)
-
-
-def embedding_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each unit vector's ``k`` nearest others by cosine: ``(rows, cosines)`` of shape (n, k), best first.
-
-    Exact up to :data:`EXACT_NEIGHBOURS` vectors. Above, a self-join in two steps: a short list
-    of ``k + 3`` per vector from an IVF index (FAISS ``IndexIVFFlat``, Jegou, Douze and Schmid,
-    "Product quantization for nearest neighbor search", TPAMI 2011; numpy brute force without
-    FAISS) over the vectors projected on their first :data:`PCA_DIMENSIONS` principal axes
-    (Euclidean distance there approximates ``2 - 2 cosine``), then the exact cosine of every
-    short-listed pair on the full vectors, which ranks it. Missing neighbours are -1 with cosine
-    ``-inf``.
-    """
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    n, dim = vectors.shape
-    k = min(int(k), n - 1)
-    if k <= 0:
-        return np.full((n, 0), -1, np.int64), np.full((n, 0), -np.inf, np.float32)
-    if n <= EXACT_NEIGHBOURS:
-        return _exact_neighbours(vectors, k)
-    rng = np.random.default_rng(0)
-    sample = vectors[np.sort(rng.choice(n, min(n, PCA_SAMPLE), replace=False))]
-    mean = sample.mean(axis=0)
-    projection = _principal_axes(sample - mean, min(PCA_DIMENSIONS, dim), rng)
-    reduced = np.empty((n, projection.shape[1]), dtype=np.float32)
-    for start in range(0, n, _CHUNK // 8):  # in blocks: no centred copy of every vector
-        reduced[start:start + _CHUNK // 8] = (vectors[start:start + _CHUNK // 8] - mean) @ projection
-    short = min(k + 3, n - 1)
-    try:
-        import faiss
-    except ImportError:
-        rows, _ = _exact_neighbours(reduced, short, metric="l2")
-    else:
-        nlist = max(1, min(int(IVF_LISTS_PER_ROOT * np.sqrt(n)), n // 39, 4096))  # 39 training points a list
-        quantizer = faiss.IndexFlatL2(reduced.shape[1])
-        ivf = faiss.IndexIVFFlat(quantizer, reduced.shape[1], nlist, faiss.METRIC_L2)
-        ivf.cp.seed = 0
-        ivf.cp.niter = 10  # coarse cells only need to be reasonable: the short list is re-ranked exactly
-        ivf.train(reduced[np.sort(rng.choice(n, min(n, 40 * nlist), replace=False))])
-        ivf.add(reduced)
-        ivf.nprobe = min(nlist, IVF_PROBES)
-        _d, found = ivf.search(reduced, short + 1)
-        found = found.astype(np.int64)
-        self_hit = found == np.arange(n)[:, None]
-        # drop the row itself (or the last one where it is absent), keep order
-        drop = np.where(self_hit.any(axis=1), self_hit.argmax(axis=1), short)
-        keep = np.ones_like(found, dtype=bool)
-        keep[np.arange(n), drop] = False
-        rows = found[keep].reshape(n, short)
-    cos = np.empty((n, short), dtype=np.float32)
-    block = max(1, _CHUNK // (8 * short))
-    for start in range(0, n, block):  # each row against its short list: the row is read once, not per pair
-        stop = min(n, start + block)
-        listed = rows[start:stop]
-        valid = listed >= 0
-        exact = np.einsum("id,ikd->ik", vectors[start:stop], vectors[np.where(valid, listed, 0)])
-        cos[start:stop] = np.where(valid, exact, -np.inf)
-    order = np.argsort(-cos, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(rows, order, axis=1), np.take_along_axis(cos, order, axis=1)
-
-
-def _global_scores(distance: np.ndarray, cosine: np.ndarray) -> np.ndarray:
-    """:func:`~lookalike.pipelines.copy_similarity` without verification, over arrays of pairs.
-
-    ``distance`` < 0 and ``cosine`` NaN mark missing evidence.
-    """
-    from lookalike.pipelines import _search as s
-
-    z = np.full(distance.shape, -np.inf)
-    has_hash = distance >= 0
-    z[has_hash] = s.A_HASH + s.B_HASH * np.maximum(0.0, s.HASH_MARGIN - distance[has_hash])
-    has_cosine = ~np.isnan(cosine)
-    z[has_cosine] = np.maximum(z[has_cosine], s.A_COSINE + s.B_COSINE * cosine[has_cosine])
-    with np.errstate(over="ignore"):
-        return np.where(np.isinf(z) & (z < 0), 0.0, 1.0 / (1.0 + np.exp(-z)))
-
-
 def _hash_radius(min_similarity: float) -> int:
     """The largest hash distance whose evidence alone reaches ``min_similarity`` (at least :data:`HASH_RADIUS`)."""
-    from lookalike.pipelines import _search as s
-
-    if min_similarity >= 1.0:
-        return HASH_RADIUS
-    z = math.log(min_similarity / (1.0 - min_similarity))
-    reach = math.floor(s.HASH_MARGIN - (z - s.A_HASH) / s.B_HASH + 1e-9)
-    return int(min(s.HASH_MARGIN - 1, max(HASH_RADIUS, reach)))
+    return max(HASH_RADIUS, hash_reach(min_similarity))
 
 
 @dataclass
@@ -501,8 +274,8 @@ class _Pairs:
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
-        self._features: dict[int, LocalFeatures | None] = {}
-        self._mirrored: dict[int, LocalFeatures | None] = {}
+        # keypoints of the files: stored, else extracted (from the paths of the records already read)
+        self.keypoints = KeypointCache(index, paths=lambda ids: [records[i].path for i in ids])
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
 
@@ -526,6 +299,8 @@ class _Pairs:
     # candidates ------------------------------------------------------------------------------------
     def candidates(self, neighbours: int, min_similarity: float) -> _Candidates:
         """Hash pairs within the radius that can matter, and each file's ``neighbours`` nearest by cosine."""
+        from lookalike.index import cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
+
         n = self.ids.size
         parts_a, parts_b, parts_rank, parts_cos = [], [], [], []
         if self.hashes is not None and self.has_hash.any():
@@ -562,57 +337,28 @@ class _Pairs:
         distance = np.full(a.size, -1, np.int64)
         if self.hashes is not None:
             both = self.has_hash[a] & self.has_hash[b]
-            distance[both] = _hamming_rows(self.hashes, a[both], b[both])
+            distance[both] = hamming_rows(self.hashes, a[both], b[both])
         if self.vectors is not None:  # hash pairs that are not embedding neighbours
             both = np.isnan(cosine) & self.has_vector[a] & self.has_vector[b]
-            cosine[both] = _cosine_rows(self.vectors, a[both], b[both])
+            cosine[both] = cosine_rows(self.vectors, a[both], b[both])
         return _Candidates(a, b, distance, cosine, rank)
 
     # verification ----------------------------------------------------------------------------------
     def load_features(self, file_ids: Sequence[int]) -> dict[int, LocalFeatures]:
-        """Stored keypoints of ``file_ids`` from the index, where it keeps them (one catalogue read; safe
-        in another thread while verification runs: it touches nothing of this object)."""
-        if not file_ids or not hasattr(self.index, "local_features"):
-            return {}
-        return dict(self.index.local_features(list(file_ids)))
+        """Stored keypoints of ``file_ids`` (one catalogue read; safe in another thread while verification runs)."""
+        return self.keypoints.load(file_ids)
 
     def features(self, file_id: int) -> LocalFeatures | None:
-        """The RootSIFT features of a file: loaded (:meth:`load_features`), else stored, else extracted
-        from the file (None when it cannot be read)."""
-        from lookalike.index._descriptors import verify_features, verify_pixels
-
-        if file_id in self._features:
-            return self._features[file_id]
-        stored = self.load_features([file_id])
-        if file_id in stored:
-            features: LocalFeatures | None = stored[file_id]
-        else:
-            try:
-                features = verify_features(verify_pixels(self.records[file_id].path))
-            except (LookalikeError, OSError, ValueError):
-                features = None
-        self._features[file_id] = features
-        return features
+        """The RootSIFT features of a file: loaded, else stored, else extracted (None when it cannot be read)."""
+        return self.keypoints.get(file_id)
 
     def mirrored_features(self, file_id: int) -> LocalFeatures | None:
-        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read);
-        kept, as a mirrored copy is usually verified against several members of its group."""
-        from lookalike.index._descriptors import verify_features, verify_pixels
-
-        if file_id not in self._mirrored:
-            try:
-                pixels = verify_pixels(self.records[file_id].path)
-                self._mirrored[file_id] = verify_features(np.ascontiguousarray(pixels[:, ::-1]))
-            except (LookalikeError, OSError, ValueError):
-                self._mirrored[file_id] = None
-        return self._mirrored[file_id]
+        """RootSIFT features detected on the mirror image of a file's pixels (None when it cannot be read)."""
+        return self.keypoints.mirrored(file_id)
 
     def forget(self, keep: Iterable[int] = ()) -> None:
         """Drop cached keypoints (they are large), except those of ``keep``."""
-        kept = {i: self._features[i] for i in keep if i in self._features}
-        self._features.clear()
-        self._features.update(kept)
-        self._mirrored.clear()
+        self.keypoints.forget(keep)
 
     def _verified_score(self, a: int, b: int, distance: int | None, cosine: float | None,
                         score: float) -> tuple[float, bool]:
@@ -620,38 +366,38 @@ class _Pairs:
         and whether both had keypoints (False: a file could not be read, or has no keypoints).
 
         The ratio-test matches are brute force's, as ``compare_features`` finds them
-        (:func:`lookalike.matching._match.ratio_matches`, one matrix product). The mirrored pass first matches
+        (:func:`~lookalike.pipelines._verifier.verify_candidates`, one matrix product). The mirrored pass first matches
         the mirror image of ``a``'s keypoints (:func:`lookalike.features.mirror_features`: no decode); only
         where that verifies (a mirrored copy, not the many unrelated pairs) is ``a`` decoded, mirrored and
         described, and its verification gives the score, as a search's mirrored query would (the derived
         keypoints share about 70 % of those, so they find the copy but count fewer inliers).
         """
-        from lookalike.features import mirror_features
-        from lookalike.matching import result_from_matches
-        from lookalike.matching._match import ratio_matches
-        from lookalike.pipelines._search import copy_similarity
-
         fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        result = result_from_matches(fa, fb, ratio_matches(fa, fb))
-        if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
-            fm = mirror_features(fa)
-            result = result_from_matches(fm, fb, ratio_matches(fm, fb))
-            if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
-                extracted = self.mirrored_features(a)
-                if extracted is not None and len(extracted):
-                    result = result_from_matches(extracted, fb, ratio_matches(extracted, fb))
-        if result.verified:
-            score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
-                                               inliers=result.n_inliers, verified=True))
-        return score, True
+        return _pair_score(fa, fb, distance, cosine, score, lambda: self.mirrored_features(a)), True
+
+    def verified_scores(self, executor: Executor, batch: list[tuple[int, int, int | None, float | None, float]]
+                        ) -> list[tuple[float, bool]]:
+        """:meth:`_verified_score` of each pair, the verification done by a caller's executor (its workers may
+        be processes or other machines: each task carries the two files' keypoints and the first file's path)."""
+        out: list[tuple[float, bool] | None] = [None] * len(batch)
+        futures = {}
+        for k, (a, b, distance, cosine, score) in enumerate(batch):
+            fa, fb = self.features(a), self.features(b)
+            if fa is None or fb is None or not len(fa) or not len(fb):
+                out[k] = (score, False)
+            else:
+                futures[k] = executor.submit(_pair_score_task, fa, fb, distance, cosine, score, self.records[a].path)
+        for k, future in futures.items():
+            out[k] = (future.result(), True)
+        return [item for item in out if item is not None]
 
     def evidence(self, a: int, b: int) -> tuple[int | None, float | None]:
         ra, rb = self.row[a], self.row[b]
         distance = cosine = None
         if self.hashes is not None and self.has_hash[ra] and self.has_hash[rb]:
-            distance = int(_POPCOUNT[self.hashes[ra] ^ self.hashes[rb]].sum())
+            distance = int(hamming_distance(self.hashes[ra], self.hashes[rb]))
         if self.vectors is not None and self.has_vector[ra] and self.has_vector[rb]:
             cosine = float(np.dot(self.vectors[ra].astype(np.float32), self.vectors[rb].astype(np.float32)))
         return distance, cosine
@@ -684,6 +430,32 @@ class _Pairs:
         return self._scores[key]
 
 
+def _pair_score(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosine: float | None, score: float,
+                mirrored: Callable[[], LocalFeatures | None]) -> float:
+    """``score`` raised by keypoint verification of two files' features, also mirrored (see
+    :meth:`_Pairs._verified_score`); ``mirrored()`` gives the keypoints of the first file's mirrored pixels."""
+    from lookalike.features import mirror_features
+    from lookalike.matching import copy_similarity
+
+    [result] = verify_candidates(fa, [fb])
+    if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
+        [result] = verify_candidates(mirror_features(fa), [fb])
+        if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
+            extracted = mirrored()
+            if extracted is not None and len(extracted):
+                [result] = verify_candidates(extracted, [fb])
+    if result.verified:
+        score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
+                                           inliers=result.n_inliers, verified=True))
+    return score
+
+
+def _pair_score_task(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosine: float | None, score: float,
+                     path_a: str) -> float:
+    """:func:`_pair_score` as a task for any executor (module level, picklable arguments)."""
+    return _pair_score(fa, fb, distance, cosine, score, lambda: extract_mirrored(path_a))
+
+
 def _keeper_key(record: FileRecord) -> tuple[int, int, str]:
     pixels = (record.width or 0) * (record.height or 0)
     return (-pixels, -(record.size or 0), record.path)
@@ -711,10 +483,13 @@ def find_duplicates(
     min_similarity: float = DEFAULT_DUPLICATE_SIMILARITY,
     verify: bool = True,
     neighbours: int = 5,
-    max_verified: int | None = VERIFY_MAX_PAIRS,
+    max_verify: int | None = VERIFY_MAX_PAIRS,
     index: Index | str | os.PathLike[str] | None = None,
-    jobs: int | None = None,
+    recursive: bool = True,
+    jobs: Jobs = None,
     progress: Callable[[str, int, int], None] | None = None,
+    timings: dict[str, float] | None = None,
+    max_verified: Any = _UNSET,
 ) -> DuplicateReport:
     """Find groups of exact and near-duplicate images, each with a suggested keeper.
 
@@ -739,15 +514,24 @@ def find_duplicates(
         Nearest neighbours by embedding cosine examined for each image
         (default 5; verification looks at the first :data:`VERIFY_RANK` of
         them). Hash candidates are every pair within a few bits instead.
-    max_verified : int or None, keyword-only
+    max_verify : int or None, keyword-only
         Most pairs verified with keypoints in one call, the most plausible
         (highest cosine) first (default :data:`VERIFY_MAX_PAIRS`: about 20 s of
         verification on 2 cores; ``None``: no limit). What the budget left
         unverified is counted in :attr:`DuplicateReport.unverified`.
     index : Index or path, optional, keyword-only
         With a folder ``source``: the index to build or update for it (kept).
+    recursive : bool, keyword-only
+        With folders: also the images of their sub-folders (default, as ``Index.update``).
     jobs, progress : keyword-only
-        Passed to the indexing (worker processes; progress callback).
+        Passed to the indexing (worker processes, or an executor; progress callback). A
+        :class:`concurrent.futures.Executor` (Ray, Dask, loky...: :mod:`lookalike.parallel`) also runs the
+        keypoint verification (the same pairs, in the same order, as on the default local threads).
+    timings : dict, optional, keyword-only
+        Filled with the seconds each stage took and the verification counts
+        (for benchmarks; ``benchmarks/bench_duplicates.py`` prints them).
+    max_verified : keyword-only
+        Deprecated name of ``max_verify`` (a DeprecationWarning).
 
     Returns
     -------
@@ -771,21 +555,27 @@ def find_duplicates(
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
-    if max_verified is not None and (isinstance(max_verified, bool) or not isinstance(max_verified, int)
-                                     or max_verified < 0):
-        raise ParameterError(f"max_verified must be a non-negative integer or None (no limit), got {max_verified!r}")
-    budget = -1 if max_verified is None else max_verified
+    if max_verified is not _UNSET:
+        warnings.warn("find_duplicates(max_verified=...) is deprecated; use max_verify= (as --max-verify)",
+                      DeprecationWarning, stacklevel=2)
+        max_verify = max_verified
+    if max_verify is not None and (isinstance(max_verify, bool) or not isinstance(max_verify, int) or max_verify < 0):
+        raise ParameterError(f"max_verify must be a non-negative integer or None (no limit), got {max_verify!r}")
+    budget = -1 if max_verify is None else max_verify
+    jobs = check_jobs(jobs)
+    executor = jobs if isinstance(jobs, Executor) else None
     from lookalike.index import Index
 
     if isinstance(source, Index):
         if other is not None:
             raise ParameterError("a two-folder search needs two folders; give source and other as folders")
-        return _find(source, None, float(min_similarity), verify, neighbours, (), budget=budget)
+        return _find(source, None, float(min_similarity), verify, neighbours, (), timings, budget=budget,
+                     executor=executor)
     folders = [os.fspath(source)] + ([os.fspath(other)] if other is not None else [])
     for folder in folders:
         if not os.path.isdir(folder):
             raise ParameterError(f"expected a folder of images, got {folder!r}: it is not a folder")
-    from lookalike.index._index import resolve_path
+    from lookalike.io import resolve_path
 
     roots = [resolve_path(f) for f in folders]
     if len(roots) == 2 and (_under(roots[0], roots[1]) or _under(roots[1], roots[0])):
@@ -795,8 +585,9 @@ def find_duplicates(
         try:
             errors: list[FileError] = []
             for folder in folders:
-                errors += opened.update(folder, jobs=jobs, progress=progress).errors
-            return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), budget=budget)
+                errors += opened.update(folder, recursive=recursive, jobs=jobs, progress=progress).errors
+            return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), timings,
+                         budget=budget, executor=executor, recursive=recursive)
         finally:
             if owned:
                 opened.close()
@@ -815,7 +606,8 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
           errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
-          budget: int = VERIFY_MAX_PAIRS) -> DuplicateReport:
+          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True
+          ) -> DuplicateReport:
     """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
     clock = time.perf_counter()
     stages: dict[str, float] = {}
@@ -828,27 +620,15 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
 
     records = {r.id: r for r in index.records(status="ok")}
     if roots is not None:
-        records = {i: r for i, r in records.items() if any(_under(r.path, root) for root in roots)}
+        records = {i: r for i, r in records.items()
+                   if any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root for root in roots)}
     two = roots is not None and len(roots) == 2
     side = {i: int(_under(r.path, roots[1])) for i, r in records.items()} if two and roots is not None else {}
     pairs = _Pairs(index, records, verify)
     ids = pairs.ids
     side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
     lap("load")
-    union = _Union()
-    by_hash: dict[str, list[int]] = {}
-    for i, r in records.items():
-        if r.content_hash:
-            by_hash.setdefault(r.content_hash, []).append(i)
-    for same in by_hash.values():
-        for a in same[1:]:
-            if not two or side.get(a, 0) != side.get(same[0], 0):
-                union.join(same[0], a)
-        if two:  # an exact copy on each side joins through any pair across
-            left = [i for i in same if side.get(i, 0) == 0]
-            for b in (i for i in same if side.get(i, 0) == 1):
-                if left:
-                    union.join(left[0], b)
+    union = _join_exact(records, side if two else None)
     lap("exact")
     found = pairs.candidates(neighbours, min_similarity)
     lap("candidates")
@@ -857,7 +637,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         keep &= side_rows[found.a] != side_rows[found.b]
     a, b = found.a[keep], found.b[keep]
     distance, cosine, rank = found.distance[keep], found.cosine[keep], found.rank[keep]
-    scores = _global_scores(distance, cosine)
+    scores = global_similarity(distance, cosine)
     accepted = scores >= min_similarity
     for i, j, s in zip(ids[a[accepted]].tolist(), ids[b[accepted]].tolist(), scores[accepted].tolist(), strict=True):
         union.join(i, j)
@@ -868,20 +648,56 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         candidates = np.flatnonzero(gate)
         order = candidates[np.argsort(-cosine[candidates], kind="stable")]  # the most plausible first
         todo = _PairList(ids[a[order]], ids[b[order]], distance[order], cosine[order], scores[order])
-        unverified = _verify_pairs(pairs, union, todo, min_similarity, budget)
+        unverified = _verify_pairs(pairs, union, todo, min_similarity, budget, executor)
         pairs.forget()
     else:
         unverified = 0
     lap("verification")
+    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify, executor)
+    lap("grouping")
+    if timings is not None:
+        timings.update(stages)
+        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
+                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
+                       missing_pairs=float(pairs.stats["missing_pairs"]))
+    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
+    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+
+
+def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> _Union:
+    """Files with the same content hash joined (with two folders, ``side``: only across them)."""
+    union = _Union()
+    by_hash: dict[str, list[int]] = {}
+    for i, r in records.items():
+        if r.content_hash:
+            by_hash.setdefault(r.content_hash, []).append(i)
+    for same in by_hash.values():
+        for a in same[1:]:
+            if side is None or side.get(a, 0) != side.get(same[0], 0):
+                union.join(same[0], a)
+        if side is not None:  # an exact copy on each side joins through any pair across
+            left = [i for i in same if side.get(i, 0) == 0]
+            for b in (i for i in same if side.get(i, 0) == 1):
+                if left:
+                    union.join(left[0], b)
+    return union
+
+
+def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: dict[int, int] | None,
+            min_similarity: float, verify: bool, executor: Executor | None = None) -> list[DuplicateGroup]:
+    """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
+    (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
+    two = side is not None
+    sides = side or {}
     components: dict[int, list[int]] = {}
     for i in sorted(union.members()):  # files in a group of two or more
         components.setdefault(union.find(i), []).append(i)
     plans: list[tuple[int, list[int]]] = []
     needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
-        eligible = [i for i in members if side.get(i, 0) == 0] if two else members
+        eligible = [i for i in members if sides.get(i, 0) == 0] if two else members
         keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
-        others = [i for i in members if i != keeper and (not two or side.get(i, 0) == 1)]
+        others = [i for i in members if i != keeper and (not two or sides.get(i, 0) == 1)]
         if not others:
             continue
         plans.append((keeper, others))
@@ -894,7 +710,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
             else:
                 pairs.remember(keeper, i, score)
     if needed:  # joined through others: verified directly, every one (no budget: they are in the report)
-        _verify_pairs(pairs, None, _PairList.of(needed), min_similarity, -1)
+        _verify_pairs(pairs, None, _PairList.of(needed), min_similarity, -1, executor)
         pairs.forget()
     groups: list[DuplicateGroup] = []
     for keeper, others in plans:
@@ -902,19 +718,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         for i in others:
             exact = _exact(records[keeper], records[i])
             similarity = 1.0 if exact else pairs.similarity(keeper, i)
-            rows.append(_member(records[i], similarity, exact, side.get(i, 0)))
+            rows.append(_member(records[i], similarity, exact, sides.get(i, 0)))
         rows.sort(key=lambda m: (-m.similarity, m.path))
-        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, side.get(keeper, 0)), tuple(rows)))
+        groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, sides.get(keeper, 0)), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))
     pairs.forget()
-    lap("grouping")
-    if timings is not None:
-        timings.update(stages)
-        timings.update(candidate_pairs=float(found.a.size), accepted_pairs=float(accepted.sum()),
-                       verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
-                       missing_pairs=float(pairs.stats["missing_pairs"]))
-    shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
-    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -945,13 +754,16 @@ class _PairList:
             self.score[part].tolist(), strict=True)]
 
 
-def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_similarity: float, budget: int) -> int:
+def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_similarity: float, budget: int,
+                  executor: Executor | None = None) -> int:
     """Verify pairs in order, on a few threads (OpenCV releases the GIL), and remember their scores. With a
     ``union``: skip pairs that earlier joins already put in one group, join those that reach ``min_similarity``,
     and verify at most ``budget`` pairs (-1: all); returns how many pairs the budget left unverified. The
     keypoints of the next :data:`_LOAD_CHUNK` pairs are read from the index by another thread while these are
-    verified."""
+    verified. With ``executor`` (the caller's), the verification runs there instead of on local threads; the
+    pairs and their order are the same."""
     from concurrent.futures import Future, ThreadPoolExecutor
+    from contextlib import nullcontext
 
     workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
     n_chunks = -(-len(todo) // _LOAD_CHUNK)
@@ -959,7 +771,10 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
     loads: dict[int, Future[dict[int, LocalFeatures]]] = {}
     merged: set[int] = set()
     position = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as loader:
+    own = executor is None
+    local = ThreadPoolExecutor(max_workers=workers) if executor is None else None
+    pool: Executor = local if local is not None else executor  # type: ignore[assignment]
+    with local if local is not None else nullcontext(), ThreadPoolExecutor(max_workers=1) as loader:
 
         def chunk_items(k: int) -> list[tuple[int, int, int | None, float | None, float]]:
             if k not in chunks:
@@ -969,14 +784,14 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
         def submit(chunk: int) -> None:
             for k in range(chunk, min(n_chunks, chunk + 2)):  # this chunk and the next
                 if k not in loads and k not in merged:
-                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs._features.keys()
+                    wanted = {i for item in chunk_items(k) for i in item[:2]} - pairs.keypoints.features.keys()
                     loads[k] = loader.submit(pairs.load_features, sorted(wanted))
 
         def merge(chunk: int) -> None:
             submit(chunk)
             if chunk not in merged:
                 for i, features in loads.pop(chunk).result().items():
-                    pairs._features.setdefault(i, features)
+                    pairs.keypoints.features.setdefault(i, features)
                 merged.add(chunk)
 
         while position < len(todo) and (budget < 0 or pairs.stats["verified_pairs"] < budget):
@@ -993,7 +808,8 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
             for chunk in range(first // _LOAD_CHUNK, (position - 1) // _LOAD_CHUNK + 1):
                 merge(chunk)
             started = time.perf_counter()
-            results = list(pool.map(lambda item: pairs._verified_score(*item), batch))
+            results = (list(pool.map(lambda item: pairs._verified_score(*item), batch)) if own
+                       else pairs.verified_scores(pool, batch))
             pairs.stats["verify_s"] += time.perf_counter() - started
             pairs.stats["verified_pairs"] += len(batch)
             pairs.stats["missing_pairs"] += sum(not tried for _score, tried in results)
@@ -1001,7 +817,7 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
                 pairs.remember(a, b, score)
                 if union is not None and score >= min_similarity:
                     union.join(a, b)
-            if len(pairs._features) > _FEATURE_CACHE:  # keep what the next pairs need
+            if len(pairs.keypoints) > _FEATURE_CACHE:  # keep what the next pairs need
                 here = position // _LOAD_CHUNK
                 pairs.forget(i for k in (here, here + 1) if k in chunks for item in chunks[k] for i in item[:2])
             for k in [k for k in chunks if k < position // _LOAD_CHUNK]:
@@ -1019,145 +835,3 @@ def _exact(a: FileRecord, b: FileRecord) -> bool:
 
 def _member(record: FileRecord, similarity: float, exact: bool, root: int) -> DuplicateMember:
     return DuplicateMember(record.path, float(similarity), exact, record.width, record.height, record.size, root)
-
-
-# -- moving --------------------------------------------------------------------------------------------
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _move_no_overwrite(src: str, dst: str) -> None:
-    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    try:
-        os.link(src, dst)  # fails if dst exists: no window in which a file could be replaced
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        shutil.copystat(src, dst)
-    os.unlink(src)
-
-
-def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]) -> None:
-    data = {"format": _MANIFEST_FORMAT, "version": 1,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "roots": list(roots), "moves": moves,
-            "undo": f"lookalike duplicates --undo {path}"}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-def move_duplicates(
-    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
-) -> MoveReport:
-    """Move every non-keeper of ``report`` into ``destination``, keeping its path relative to its folder.
-
-    Nothing is deleted and nothing is overwritten: if any target already
-    exists, or a file changed since it was indexed (its SHA-256 differs), no
-    file is moved and :class:`~lookalike.errors.ParameterError` names it. The
-    manifest (default ``destination/lookalike-moves-<time>.json``) lists
-    ``from``, ``to`` and ``sha256`` of every move, and is written even if a
-    move fails part-way; :func:`undo_moves` reverses it.
-
-    In a two-folder report only files of the second folder are moved.
-
-    Returns
-    -------
-    MoveReport
-    """
-    dest = os.path.abspath(os.fspath(destination))
-    plan: list[tuple[str, str]] = []
-    for group in report.groups:
-        for member in group.members:
-            root = report.roots[member.root] if member.root < len(report.roots) else ""
-            if len(report.roots) == 2 and member.root != 1:
-                continue
-            relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
-                member.path.lstrip(os.sep))
-            plan.append((member.path, os.path.join(dest, relative)))
-    for src, _dst in plan:
-        if _under(dest, src):
-            raise ParameterError(f"cannot move {src!r} into a folder inside itself")
-    targets = [dst for _src, dst in plan]
-    if len(set(targets)) != len(targets):
-        raise ParameterError("two files would be moved to the same place; move the groups of each folder separately")
-    clashes = [dst for dst in targets if os.path.lexists(dst)]
-    if clashes:
-        raise ParameterError(
-            f"refusing to move: {clashes[0]!r} already exists"
-            + (f" (and {len(clashes) - 1} more targets)" if len(clashes) > 1 else "")
-            + "; nothing was moved. Choose an empty --move-to folder, or move those files away first"
-        )
-    missing = [src for src, _dst in plan if not os.path.isfile(src)]
-    if missing:
-        raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    manifest_path = os.path.abspath(os.fspath(manifest)) if manifest is not None else os.path.join(
-        dest, f"lookalike-moves-{stamp}.json")
-    if os.path.lexists(manifest_path):
-        raise ParameterError(f"refusing to overwrite the existing manifest {manifest_path!r}; nothing was moved")
-    os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
-    moves: list[dict[str, str]] = []
-    done: list[tuple[str, str]] = []
-    try:
-        for src, dst in plan:
-            digest = _sha256(src)
-            _move_no_overwrite(src, dst)
-            moves.append({"from": src, "to": dst, "sha256": digest})
-            done.append((src, dst))
-    finally:
-        _write_manifest(manifest_path, moves, report.roots)
-    return MoveReport(tuple(done), manifest_path)
-
-
-def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
-    """Move the files listed in a manifest of :func:`move_duplicates` back where they came from.
-
-    A file is put back only when its original place is free and its SHA-256
-    still matches; anything else is left where it is and listed in
-    ``problems``. Nothing is deleted or overwritten. The manifest is kept.
-    """
-    path = os.fspath(manifest)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ParameterError(f"no such manifest: {path!r}") from None
-    except (OSError, ValueError) as exc:
-        raise ParameterError(f"cannot read the manifest {path!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT or not isinstance(data.get("moves"), list):
-        raise ParameterError(f"{path!r} is not a manifest written by lookalike duplicates --move-to")
-    restored: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for entry in reversed(data["moves"]):
-        try:
-            src, dst, digest = str(entry["from"]), str(entry["to"]), str(entry["sha256"])
-        except (KeyError, TypeError):
-            problems.append(f"a damaged entry in the manifest: {entry!r}")
-            continue
-        if os.path.lexists(src):
-            problems.append(f"{src}: something is already there; {dst} left where it is")
-        elif not os.path.isfile(dst):
-            problems.append(f"{dst}: no longer there; cannot put back {src}")
-        elif _sha256(dst) != digest:
-            problems.append(f"{dst}: changed since it was moved (SHA-256 differs); left where it is")
-        else:
-            try:
-                _move_no_overwrite(dst, src)
-            except OSError as exc:
-                problems.append(f"{dst}: cannot move back to {src}: {exc.strerror or exc}")
-                continue
-            restored.append((dst, src))
-    return MoveReport(tuple(restored), path, tuple(problems))

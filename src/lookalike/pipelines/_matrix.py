@@ -9,20 +9,21 @@ and left out; they never stop the run.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 
+from lookalike._json import json_number
 from lookalike.errors import LookalikeError, ParameterError
-from lookalike.io import DEFAULT_MAX_PIXELS
-from lookalike.pipelines._files import ImageFile, find_images
+from lookalike.io import DEFAULT_MAX_PIXELS, ImageFile, UnusableFile, find_images
+from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, single_threaded_opencv, worker_count
+from lookalike.pipelines._matrix_cache import cache_read, cache_write
 
 __all__ = [
     "DEFAULT_MATRIX_METHOD",
@@ -45,14 +46,13 @@ Progress: TypeAlias = Callable[[str, int, int], None]
 
 _RESIZE_WORDS = ("auto", "none", "first", "smaller", "larger")
 _SIZE_TEXT = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
-_CACHE_VERSION = 1
 _STAGES = ("listing", "read", "features", "compare")
 _RATIO = 0.75  # Lowe's ratio, compare_features' default
 
 
-@dataclass(frozen=True)
-class MatrixIssue:
-    """A file, or a pair, that could not be used; the run went on without it.
+class MatrixIssue(UnusableFile):
+    """:class:`lookalike.io.UnusableFile` of the matrix: a file, or a pair, that could not be used; the run
+    went on without it. Made as ``MatrixIssue(path, label, stage, reason, skipped=True, other=None)``.
 
     Attributes
     ----------
@@ -73,12 +73,12 @@ class MatrixIssue:
         The label of the second image, for a ``"compare"`` issue.
     """
 
-    path: str
     label: str
     stage: str
-    reason: str
-    skipped: bool = True
-    other: str | None = None
+
+    def __init__(self, path: str, label: str, stage: str, reason: str, skipped: bool = True,
+                 other: str | None = None) -> None:
+        super().__init__(path, reason, label, stage, skipped, other)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +111,15 @@ class PairScore:
     inliers: int | None = None
     error: str | None = None
     result: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``value`` null when the pair has none); ``matches``/``inliers`` for matching methods."""
+        out: dict[str, Any] = {"a": self.a, "b": self.b, "value": json_number(self.value)}
+        if self.matches is not None:
+            out["matches"], out["inliers"] = self.matches, self.inliers
+        if self.error is not None:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,6 +176,23 @@ class MatrixResult:
     features: list[Any] | None = field(default=None, repr=False)
     column_features: list[Any] | None = field(default=None, repr=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, naming its inputs: the measure, every file (label and path) of the rows and the
+        columns, the matrix (``null`` where a pair has no value, ``"inf"``/``"-inf"`` for infinities), the
+        pairs (most similar first) and the files that could not be used."""
+        out: dict[str, Any] = {
+            "measure": self.measure, "kind": self.kind, "higher_is_better": self.higher_is_better,
+            "square": self.square, "resize": self.resize,
+            "rows": [{"label": label, "path": path} for label, path in zip(self.labels, self.paths, strict=True)],
+        }
+        if not self.square:
+            out["columns"] = [{"label": label, "path": path}
+                              for label, path in zip(self.column_labels, self.column_paths, strict=True)]
+        out["values"] = [[json_number(float(v)) for v in row] for row in self.values]
+        out["pairs"] = [pair.to_dict() for pair in self.pairs]
+        out["errors"] = [issue.to_dict() for issue in self.errors]
+        return out
+
     @property
     def skipped(self) -> list[MatrixIssue]:
         """The files left out of the matrix."""
@@ -199,7 +225,7 @@ def similarity_matrix(
     recursive: bool = False,
     resize: str | tuple[int, int] = "auto",
     max_keypoints: int = 4000,
-    jobs: int | None = 1,
+    jobs: Jobs = 1,
     cache_dir: PathLike | None = None,
     keep_matches: bool = False,
     exclude: Iterable[PathLike] = (),
@@ -246,9 +272,10 @@ def similarity_matrix(
         as failed. Ignored by matching methods and histogram metrics.
     max_keypoints : int, keyword-only
         Keypoints kept per image (matching methods).
-    jobs : int or None, keyword-only
+    jobs : int, None or concurrent.futures.Executor, keyword-only
         Worker processes; ``None`` uses every available CPU; ``1`` (default)
-        runs in this process.
+        runs in this process; an executor (Ray, Dask, loky...) is used as it
+        is (:mod:`lookalike.parallel`).
     cache_dir : path, optional, keyword-only
         Keep each image's local features in this folder as ``.npz``, keyed by
         the file's path, size and modification time and the extraction
@@ -308,10 +335,7 @@ def similarity_matrix(
     """
     kind, name, higher_is_better, symmetric, needs_size = _resolve_measure(method, metric)
     fixed = _parse_resize(resize)
-    if jobs is None:
-        jobs = _available_cpus()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ParameterError(f"jobs must be a positive integer (or None for every CPU), got {jobs!r}")
+    jobs = check_jobs(jobs)
     if isinstance(max_keypoints, bool) or not isinstance(max_keypoints, int) or max_keypoints < 1:
         raise ParameterError(f"max_keypoints must be a positive integer, got {max_keypoints!r}")
     exclude = list(exclude)
@@ -331,32 +355,14 @@ def similarity_matrix(
         os.makedirs(plan.cache_dir, exist_ok=True)
 
     # 1. describe each distinct file once
-    unique = list(dict.fromkeys(f.path for f in (rows if square else rows + cols)))
-    prepared = _run_prepare(unique, plan, jobs=jobs, progress=progress)
-    labels_of = {f.path: f.label for f in (rows if square else rows + cols)}
-    items: dict[str, Any] = {}
-    for path, (item, stage, reason) in zip(unique, prepared, strict=True):
-        if item is None:
-            errors.append(MatrixIssue(path, labels_of[path], stage, reason))
-            continue
-        items[path] = item
-        if kind == "matching" and len(item) == 0:
-            errors.append(MatrixIssue(path, labels_of[path], "features",
-                                      "no keypoints found (a flat, blank or tiny image); it scores 0 "
-                                      "against every image", skipped=False))
+    items = _describe_files(rows if square else rows + cols, plan, jobs=jobs, progress=progress, errors=errors)
     rows = [f for f in rows if f.path in items]
     cols = rows if square else [f for f in cols if f.path in items]
 
     # 2. score the pairs
+    grid = _grid(len(rows), len(cols), square=square, both_ways=kind == "metric" and not symmetric)
     order = list(items)  # the worker-side index of each file
     index = {path: k for k, path in enumerate(order)}
-    if square:
-        if kind == "metric" and not symmetric:
-            grid = [(i, j) for j in range(len(rows)) for i in range(len(rows)) if i != j]
-        else:
-            grid = [(i, j) for j in range(len(rows)) for i in range(j)]
-    else:
-        grid = [(i, j) for j in range(len(cols)) for i in range(len(rows))]
     # grouped by column: a worker builds each column image's matching index once
     tasks = [(index[rows[i].path], index[cols[j].path]) for i, j in grid]
     scored = _run_pairs([items[p] for p in order], tasks, plan, jobs=jobs, progress=progress)
@@ -395,6 +401,35 @@ def similarity_matrix(
         features=features,
         column_features=column_features,
     )
+
+
+def _describe_files(files: Sequence[ImageFile], plan: _Plan, *, jobs: int | Executor, progress: Progress | None,
+                    errors: list[MatrixIssue]) -> dict[str, Any]:
+    """The features (or pixels) of each distinct file, by path; what could not be read goes to ``errors``."""
+    unique = list(dict.fromkeys(f.path for f in files))
+    prepared = _run_prepare(unique, plan, jobs=jobs, progress=progress)
+    labels_of = {f.path: f.label for f in files}
+    items: dict[str, Any] = {}
+    for path, (item, stage, reason) in zip(unique, prepared, strict=True):
+        if item is None:
+            errors.append(MatrixIssue(path, labels_of[path], stage, reason))
+            continue
+        items[path] = item
+        if plan.kind == "matching" and len(item) == 0:
+            errors.append(MatrixIssue(path, labels_of[path], "features",
+                                      "no keypoints found (a flat, blank or tiny image); it scores 0 "
+                                      "against every image", skipped=False))
+    return items
+
+
+def _grid(n_rows: int, n_cols: int, *, square: bool, both_ways: bool) -> list[tuple[int, int]]:
+    """The (row, column) cells to score, grouped by column: of a square matrix, the pairs below the
+    diagonal (every off-diagonal cell when the measure is not symmetric, ``both_ways``)."""
+    if not square:
+        return [(i, j) for j in range(n_cols) for i in range(n_rows)]
+    if both_ways:
+        return [(i, j) for j in range(n_rows) for i in range(n_rows) if i != j]
+    return [(i, j) for j in range(n_rows) for i in range(j)]
 
 
 # -- the measure --------------------------------------------------------------------------------
@@ -500,25 +535,13 @@ def _describe_resize(resize: str | tuple[int, int] | None) -> str | None:
 
 def _oriented_size(path: str) -> tuple[int, int] | None:
     """(width, height) after EXIF orientation, from the header only; None when unreadable."""
-    from lookalike.io import open_image
+    from lookalike.io import open_image, oriented_size
 
     try:
         with open_image(path) as image:
-            width, height = image.size
-            try:
-                orientation = image.getexif().get(0x0112, 1)
-            except (OSError, ValueError, SyntaxError):  # a damaged EXIF block
-                orientation = 1
+            return oriented_size(image)
     except LookalikeError:
         return None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def _available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 # -- stage 1: one description per image -------------------------------------------------------
@@ -528,7 +551,7 @@ def _prepare_one(path: str, plan: _Plan) -> tuple[Any, str, str]:
     from lookalike.io import load_image
 
     if plan.kind == "matching" and plan.cache_dir is not None:
-        cached = _cache_read(path, plan)
+        cached = cache_read(path, plan)
         if cached is not None:
             return cached, "", ""
     stage = "read"
@@ -541,7 +564,7 @@ def _prepare_one(path: str, plan: _Plan) -> tuple[Any, str, str]:
 
             item = extract_local(pixels, method=plan.name, max_keypoints=plan.max_keypoints)
             if plan.cache_dir is not None:
-                _cache_write(path, plan, item)
+                cache_write(path, plan, item)
             return item, "", ""
         if isinstance(plan.resize, tuple):
             pixels = _resize_to(pixels, plan.resize)
@@ -564,7 +587,9 @@ def _resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _run_prepare(paths: list[str], plan: _Plan, *, jobs: int, progress: Progress | None) -> list[tuple[Any, str, str]]:
+def _run_prepare(
+    paths: list[str], plan: _Plan, *, jobs: int | Executor, progress: Progress | None
+) -> list[tuple[Any, str, str]]:
     total = len(paths)
     if progress is not None:
         progress("features", 0, total)
@@ -576,7 +601,7 @@ def _run_prepare(paths: list[str], plan: _Plan, *, jobs: int, progress: Progress
                 progress("features", done, total)
         return results
     out: list[tuple[Any, str, str] | None] = [None] * total
-    with _pool(min(jobs, total), _init_prepare_worker, ()) as pool:
+    with process_pool(worker_count(jobs, total), initializer=_init_prepare_worker, preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
         futures = {pool.submit(_prepare_one, path, plan): k for k, path in enumerate(paths)}
@@ -628,8 +653,7 @@ class _PairScorer:
             return (math.nan, None, None, f"{type(exc).__name__}: {exc}", None)
 
     def _match(self, a: Any, b: Any, j: int) -> Any:
-        from lookalike.matching import compare_features
-        from lookalike.matching._match import prefers_flann
+        from lookalike.matching import compare_features, prefers_flann
 
         if prefers_flann(a, b):
             return self._match_flann(a, b, j)
@@ -642,8 +666,7 @@ class _PairScorer:
         :func:`lookalike.matching.match_descriptors`; verification and score by
         :func:`lookalike.matching.result_from_matches`, as ``compare_features`` does.
         """
-        from lookalike.matching import result_from_matches
-        from lookalike.matching._match import FlannIndex
+        from lookalike.matching import FlannIndex, result_from_matches
 
         if self._index is None or self._index[0] != j:
             self._index = (j, FlannIndex(b.descriptors))  # the trees compare_features builds for this image
@@ -661,25 +684,26 @@ def _score_chunk(tasks: list[tuple[int, int]]) -> list[_PairOut]:
     return [_worker_scorer.score(i, j) for i, j in tasks]
 
 
+def _score_chunk_carrying(items: list[Any], plan: _Plan, tasks: list[tuple[int, int]]) -> list[_PairOut]:
+    """:func:`_score_chunk` for a caller's executor, whose workers lookalike does not initialise."""
+    scorer = _PairScorer(items, plan)
+    return [scorer.score(i, j) for i, j in tasks]
+
+
 def _init_prepare_worker() -> None:
-    _single_threaded_opencv()
+    single_threaded_opencv()
 
 
 def _init_pair_worker(items: list[Any], plan: _Plan) -> None:
     global _worker_scorer
-    _single_threaded_opencv()
+    single_threaded_opencv()
     _worker_scorer = _PairScorer(items, plan)
 
 
-def _single_threaded_opencv() -> None:
-    """One OpenCV thread per worker process: the processes already fill the CPUs."""
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def _run_pairs(
-    items: list[Any], tasks: list[tuple[int, int]], plan: _Plan, *, jobs: int, progress: Progress | None
+    items: list[Any], tasks: list[tuple[int, int]], plan: _Plan, *, jobs: int | Executor, progress: Progress | None
 ) -> list[tuple[float, int | None, int | None, str | None, Any]]:
     total = len(tasks)
     if progress is not None:
@@ -693,14 +717,18 @@ def _run_pairs(
                 progress("pairs", done, total)
         return results
     # chunks small enough for an even spread and a live progress bar, large enough to be cheap
-    size = max(1, min(64, math.ceil(total / (jobs * 8))))
+    carried = isinstance(jobs, Executor)  # a caller's executor: every chunk carries the features
+    spread = jobs if isinstance(jobs, int) else available_cpus()
+    size = max(1, min(64 if not carried else 512, math.ceil(total / (spread * 8))))
     chunks = [tasks[k:k + size] for k in range(0, total, size)]
     out: list[Any] = [None] * len(chunks)
     done = 0
-    with _pool(min(jobs, len(chunks)), _init_pair_worker, (items, plan)) as pool:
+    with process_pool(worker_count(jobs, len(chunks)), initializer=_init_pair_worker, initargs=(items, plan),
+                      preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
-        futures = {pool.submit(_score_chunk, chunk): k for k, chunk in enumerate(chunks)}
+        futures = {(pool.submit(_score_chunk_carrying, items, plan, chunk) if carried
+                    else pool.submit(_score_chunk, chunk)): k for k, chunk in enumerate(chunks)}
         for future in as_completed(futures):
             k = futures[future]
             out[k] = future.result()
@@ -710,86 +738,4 @@ def _run_pairs(
     return [r for chunk in out for r in chunk]
 
 
-def _executor(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Any:
-    """A process pool whose workers never fork a parent that may run threads (OpenCV, a progress bar).
-
-    Where the platform has it, the "forkserver" start method is used with this
-    module, OpenCV and the matching code preloaded: the server imports them once
-    and every worker of every pool of the run is a cheap fork of it. Elsewhere
-    workers are spawned (each imports them again).
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context: Any = multiprocessing.get_context("forkserver")
-        # Only takes effect when this process starts its fork server; extends, never replaces.
-        from multiprocessing import forkserver
-
-        preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-        wanted = [m for m in _PRELOAD if m not in preload]
-        if wanted:
-            context.set_forkserver_preload(preload + wanted)
-    else:  # pragma: no cover - Windows
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
-
-
-@contextmanager
-def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Iterator[Any]:
-    """:func:`_executor` as a context that, on an error or Ctrl-C, cancels the queued work instead of finishing it."""
-    executor = _executor(workers, initializer, initargs)
-    try:
-        yield executor
-    except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
-
-
 _PRELOAD = ("cv2", "lookalike.pipelines._matrix", "lookalike.features", "lookalike.matching")
-
-
-# -- the on-disk feature cache ---------------------------------------------------------------------
-
-def _cache_path(path: str, plan: _Plan) -> str | None:
-    if plan.cache_dir is None:
-        return None
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    key = "\0".join([
-        str(_CACHE_VERSION), os.path.realpath(path), str(info.st_size), str(info.st_mtime_ns),
-        plan.name, str(plan.max_keypoints),
-    ])
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return os.path.join(plan.cache_dir, f"{plan.name}-{digest}.npz")
-
-
-def _cache_read(path: str, plan: _Plan) -> Any:
-    from lookalike.features import LocalFeatures
-
-    target = _cache_path(path, plan)
-    if target is None or not os.path.exists(target):
-        return None
-    try:
-        return LocalFeatures.from_npz(target)
-    except (OSError, ValueError, KeyError, EOFError):  # a damaged entry: extract again
-        return None
-
-
-def _cache_write(path: str, plan: _Plan, features: Any) -> None:
-    target = _cache_path(path, plan)
-    if target is None:
-        return
-    temporary = f"{target}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **features.to_arrays())
-        os.replace(temporary, target)
-    except OSError:  # a cache that cannot be written only costs time
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass

@@ -21,8 +21,8 @@ this one:
    files were indexed; :meth:`lookalike.index.Index.local_features`); an index built without
    them has them extracted from the files at query time, several times slower.
 
-The similarity comes from the evidence, three calibrated pieces of it (constants below, fitted by
-``benchmarks/calibrate_search.py``)::
+The similarity comes from the evidence, three calibrated pieces of it (constants in
+:mod:`lookalike.matching._similarity`, fitted by ``benchmarks/calibrate_search.py``)::
 
     z_hash   = A_HASH + B_HASH * max(0, HASH_MARGIN - hash_distance)
     z_cosine = A_COSINE + B_COSINE * cosine
@@ -49,17 +49,25 @@ similar": the embedding cosine of the query, mapped by a logistic fitted on labe
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
-import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from lookalike.errors import ImageReadError, LookalikeError, ParameterError
+from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in matching; named here as before
+    CALIBRATION,
+    HASH_MARGIN,
+    SEMANTIC_CALIBRATION,
+    copy_logit,
+    copy_similarity,
+    semantic_similarity,
+    similarity_from_logit,
+)
+from lookalike.pipelines._query import _as_list, _Query, _query_name, _read_query
+from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -80,42 +88,6 @@ __all__ = [
 
 #: The kinds of similarity :func:`search` computes.
 SEARCH_KINDS = ("copy", "semantic")
-
-# -- calibration constants (benchmarks/calibrate_search.py prints them; see CALIBRATION) -----------
-
-#: Hash distances below this many bits (of 64) count as evidence; unrelated photos sit near 32 and
-#: even 85% crops near 20, so only near-identical layouts score.
-HASH_MARGIN = 8
-A_HASH = -5.106
-B_HASH = 1.289
-A_COSINE = -17.217
-B_COSINE = 19.133
-A_VERIFY = -9.772
-B_VERIFY = 2.313
-A_SEMANTIC = -14.784
-B_SEMANTIC = 38.095
-
-#: Where the ``copy`` constants come from and what they give (``benchmarks/calibrate_search.py``).
-CALIBRATION: dict[str, Any] = {
-    "script": "benchmarks/calibrate_search.py",
-    "data": "39 Caltech-101 photos (3 per class of caltech101_13, seed 1) x 12 edits = 468 queries, against an "
-            "index of the 650 Caltech photos; every candidate of the pipeline (35,943), label = is the original",
-    "fit": "logistic regression per piece of evidence; verify intercept then lowered by 0.5 so that results "
-           ">= 0.70 reach 0.93 precision counting every non-original as wrong",
-    "precision_at_0.70": 0.940,
-    "originals_found_at_0.70": 0.867,
-    "precision_at_0.70_no_verify": 0.943,
-}
-
-#: Where the ``semantic`` constants come from and what they give.
-SEMANTIC_CALIBRATION: dict[str, Any] = {
-    "script": "benchmarks/calibrate_search.py",
-    "data": "Caltech-101, 13 classes (caltech101_13): all pairs of the course's train split (436 photos, "
-            "94,830 pairs), label = same class",
-    "fit": "logistic regression of same-class on the cosine; 0.70 at cosine 0.410",
-    "precision_at_0.70_train": 0.969,
-    "precision_at_0.70_test": 0.965,  # 214 test-split photos, 22,791 pairs
-}
 
 # -- candidate generation and verification settings -------------------------------------------------
 
@@ -203,7 +175,7 @@ class SearchResult:
     kind : str
         ``"copy"`` or ``"semantic"``.
     error : str or None
-        Why the query could not be answered (only with ``on_error="report"``); ``results`` is
+        Why the query could not be answered (only with ``on_error="record"``); ``results`` is
         then empty.
     """
 
@@ -233,182 +205,14 @@ class SearchResult:
         return data
 
 
-# -- the similarity functions ------------------------------------------------------------------------
-
-def _sigmoid(z: float) -> float:
-    if z == -math.inf:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-
-
-def _global_logit(hash_distance: float | None, cosine: float | None) -> float:
-    z = -math.inf
-    if hash_distance is not None:
-        z = A_HASH + B_HASH * max(0.0, HASH_MARGIN - float(hash_distance))
-    if cosine is not None:
-        z = max(z, A_COSINE + B_COSINE * float(cosine))
-    return z
-
-
-def _verify_logit(inliers: int, verified: bool) -> float:
-    if not verified or inliers <= 0:
-        return -math.inf
-    return A_VERIFY + B_VERIFY * math.log1p(inliers)
-
+# -- the evidence of one candidate ------------------------------------------------------------------
 
 def _logit(e: Evidence, *, use_verify: bool) -> float:
     if e.exact:
         return math.inf
-    z = _global_logit(e.hash_distance, e.cosine)
-    if use_verify:
-        z = max(z, _verify_logit(e.inliers, e.verified))
-    return z
+    return copy_logit(hash_distance=e.hash_distance, cosine=e.cosine, inliers=e.inliers if use_verify else 0,
+                      verified=e.verified and use_verify)
 
-
-def copy_similarity(
-    *, hash_distance: float | None = None, cosine: float | None = None, inliers: int = 0, verified: bool = False
-) -> float:
-    """The ``copy`` similarity in [0, 1] from the evidence about a pair of images.
-
-    See the module docstring for the formula and :data:`CALIBRATION` for what
-    0.70 means. Missing evidence (``None``) contributes nothing.
-
-    Parameters
-    ----------
-    hash_distance : float, optional, keyword-only
-        pHash Hamming distance in bits (of 64), least over the 8 rotations and flips.
-    cosine : float, optional, keyword-only
-        Embedding cosine.
-    inliers : int, keyword-only
-        Verified keypoint inliers.
-    verified : bool, keyword-only
-        Whether verification found a sane homography.
-
-    Examples
-    --------
-    >>> copy_similarity(hash_distance=0, cosine=0.95) > 0.9
-    True
-    >>> copy_similarity(hash_distance=30, cosine=0.6) < 0.1
-    True
-    """
-    z = max(_global_logit(hash_distance, cosine), _verify_logit(int(inliers), bool(verified)))
-    return _sigmoid(z)
-
-
-def semantic_similarity(cosine: float | np.ndarray) -> np.ndarray:
-    """The ``semantic`` similarity in [0, 1] from an embedding cosine (a fitted logistic; monotone).
-
-    Examples
-    --------
-    >>> float(semantic_similarity(1.0)) > float(semantic_similarity(0.5))
-    True
-    """
-    z = A_SEMANTIC + B_SEMANTIC * np.asarray(cosine, dtype=np.float64)
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-# -- queries -----------------------------------------------------------------------------------------
-
-@dataclass
-class _Query:
-    name: str
-    small: np.ndarray  # decoded as the index decodes (draft DECODE_SIZE): hashes and embedding
-    source: Any  # for the verification decode
-    data: bytes | None
-    sha256: str | None
-    _features: dict[bool, LocalFeatures] = field(default_factory=dict)
-    _pixels: np.ndarray | None = None
-    _locks: dict[Any, threading.Lock] = field(
-        default_factory=lambda: {key: threading.Lock() for key in ("pixels", False, True)}, repr=False)
-
-    def pixels(self) -> np.ndarray:
-        """The query decoded for verification, once (thread-safe)."""
-        with self._locks["pixels"]:
-            if self._pixels is None:
-                self._pixels = _verify_pixels(self.data if self.data is not None else self.source)
-            return self._pixels
-
-    def features(self, mirrored: bool) -> LocalFeatures:
-        """RootSIFT features of the query (or of its mirror image), computed once (thread-safe)."""
-        with self._locks[mirrored]:
-            if mirrored not in self._features:
-                pixels = self.pixels()
-                self._features[mirrored] = _extract(np.ascontiguousarray(pixels[:, ::-1]) if mirrored else pixels)
-            return self._features[mirrored]
-
-
-# The verification decode and keypoints are the index's (``lookalike.index._descriptors``), so a query
-# is verified with exactly what the index stores; imported on use to keep this module light.
-def _verify_pixels(source: Any) -> np.ndarray:
-    from lookalike.index._descriptors import verify_pixels
-
-    return verify_pixels(source)
-
-
-def _extract(pixels: np.ndarray) -> LocalFeatures:
-    from lookalike.index._descriptors import verify_features
-
-    return verify_features(pixels)
-
-
-def _extract_file(path: str | None) -> LocalFeatures | None:
-    """The verification keypoints of an indexed file read from disk (None when it cannot be read)."""
-    if path is None:
-        return None
-    try:
-        return _extract(_verify_pixels(path))
-    except (LookalikeError, OSError, ValueError):
-        return None  # moved or changed since it was indexed: no keypoint evidence
-
-
-def _query_name(source: Any, position: int) -> str:
-    if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
-    if isinstance(source, np.ndarray):
-        return f"<array {position}>"
-    return f"<image {position}>"
-
-
-def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
-    from lookalike.io import load_image
-
-    name = _query_name(source, position)
-    data: bytes | None = None
-    if isinstance(source, str | os.PathLike):
-        from lookalike.io._load import read_bytes
-
-        path = os.fspath(source)
-        data = read_bytes(path)
-        try:
-            small = load_image(data, draft=draft)
-        except ImageReadError as exc:
-            raise ImageReadError(path, exc.reason) from None
-    elif isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        small = load_image(data, draft=draft)
-    else:
-        small = load_image(source, draft=draft)
-    sha = hashlib.sha256(data).hexdigest() if data is not None else None
-    return _Query(name, small, source, data, sha)
-
-
-def _as_list(query_images: Any) -> list[Any]:
-    if isinstance(query_images, str | os.PathLike | bytes | bytearray | memoryview):
-        return [query_images]
-    if isinstance(query_images, np.ndarray):
-        return [query_images]
-    try:
-        from PIL import Image
-
-        if isinstance(query_images, Image.Image):
-            return [query_images]
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(query_images, Iterable):
-        return list(query_images)
-    raise ParameterError(
-        f"query_images must be a path, an image or a list of them, got {type(query_images).__name__}"
-    )
 
 
 # -- the engine --------------------------------------------------------------------------------------
@@ -429,9 +233,9 @@ class _Engine:
         specs = [s for s in (self.hash_spec, self.embed_spec) if s is not None]
         self.draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))
         self._embedder: Any = None
-        self._features: dict[int, LocalFeatures | None] = {}
+        self.keypoints = KeypointCache(index)  # the candidates' keypoints: stored, else extracted
         self._records: dict[int, Any] = {}
-        self.stored_keypoints = any(s.kind == "keypoints" for s in index.descriptors)
+        self.stored_keypoints = self.keypoints.stored
         self._pool: Any = None
 
     def close(self) -> None:
@@ -507,15 +311,7 @@ class _Engine:
 
     def candidates_features(self, ids: list[int]) -> dict[int, LocalFeatures | None]:
         """:meth:`candidate_features` of several files: one catalogue read for the stored ones."""
-        missing = [i for i in dict.fromkeys(ids) if i not in self._features]
-        if missing and self.stored_keypoints:
-            self._features.update(self.index.local_features(missing))
-            missing = [i for i in missing if i not in self._features]
-        if missing:
-            paths = self.index.paths(missing)
-            extracted = self._map(_extract_file, paths)  # decoding and SIFT release the GIL
-            self._features.update(zip(missing, extracted, strict=True))
-        return {i: self._features[i] for i in ids}
+        return self.keypoints.many(ids, map=self._map)  # extractions on the verification threads
 
     def verify(self, query: _Query, e: Evidence) -> Evidence:
         """Verify one candidate (see :meth:`verify_many`)."""
@@ -526,10 +322,9 @@ class _Engine:
 
         Each candidate gets exactly what :func:`lookalike.matching.compare_features` gives for the
         query's features and its own (brute-force ratio test, MAGSAC++); the ratio-test matches of
-        all candidates come from one matrix product a candidate (:func:`lookalike.matching._match.match_many`).
+        all candidates come from one matrix product a candidate
+        (:func:`~lookalike.pipelines._verifier.verify_candidates`).
         """
-        from lookalike.matching import result_from_matches
-
         theirs = self.candidates_features([e.id for e in candidates])
         out = list(candidates)
         todo: list[tuple[int, LocalFeatures]] = []
@@ -547,11 +342,7 @@ class _Engine:
             if not todo:
                 break
             ours = query.features(mirrored)
-            from lookalike.matching._match import match_many
-
-            matches = match_many(ours, [features for _j, features in todo])
-            results = self._map(lambda pair, ours=ours: result_from_matches(ours, pair[0], pair[1]),
-                                [(features, m) for (_j, features), m in zip(todo, matches, strict=True)])
+            results = verify_candidates(ours, [features for _j, features in todo], map=self._map)
             failed = []
             for (j, features), result in zip(todo, results, strict=True):
                 if result.verified:
@@ -580,7 +371,7 @@ class _Engine:
             scored = []
             for e in order:
                 z = _logit(e, use_verify=verify)
-                scored.append((1.0 if z == math.inf else _sigmoid(z), z, e))
+                scored.append((1.0 if z == math.inf else similarity_from_logit(z), z, e))
         scored.sort(key=lambda t: (-t[0], -t[1], -(t[2].cosine or 0.0), t[2].id))
         if self.kind == "copy":
             ties = self.tie_breaks(query, scored, top)
@@ -653,8 +444,8 @@ def _check(top: int, min_similarity: float, kind: str, shortlist: int, on_error:
         raise ParameterError(f"kind must be one of {', '.join(SEARCH_KINDS)}, got {kind!r}")
     if isinstance(shortlist, bool) or not isinstance(shortlist, int | np.integer) or shortlist < 0:
         raise ParameterError(f"shortlist must be a non-negative integer, got {shortlist!r}")
-    if on_error not in ("raise", "report"):
-        raise ParameterError(f"on_error must be 'raise' or 'report', got {on_error!r}")
+    if on_error not in ("raise", "record"):
+        raise ParameterError(f"on_error must be 'raise' or 'record', got {on_error!r}")
 
 
 def _open(index: Any) -> tuple[Index, bool]:
@@ -706,9 +497,10 @@ def search(
         milliseconds (decoding and embedding the query) instead of hundreds.
     shortlist : int, keyword-only
         Candidates verified with keypoints.
-    on_error : {"raise", "report"}, keyword-only
+    on_error : {"raise", "record"}, keyword-only
         A query that cannot be read raises :class:`~lookalike.errors.ImageReadError`
-        (default), or gives a result with ``error`` set and no results.
+        (default), or gives a result with ``error`` set and no results (``"record"``, as
+        :func:`compare_many`; ``"report"`` is its deprecated name).
 
     Returns
     -------
@@ -740,6 +532,12 @@ def search(
     >>> os.path.basename(result.results[0].path), result.results[0].similarity > 0.9
     ('1.png', True)
     """
+    if on_error == "report":
+        import warnings
+
+        warnings.warn('search(on_error="report") is deprecated; use on_error="record" (as compare_many)',
+                      DeprecationWarning, stacklevel=2)
+        on_error = "record"
     _check(top, min_similarity, kind, shortlist, on_error)
     sources = _as_list(query_images)
     opened, owned = _open(index)

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookalike.errors import ParameterError
-from lookalike.metrics import ssim
-from lookalike.metrics._util import check_pair, infer_data_range
+from lookalike.metrics import check_pair, infer_data_range, ssim
 
 __all__ = ["DiffAnalysis", "diff_analysis", "diff_image", "diff_regions"]
 

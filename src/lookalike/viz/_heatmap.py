@@ -102,15 +102,7 @@ def draw_heatmap(
         annotate = cell >= 40
     grid_h, grid_w = n_rows * cell, n_cols * cell
 
-    # the cells
-    t = np.clip((matrix - lo) / (hi - lo), 0.0, 1.0)
-    t = np.where(np.isposinf(matrix), 1.0, np.where(np.isneginf(matrix), 0.0, t))
-    if not higher_is_better:
-        t = 1.0 - t
-    missing = np.isnan(matrix)
-    levels = np.round(np.nan_to_num(t, nan=0.0) * 255).astype(np.uint8)
-    colours = _apply_colormap(levels, colormap)  # (R, C, 3) RGB
-    colours[missing] = _MISSING
+    colours = _cell_colours(matrix, lo, hi, higher_is_better=higher_is_better, colormap=colormap)
     grid = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
 
     # sizes of the parts around the grid
@@ -161,8 +153,30 @@ def draw_heatmap(
     if annotate:
         _annotate(canvas, matrix, colours, (left, top), cell)
 
-    # the colour bar: the more similar end at the top
-    bar_top = top
+    _colour_bar(canvas, (bar_x, top, bar_w, bar_h), colormap, ticks, ends, tick_scale=tick_scale, tick_h=tick_h)
+    return canvas
+
+
+def _cell_colours(matrix: np.ndarray, lo: float, hi: float, *, higher_is_better: bool, colormap: str) -> np.ndarray:
+    """(R, C, 3) RGB colour of each cell: the value's place in [lo, hi] (more similar at the colour map's
+    top end), infinities at the ends, NaN (no value) in the missing colour."""
+    t = np.clip((matrix - lo) / (hi - lo), 0.0, 1.0)
+    t = np.where(np.isposinf(matrix), 1.0, np.where(np.isneginf(matrix), 0.0, t))
+    if not higher_is_better:
+        t = 1.0 - t
+    levels = np.round(np.nan_to_num(t, nan=0.0) * 255).astype(np.uint8)
+    colours = _apply_colormap(levels, colormap)
+    colours[np.isnan(matrix)] = _MISSING
+    return colours
+
+
+def _colour_bar(canvas: np.ndarray, box: tuple[int, int, int, int], colormap: str, ticks: list[tuple[float, str]],
+                ends: tuple[str, str], *, tick_scale: float, tick_h: int) -> None:
+    """Draw the colour bar in ``box`` (x, y, width, height), the more similar end at the top, with its ticks
+    and the words at its ends."""
+    import cv2
+
+    bar_x, bar_top, bar_w, bar_h = box
     ramp = np.linspace(1.0, 0.0, bar_h)
     bar_levels = np.round(ramp * 255).astype(np.uint8)[:, None]
     bar = np.repeat(_apply_colormap(bar_levels, colormap), bar_w, axis=1)
@@ -176,7 +190,6 @@ def draw_heatmap(
     cv2.putText(canvas, ends[0], (bar_x, bar_top - tick_h // 2 - 8), _FONT, tick_scale, _INK, 1, cv2.LINE_AA)
     cv2.putText(canvas, ends[1], (bar_x, bar_top + bar_h + tick_h // 2 + tick_h + 8), _FONT, tick_scale, _INK, 1,
                 cv2.LINE_AA)
-    return canvas
 
 
 def _check_labels(labels: Sequence[str] | None, n: int, name: str) -> list[str] | None:

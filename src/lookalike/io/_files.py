@@ -17,10 +17,14 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lookalike.errors import ParameterError
+from lookalike.io._load import sniff_image_format
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "find_images", "sniff_image_format"]
+__all__ = [
+    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "UnusableFile", "find_images", "resolve_path",
+]
 
 #: File name suffixes (lower case) taken as images: the formats :func:`lookalike.io.load_image` decodes.
 IMAGE_SUFFIXES: frozenset[str] = frozenset({
@@ -29,8 +33,6 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({
 })
 
 _HEAD_BYTES = 32
-# ISO base media (HEIF/AVIF) brands, bytes 8..12 after "ftyp" at 4..8.
-_FTYP_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
 
 
 @dataclass(frozen=True)
@@ -51,22 +53,54 @@ class ImageFile:
 
 
 @dataclass(frozen=True)
-class RejectedFile:
-    """A file (or folder) that looked like it should hold images but could not be used.
+class UnusableFile:
+    """A file (or folder, or pair) that could not be used; the run went on without it.
+
+    The one type for it everywhere: folder listings, indexing reports, the matrix.
 
     Attributes
     ----------
     path : str
         The file or folder.
-    label : str
-        Its path relative to the folder searched (``/`` separators).
     reason : str
-        Why it was left out, in words a user can act on.
+        Why, in words a user can act on.
+    label : str or None
+        Its path relative to the folder searched (``/`` separators), where there is one.
+    stage : str or None
+        Where it failed: ``"listing"``, ``"index"``, and for the matrix ``"read"``,
+        ``"features"`` or ``"compare"`` (``other`` then names the second file).
+    skipped : bool
+        True when the file is left out of the result.
+    other : str or None
+        The label of the second image of a pair.
     """
 
     path: str
-    label: str
     reason: str
+    label: str | None = None
+    stage: str | None = None
+    skipped: bool = True
+    other: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the fields that are set."""
+        out: dict[str, Any] = {"path": self.path, "reason": self.reason}
+        for name in ("label", "stage", "other"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if not self.skipped:
+            out["skipped"] = False
+        return out
+
+
+class RejectedFile(UnusableFile):
+    """:class:`UnusableFile` of a folder listing, made as ``RejectedFile(path, label, reason)``
+    (the name of the type before there was one; ``stage`` is ``"listing"``)."""
+
+    label: str
+
+    def __init__(self, path: str, label: str, reason: str) -> None:
+        super().__init__(path, reason, label, "listing")
 
 
 @dataclass(frozen=True)
@@ -91,36 +125,15 @@ class ImageListing:
         return [f.label for f in self.images]
 
 
-def sniff_image_format(head: bytes) -> str | None:
-    """Name the image format from a file's first bytes (its magic number), or ``None``.
-
-    Only the formats lookalike decodes are recognised: JPEG, PNG, GIF, BMP,
-    TIFF, WebP, HEIF/HEIC, AVIF and the Netpbm family (PBM, PGM, PPM).
-
-    Examples
-    --------
-    >>> sniff_image_format(bytes.fromhex("89504e470d0a1a0a") + bytes(8))
-    'png'
-    >>> sniff_image_format(b"hello world") is None
-    True
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head.startswith(b"BM") and len(head) >= 14:
-        return "bmp"
-    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
-        return "tiff"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in _FTYP_BRANDS:
-        return "avif" if head[8:12] in (b"avif", b"avis") else "heif"
-    if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n#":
-        return "netpbm"
-    return None
+def resolve_path(path: str | os.PathLike[str]) -> str:
+    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
+    text = os.path.abspath(os.fspath(path))
+    try:
+        return os.path.realpath(text)
+    except ValueError:  # a NUL character: no file has that name, so none is indexed under it
+        return text
+    except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
+        return text
 
 
 def find_images(

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from lookalike.errors import ParameterError
+from lookalike.io import IMAGE_SUFFIXES, sniff_image_format
 from lookalike.pipelines import ImageListing, find_images
-from lookalike.pipelines._files import IMAGE_SUFFIXES, sniff_image_format
 
 
 def _png(path: Path, value: int = 0) -> Path:
@@ -25,18 +25,34 @@ def _labels(listing: ImageListing) -> list[str]:
     return listing.labels
 
 
-@pytest.mark.parametrize("fmt, suffix", [
-    ("PNG", ".png"), ("JPEG", ".jpg"), ("GIF", ".gif"), ("BMP", ".bmp"), ("TIFF", ".tif"),
-    ("WEBP", ".webp"), ("PPM", ".ppm"),
+@pytest.mark.parametrize("fmt, suffix, expected", [
+    ("PNG", ".png", "png"), ("JPEG", ".jpg", "jpeg"), ("GIF", ".gif", "gif"), ("BMP", ".bmp", "bmp"),
+    ("TIFF", ".tif", "tiff"), ("WEBP", ".webp", "webp"), ("PPM", ".ppm", "netpbm"),
 ])
-def test_every_format_pillow_writes_is_recognised_by_its_magic(tmp_path: Path, fmt: str, suffix: str) -> None:
+def test_every_format_pillow_writes_is_recognised_by_its_magic(
+    tmp_path: Path, fmt: str, suffix: str, expected: str
+) -> None:
     buffer = io.BytesIO()
     mode = "RGB" if fmt in ("JPEG", "PPM", "WEBP") else "L"
     Image.new(mode, (8, 8), 90).save(buffer, format=fmt)
-    assert sniff_image_format(buffer.getvalue()[:32]) is not None
+    assert sniff_image_format(buffer.getvalue()[:32]) == expected
     (tmp_path / f"x{suffix}").write_bytes(buffer.getvalue())
     assert _labels(find_images(tmp_path)) == [f"x{suffix}"]
     assert suffix in IMAGE_SUFFIXES
+
+
+@pytest.mark.parametrize("head, expected", [
+    (b"II*\x00" + bytes(12), "tiff"), (b"MM\x00*" + bytes(12), "tiff"),  # little- and big-endian TIFF
+    (b"II+\x00" + bytes(12), "tiff"),  # BigTIFF
+    (bytes(4) + b"ftypavif" + bytes(4), "avif"), (bytes(4) + b"ftypheic" + bytes(4), "heif"),
+    (bytes(4) + b"ftypmif1" + bytes(4), "heif"),
+    (b"GIF87a" + bytes(8), "gif"), (b"P5\n8 8\n255\n", "netpbm"),
+    (b"BM", None),  # too short for a BMP header
+    (b"RIFF\x00\x00\x00\x00WAVE", None),  # RIFF, but sound
+    (bytes(4) + b"ftypmp42" + bytes(4), None),  # ISO media, but a video brand
+])
+def test_the_sniffer_names_the_format_of_each_magic(head: bytes, expected: str | None) -> None:
+    assert sniff_image_format(head) == expected
 
 
 def test_non_images_are_rejected_with_a_reason_and_other_files_ignored(tmp_path: Path) -> None:
@@ -149,3 +165,21 @@ def test_an_empty_folder_gives_an_empty_listing(tmp_path: Path) -> None:
     listing = find_images(tmp_path)
     assert len(listing) == 0
     assert listing.rejected == []
+
+
+def test_every_file_that_could_not_be_used_is_one_type(tmp_path: Path) -> None:
+    from lookalike.index import FileError
+    from lookalike.io import UnusableFile
+    from lookalike.pipelines import MatrixIssue, similarity_matrix
+
+    (tmp_path / "text.jpg").write_text("this is not a jpeg\n")
+    _png(tmp_path / "a.png", 10)
+    _png(tmp_path / "b.png", 200)
+    [rejected] = find_images(tmp_path).rejected
+    [issue] = similarity_matrix(tmp_path, metric="mse").errors
+    for item in (rejected, issue, FileError(str(tmp_path / "text.jpg"), rejected.reason)):
+        assert isinstance(item, UnusableFile)
+        assert item.path == str(tmp_path / "text.jpg") and item.reason == rejected.reason
+    assert (rejected.label, rejected.stage) == (issue.label, issue.stage) == ("text.jpg", "listing")
+    assert isinstance(issue, MatrixIssue) and issue.to_dict() == {
+        "path": str(tmp_path / "text.jpg"), "reason": rejected.reason, "label": "text.jpg", "stage": "listing"}

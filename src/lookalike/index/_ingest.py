@@ -5,7 +5,7 @@ and are decoded once at a reduced size (JPEG DCT scaling to no less than
 64 x 64 for an index of hashes, 256 x 256 with the embedding: its 224 crop),
 and every global descriptor of the index is computed from that one decode;
 keypoints (``rootsift``) come from a second decode of the same bytes at
-about 512 pixels (:func:`lookalike.index._descriptors.describe_keypoints`)
+about 512 pixels (:func:`lookalike.index._keypoints.describe_keypoints`)
 and are committed with the file's other descriptors. Files are
 spread over worker processes in small chunks; the parent commits each chunk's
 results to the catalogue in one transaction as it arrives, so an interrupted
@@ -25,10 +25,12 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from lookalike.errors import LookalikeError, MissingDependencyError, ParameterError
-from lookalike.pipelines._files import IMAGE_SUFFIXES, find_images
+from lookalike.io import IMAGE_SUFFIXES, find_images
+from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
 
 if TYPE_CHECKING:
     from lookalike.index import Index, IndexReport
@@ -59,7 +61,7 @@ def build_index(
     descriptors: Iterable[str] | None = None,
     backend: str = "auto",
     recursive: bool = True,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     progress: Progress | None = None,
 ) -> tuple[Index, IndexReport]:
     """Index a folder: create the index (or resume / update an existing one) and fill it.
@@ -158,7 +160,7 @@ def update_index(
     folder: str | os.PathLike[str],
     *,
     recursive: bool = True,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     progress: Progress | None = None,
 ) -> IndexReport:
     """Bring ``index`` in line with ``folder``: add new images, re-index changed ones, drop deleted ones.
@@ -173,8 +175,9 @@ def update_index(
     folder : str or path-like
     recursive : bool, keyword-only
         Also index sub-folders (default).
-    jobs : int, optional, keyword-only
-        Worker processes; default every available CPU. 1 runs in this process.
+    jobs : int, None or concurrent.futures.Executor, keyword-only
+        Worker processes; default every available CPU. 1 runs in this process; an executor
+        (Ray, Dask, loky...) is used as it is (:mod:`lookalike.parallel`).
     progress : callable, optional, keyword-only
         ``progress("indexing", done, total)`` after each committed chunk.
 
@@ -194,7 +197,7 @@ def update_index(
 
     folder_text = os.fspath(folder)
     _check_folder(folder_text)
-    jobs = _check_jobs(jobs)
+    jobs = check_jobs(jobs)
     root = resolve_path(folder_text)
     listing = find_images(folder_text, recursive=recursive, exclude=[index.path])
     known = index.catalog.known(under=root)
@@ -246,7 +249,7 @@ def add_to_index(
     index: Index,
     paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     progress: Progress | None = None,
 ) -> IndexReport:
     """Index the given files (a folder stands for every image under it, recursively).
@@ -259,7 +262,7 @@ def add_to_index(
     from lookalike.index._catalog import FileResult
     from lookalike.index._index import FileError, resolve_path
 
-    jobs = _check_jobs(jobs)
+    jobs = check_jobs(jobs)
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     errors: list[FileError] = []
@@ -294,21 +297,6 @@ def add_to_index(
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-def _check_jobs(jobs: int | None) -> int:
-    if jobs is None:
-        return _available_cpus()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ParameterError(f"jobs must be a positive integer (or None for every CPU), got {jobs!r}")
-    return jobs
-
-
-def _available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
 
 def _unchanged(path: str, row: tuple[Any, ...] | None) -> bool:
     """Indexed without error, and the file's size and modification time are the same."""
@@ -368,7 +356,7 @@ def _no_images_message(folder: str, rejected: Sequence[Any], recursive: bool) ->
 # -- reading and describing files --------------------------------------------------------------------
 
 def _process(
-    index: Index, todo: list[str], known: set[str], *, jobs: int, progress: Progress | None
+    index: Index, todo: list[str], known: set[str], *, jobs: int | Executor, progress: Progress | None
 ) -> tuple[int, int, int, list[Any]]:
     """Describe ``todo`` (resolved paths) and commit the results chunk by chunk.
 
@@ -385,7 +373,7 @@ def _process(
     wants_embedding = any(spec.kind == "embedding" for spec in specs)
     wants_keypoints = any(spec.kind == "keypoints" for spec in specs)
     size = _CHUNK_EMBED if wants_embedding else _CHUNK_HASH
-    workers = min(jobs, max(1, -(-total // size)))
+    workers = worker_count(jobs, -(-total // size))
     if workers > 1:  # smaller chunks keep every worker busy to the end
         size = max(1, min(size, -(-total // (workers * 4))))
     chunks = [todo[i : i + size] for i in range(0, total, size)]
@@ -407,18 +395,21 @@ def _process(
             progress("indexing", done, total)
 
     spec_data = [spec.to_json() for spec in specs]
-    if workers <= 1:
+    if workers <= 1 and not isinstance(jobs, Executor):
         embedder = _make_embedder(None) if wants_embedding else None
         for chunk in chunks:
             commit(_describe_chunk(chunk, spec_data, embedder=embedder))
         return added, changed, done, errors
     if wants_embedding:
         _check_embedding_available()
-    threads = max(1, _available_cpus() // workers)
-    with _executor(workers, threads if wants_embedding or wants_keypoints else 0) as pool:
+    # a caller's executor (its workers may be on other machines) keeps its libraries' own thread counts
+    own = not isinstance(jobs, Executor)
+    threads = max(1, available_cpus() // workers) if own and (wants_embedding or wants_keypoints) else 0
+    with process_pool(jobs if isinstance(jobs, Executor) else workers, initializer=_init_worker,
+                      initargs=(threads,), preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
-        futures = [pool.submit(_describe_chunk, chunk, spec_data) for chunk in chunks]
+        futures = [pool.submit(_describe_chunk, chunk, spec_data, threads=threads) for chunk in chunks]
         for future in as_completed(futures):
             commit(future.result())
     return added, changed, done, errors
@@ -434,7 +425,7 @@ def _check_embedding_available() -> None:
     """Fail before starting workers when the embedding cannot be computed at all."""
     import importlib.util
 
-    from lookalike.features._embed import weights_path
+    from lookalike.features import weights_path
 
     if importlib.util.find_spec("onnxruntime") is None:
         raise MissingDependencyError(
@@ -453,35 +444,20 @@ def _init_worker(threads: int) -> None:
     _worker_threads = threads
 
 
-def _executor(workers: int, threads: int) -> Any:
-    """Worker processes that never fork a parent with threads: forkserver where available, else spawn."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context: Any = multiprocessing.get_context("forkserver")
-        # The server imports these once; every worker is a cheap fork of it. Only takes effect when this
-        # process starts its fork server; extends (never replaces) what others asked to preload.
-        from multiprocessing import forkserver
-
-        preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-        wanted = [m for m in _PRELOAD if m not in preload]
-        if wanted:
-            context.set_forkserver_preload(preload + wanted)
-    else:  # pragma: no cover - Windows
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(threads,))
-
-
-_PRELOAD = ("lookalike.pipelines._indexing", "lookalike.index._descriptors", "lookalike.features._hash", "scipy.fft")
+_PRELOAD = ("lookalike.index._ingest", "lookalike.index._descriptors", "lookalike.features._hash", "scipy.fft")
 
 
 def _describe_chunk(
-    paths: Sequence[str], spec_data: Sequence[dict[str, Any]], *, embedder: Any = None
+    paths: Sequence[str], spec_data: Sequence[dict[str, Any]], *, embedder: Any = None, threads: int | None = None
 ) -> list[FileResult]:
-    """Read, decode and describe a chunk of files; one result per path, in order."""
+    """Read, decode and describe a chunk of files; one result per path, in order.
+
+    ``threads``: this worker's share of the CPUs (set by the pool's initializer, or carried by the task for an
+    executor lookalike did not initialise).
+    """
     global _worker_embedder
+    if threads is not None:
+        _init_worker(threads)
     from lookalike.index._descriptors import DescriptorSpec, describe_pixels
 
     all_specs = [DescriptorSpec.from_json(d) for d in spec_data]
@@ -512,7 +488,7 @@ def _describe_chunk(
 
 def _describe_keypoints(result: FileResult, data: bytes | None, specs: Sequence[Any]) -> None:
     """Add the keypoint BLOBs of a file (decoded again from its bytes), or record why they failed."""
-    from lookalike.index._descriptors import describe_keypoints
+    from lookalike.index._keypoints import describe_keypoints
 
     for spec in specs:
         try:
@@ -540,7 +516,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     """The file's identity (size, time, SHA-256, size in pixels), its decoded pixels (None on error) and
     its bytes (with ``keep_data``)."""
     from lookalike.index._catalog import FileResult
-    from lookalike.io import load_image, open_image
+    from lookalike.io import load_image, open_image, oriented_size
 
     result = FileResult(path)
     data = b""
@@ -573,9 +549,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     # A folder run must outlive any one file, whatever the decoder raises on it.
     try:
         with open_image(data) as image:
-            width, height = image.size
-            orientation = _exif_orientation(image)
-        result.width, result.height = (height, width) if orientation >= 5 else (width, height)
+            result.width, result.height = oriented_size(image)
         pixels = load_image(data, draft=draft)
     except LookalikeError as exc:
         result.error = getattr(exc, "reason", None) or str(exc)
@@ -589,14 +563,6 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _exif_orientation(image: Any) -> int:
-    try:
-        value = image.getexif().get(0x0112, 1)
-    except Exception:  # an unreadable EXIF block: viewers show the image as stored
-        return 1
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _os_reason(exc: OSError) -> str:

@@ -1,0 +1,169 @@
+"""The ``copy`` and ``semantic`` similarity models: calibrated constants and formulas, written once.
+
+Search ranks its candidates with them and duplicates scores its pairs with
+them, one pair at a time (:func:`copy_similarity`) or over arrays
+(:func:`global_similarity`), and inverts them to know how far the hash alone
+reaches (:func:`hash_reach`)::
+
+    z_hash   = A_HASH + B_HASH * max(0, HASH_MARGIN - hash_distance)
+    z_cosine = A_COSINE + B_COSINE * cosine
+    z_verify = A_VERIFY + B_VERIFY * log(1 + inliers)               (verified pairs only)
+    similarity = 1 / (1 + exp(-max(z_hash, z_cosine, z_verify)))
+
+Each line is a logistic regression fitted by ``benchmarks/calibrate_search.py``
+(:data:`CALIBRATION`); what 0.70 means is stated in :func:`lookalike.search`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "A_COSINE", "A_HASH", "A_SEMANTIC", "A_VERIFY", "B_COSINE", "B_HASH", "B_SEMANTIC", "B_VERIFY", "CALIBRATION",
+    "HASH_MARGIN", "SEMANTIC_CALIBRATION", "copy_logit", "copy_similarity", "global_logit", "global_similarity",
+    "hash_reach", "semantic_similarity", "sigmoid", "verify_logit",
+]
+
+# -- calibration constants (benchmarks/calibrate_search.py prints them; see CALIBRATION) -----------
+
+#: Hash distances below this many bits (of 64) count as evidence; unrelated photos sit near 32 and
+#: even 85% crops near 20, so only near-identical layouts score.
+HASH_MARGIN = 8
+A_HASH = -5.106
+B_HASH = 1.289
+A_COSINE = -17.217
+B_COSINE = 19.133
+A_VERIFY = -9.772
+B_VERIFY = 2.313
+A_SEMANTIC = -14.784
+B_SEMANTIC = 38.095
+
+#: Where the ``copy`` constants come from and what they give (``benchmarks/calibrate_search.py``).
+CALIBRATION: dict[str, Any] = {
+    "script": "benchmarks/calibrate_search.py",
+    "data": "39 Caltech-101 photos (3 per class of caltech101_13, seed 1) x 12 edits = 468 queries, against an "
+            "index of the 650 Caltech photos; every candidate of the pipeline (35,943), label = is the original",
+    "fit": "logistic regression per piece of evidence; verify intercept then lowered by 0.5 so that results "
+           ">= 0.70 reach 0.93 precision counting every non-original as wrong",
+    "precision_at_0.70": 0.940,
+    "originals_found_at_0.70": 0.867,
+    "precision_at_0.70_no_verify": 0.943,
+}
+
+#: Where the ``semantic`` constants come from and what they give.
+SEMANTIC_CALIBRATION: dict[str, Any] = {
+    "script": "benchmarks/calibrate_search.py",
+    "data": "Caltech-101, 13 classes (caltech101_13): all pairs of the course's train split (436 photos, "
+            "94,830 pairs), label = same class",
+    "fit": "logistic regression of same-class on the cosine; 0.70 at cosine 0.410",
+    "precision_at_0.70_train": 0.969,
+    "precision_at_0.70_test": 0.965,  # 214 test-split photos, 22,791 pairs
+}
+
+# -- the similarity functions ------------------------------------------------------------------------
+
+def sigmoid(z: float) -> float:
+    """The logistic function, exact at the ends: a log-odds to a similarity in [0, 1]."""
+    if z == -math.inf:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def global_logit(hash_distance: float | None, cosine: float | None) -> float:
+    z = -math.inf
+    if hash_distance is not None:
+        z = A_HASH + B_HASH * max(0.0, HASH_MARGIN - float(hash_distance))
+    if cosine is not None:
+        z = max(z, A_COSINE + B_COSINE * float(cosine))
+    return z
+
+
+def verify_logit(inliers: int, verified: bool) -> float:
+    if not verified or inliers <= 0:
+        return -math.inf
+    return A_VERIFY + B_VERIFY * math.log1p(inliers)
+
+
+def copy_logit(
+    *, hash_distance: float | None = None, cosine: float | None = None, inliers: int = 0, verified: bool = False
+) -> float:
+    """The log-odds behind :func:`copy_similarity` (``-inf`` without evidence): what ranks candidates."""
+    return max(global_logit(hash_distance, cosine), verify_logit(int(inliers), bool(verified)))
+
+
+def copy_similarity(
+    *, hash_distance: float | None = None, cosine: float | None = None, inliers: int = 0, verified: bool = False
+) -> float:
+    """The ``copy`` similarity in [0, 1] from the evidence about a pair of images.
+
+    See the module docstring for the formula and :data:`CALIBRATION` for what
+    0.70 means. Missing evidence (``None``) contributes nothing.
+
+    Parameters
+    ----------
+    hash_distance : float, optional, keyword-only
+        pHash Hamming distance in bits (of 64), least over the 8 rotations and flips.
+    cosine : float, optional, keyword-only
+        Embedding cosine.
+    inliers : int, keyword-only
+        Verified keypoint inliers.
+    verified : bool, keyword-only
+        Whether verification found a sane homography.
+
+    Examples
+    --------
+    >>> copy_similarity(hash_distance=0, cosine=0.95) > 0.9
+    True
+    >>> copy_similarity(hash_distance=30, cosine=0.6) < 0.1
+    True
+    """
+    return sigmoid(copy_logit(hash_distance=hash_distance, cosine=cosine, inliers=inliers, verified=verified))
+
+
+def semantic_similarity(cosine: float | np.ndarray) -> np.ndarray:
+    """The ``semantic`` similarity in [0, 1] from an embedding cosine (a fitted logistic; monotone).
+
+    Examples
+    --------
+    >>> float(semantic_similarity(1.0)) > float(semantic_similarity(0.5))
+    True
+    """
+    z = A_SEMANTIC + B_SEMANTIC * np.asarray(cosine, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def global_similarity(distance: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+    """:func:`copy_similarity` without verification, over arrays of pairs (float64, same shape).
+
+    ``distance`` < 0 and ``cosine`` NaN mark missing evidence (``None`` for one pair).
+
+    >>> import numpy as np
+    >>> s = global_similarity(np.array([0, -1]), np.array([np.nan, 0.95]))
+    >>> bool(np.allclose(s, [copy_similarity(hash_distance=0), copy_similarity(cosine=0.95)]))
+    True
+    """
+    z = np.full(distance.shape, -np.inf)
+    has_hash = distance >= 0
+    z[has_hash] = A_HASH + B_HASH * np.maximum(0.0, HASH_MARGIN - distance[has_hash])
+    has_cosine = ~np.isnan(cosine)
+    z[has_cosine] = np.maximum(z[has_cosine], A_COSINE + B_COSINE * cosine[has_cosine])
+    with np.errstate(over="ignore"):
+        return np.where(np.isinf(z) & (z < 0), 0.0, 1.0 / (1.0 + np.exp(-z)))
+
+
+def hash_reach(min_similarity: float) -> int:
+    """The inverse of the hash term: the largest hash distance (bits) whose evidence alone reaches
+    ``min_similarity``; -1 when none does (``min_similarity`` >= 1 or beyond the margin).
+
+    >>> d = hash_reach(0.85)
+    >>> copy_similarity(hash_distance=d) >= 0.85 > copy_similarity(hash_distance=d + 1)
+    True
+    """
+    if min_similarity >= 1.0:
+        return -1
+    z = math.log(min_similarity / (1.0 - min_similarity))
+    reach = math.floor(HASH_MARGIN - (z - A_HASH) / B_HASH + 1e-9)
+    return int(min(HASH_MARGIN - 1, reach)) if reach >= 0 else -1

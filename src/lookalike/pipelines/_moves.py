@@ -1,0 +1,180 @@
+"""Moving duplicates away, safely, and putting them back.
+
+:func:`move_duplicates` never deletes and never overwrites: each non-keeper of a
+:class:`~lookalike.pipelines.DuplicateReport` is moved to a destination folder
+under its path relative to the folder searched, a manifest (JSON: from, to,
+SHA-256) records every move, and :func:`undo_moves` puts the files back from it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lookalike.errors import ParameterError
+from lookalike.pipelines._duplicates import _under
+
+if TYPE_CHECKING:
+    from lookalike.pipelines._duplicates import DuplicateReport
+
+__all__ = ["MoveReport", "move_duplicates", "undo_moves"]
+
+_MANIFEST_FORMAT = "lookalike-moves"
+
+
+@dataclass(frozen=True)
+class MoveReport:
+    """What :func:`move_duplicates` or :func:`undo_moves` did."""
+
+    moved: tuple[tuple[str, str], ...] = ()
+    manifest: str | None = None
+    problems: tuple[str, ...] = field(default=())
+
+
+# -- moving --------------------------------------------------------------------------------------------
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _move_no_overwrite(src: str, dst: str) -> None:
+    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    try:
+        os.link(src, dst)  # fails if dst exists: no window in which a file could be replaced
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
+            shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.fsync(writer.fileno())
+        shutil.copystat(src, dst)
+    os.unlink(src)
+
+
+def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]) -> None:
+    data = {"format": _MANIFEST_FORMAT, "version": 1,
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "roots": list(roots), "moves": moves,
+            "undo": f"lookalike duplicates --undo {path}"}
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def move_duplicates(
+    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
+) -> MoveReport:
+    """Move every non-keeper of ``report`` into ``destination``, keeping its path relative to its folder.
+
+    Nothing is deleted and nothing is overwritten: if any target already
+    exists, or a file changed since it was indexed (its SHA-256 differs), no
+    file is moved and :class:`~lookalike.errors.ParameterError` names it. The
+    manifest (default ``destination/lookalike-moves-<time>.json``) lists
+    ``from``, ``to`` and ``sha256`` of every move, and is written even if a
+    move fails part-way; :func:`undo_moves` reverses it.
+
+    In a two-folder report only files of the second folder are moved.
+
+    Returns
+    -------
+    MoveReport
+    """
+    dest = os.path.abspath(os.fspath(destination))
+    plan: list[tuple[str, str]] = []
+    for group in report.groups:
+        for member in group.members:
+            root = report.roots[member.root] if member.root < len(report.roots) else ""
+            if len(report.roots) == 2 and member.root != 1:
+                continue
+            relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
+                member.path.lstrip(os.sep))
+            plan.append((member.path, os.path.join(dest, relative)))
+    for src, _dst in plan:
+        if _under(dest, src):
+            raise ParameterError(f"cannot move {src!r} into a folder inside itself")
+    targets = [dst for _src, dst in plan]
+    if len(set(targets)) != len(targets):
+        raise ParameterError("two files would be moved to the same place; move the groups of each folder separately")
+    clashes = [dst for dst in targets if os.path.lexists(dst)]
+    if clashes:
+        raise ParameterError(
+            f"refusing to move: {clashes[0]!r} already exists"
+            + (f" (and {len(clashes) - 1} more targets)" if len(clashes) > 1 else "")
+            + "; nothing was moved. Choose an empty --move-to folder, or move those files away first"
+        )
+    missing = [src for src, _dst in plan if not os.path.isfile(src)]
+    if missing:
+        raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    manifest_path = os.path.abspath(os.fspath(manifest)) if manifest is not None else os.path.join(
+        dest, f"lookalike-moves-{stamp}.json")
+    if os.path.lexists(manifest_path):
+        raise ParameterError(f"refusing to overwrite the existing manifest {manifest_path!r}; nothing was moved")
+    os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
+    moves: list[dict[str, str]] = []
+    done: list[tuple[str, str]] = []
+    try:
+        for src, dst in plan:
+            digest = _sha256(src)
+            _move_no_overwrite(src, dst)
+            moves.append({"from": src, "to": dst, "sha256": digest})
+            done.append((src, dst))
+    finally:
+        _write_manifest(manifest_path, moves, report.roots)
+    return MoveReport(tuple(done), manifest_path)
+
+
+def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
+    """Move the files listed in a manifest of :func:`move_duplicates` back where they came from.
+
+    A file is put back only when its original place is free and its SHA-256
+    still matches; anything else is left where it is and listed in
+    ``problems``. Nothing is deleted or overwritten. The manifest is kept.
+    """
+    path = os.fspath(manifest)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise ParameterError(f"no such manifest: {path!r}") from None
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"cannot read the manifest {path!r}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT or not isinstance(data.get("moves"), list):
+        raise ParameterError(f"{path!r} is not a manifest written by lookalike duplicates --move-to")
+    restored: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for entry in reversed(data["moves"]):
+        try:
+            src, dst, digest = str(entry["from"]), str(entry["to"]), str(entry["sha256"])
+        except (KeyError, TypeError):
+            problems.append(f"a damaged entry in the manifest: {entry!r}")
+            continue
+        if os.path.lexists(src):
+            problems.append(f"{src}: something is already there; {dst} left where it is")
+        elif not os.path.isfile(dst):
+            problems.append(f"{dst}: no longer there; cannot put back {src}")
+        elif _sha256(dst) != digest:
+            problems.append(f"{dst}: changed since it was moved (SHA-256 differs); left where it is")
+        else:
+            try:
+                _move_no_overwrite(dst, src)
+            except OSError as exc:
+                problems.append(f"{dst}: cannot move back to {src}: {exc.strerror or exc}")
+                continue
+            restored.append((dst, src))
+    return MoveReport(tuple(restored), path, tuple(problems))
