@@ -41,7 +41,8 @@ def test_json_is_the_documented_object(graf: tuple[str, str]) -> None:
     assert code == 0, err
     assert err == ""
     payload = json.loads(out)
-    assert list(payload) == ["method", "keypoints", "matches", "inliers", "homography", "similarity"]
+    assert list(payload) == ["method", "keypoints", "matches", "inliers", "homography", "similarity",
+                             "similarity_scale"]
     expected = match(*graf).to_dict()
     assert payload == json.loads(json.dumps(expected))
     assert payload["method"] == "rootsift"
@@ -87,7 +88,8 @@ def test_unverified_text_says_why(tmp_path: Path, graf: tuple[str, str]) -> None
     assert "  verified    no: too few matches to verify: 0 (need 10)" in out.splitlines()
     code, out, _ = run("match", str(flat), graf[0], "--json")
     assert json.loads(out) == {"method": "rootsift", "keypoints": [0, json.loads(out)["keypoints"][1]],
-                               "matches": 0, "inliers": 0, "homography": None, "similarity": 0.0}
+                               "matches": 0, "inliers": 0, "homography": None, "similarity": 0.0,
+                               "similarity_scale": "inliers"}
 
 
 def test_draw_writes_the_picture(tmp_path: Path, graf: tuple[str, str]) -> None:

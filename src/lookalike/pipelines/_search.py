@@ -186,14 +186,20 @@ class SearchResult:
     error: str | None = None
 
     def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
-        """``{"query": ..., "results": [{"path": ..., "similarity": ...}, ...]}`` (the JSON Lines form)."""
+        """``{"query": ..., "similarity_scale": ..., "results": [{"path": ..., "similarity": ...}, ...]}``.
+
+        The JSON Lines form. ``similarity_scale`` is ``"calibrated-copy"`` or
+        ``"calibrated-semantic"``: the calibrated similarity of the module docstring
+        (>= 0.70: right in >= 90% / 80% of cases on the calibration set), not the
+        inlier score of :func:`lookalike.pipelines.match` (``"inliers"``).
+        """
         rows: list[dict[str, Any]] = []
         for i, hit in enumerate(self.results):
             row: dict[str, Any] = {"path": hit.path, "similarity": round(float(hit.similarity), 6)}
             if evidence:
                 row["evidence"] = self.evidence[i].to_dict()
             rows.append(row)
-        data: dict[str, Any] = {"query": self.query, "results": rows}
+        data: dict[str, Any] = {"query": self.query, "similarity_scale": f"calibrated-{self.kind}", "results": rows}
         if self.error is not None:
             data["error"] = self.error
         return data
