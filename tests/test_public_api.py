@@ -76,6 +76,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "CLASSIFY_METHODS", "DEFAULT_K", "DEFAULT_METRIC_SIZE", "UNKNOWN", "ClassifyResult", "Evaluation",
         "KNNClassifier", "LabelledSet", "LogisticClassifier", "Neighbour", "Prediction", "classify", "evaluate",
         "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
+        "Alignment", "align_pair",
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.web": frozenset({

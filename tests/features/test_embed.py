@@ -458,3 +458,27 @@ def test_preprocess_is_the_centre_crop_scaled_to_minus_one_one(embedder: Embedde
     np.testing.assert_array_equal(x, (255 - 127) / 128)
     dark = embedder.preprocess([np.zeros((10, 10, 3), np.uint8)])
     np.testing.assert_array_equal(dark, -127 / 128)
+
+
+def test_the_embedding_writes_nothing_under_home(cache: Path, weights: Path, tmp_path: Path) -> None:
+    """onnxruntime's official builds write a device id and a telemetry queue under
+    ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ as soon as they load; lookalike turns
+    that off. A fresh process with HOME pointed at an empty folder embeds two real
+    photos, and the folder stays empty (the model cache is LOOKALIKE_CACHE_DIR)."""
+    import os
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+    env.update(HOME=str(home), LOOKALIKE_CACHE_DIR=str(cache))
+    code = (
+        "from skimage import data\n"
+        "from lookalike.features import Embedder\n"
+        "vectors = Embedder(threads=1).embed([data.astronaut(), data.coffee()])\n"
+        "print(vectors.shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                         timeout=300).stdout
+    assert out.strip() == "(2, 1280)"
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
+    assert any(cache.glob("efficientnet-lite0-*.onnx"))  # lookalike's own cache went where it was told

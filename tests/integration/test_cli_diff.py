@@ -138,3 +138,24 @@ def test_grey_against_colour_is_compared_and_bit_depths_must_agree(gates: tuple[
 def test_help_lists_diff() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "diff" in out
+
+
+def test_align_diffs_a_rotated_crop_of_the_edited_copy(gates: tuple[str, str], tmp_path: Path) -> None:
+    from PIL import Image
+
+    copy = tmp_path / "reposted.png"  # the edited copy cropped to 80% and turned by 90 degrees
+    Image.open(gates[1]).convert("RGB").crop((45, 30, 285, 270)).rotate(90, expand=True).save(copy)
+    code, out, err = run("diff", gates[0], str(copy), "--out", str(tmp_path / "d.png"), "--align", "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["size"] == [300, 300] and payload["aligned"]["inliers"] >= 30
+    assert payload["aligned"]["overlap"] == pytest.approx(0.64, abs=0.02)
+    assert 0.5 < payload["aligned"]["compared"] < payload["aligned"]["overlap"]
+    [region] = payload["regions"]
+    assert 45 <= region["x"] and region["x"] + region["w"] <= 285 and 30 <= region["y"]
+    code, out, _err = run("diff", gates[0], str(copy), "--out", str(tmp_path / "d.png"), "--align")
+    assert code == 0 and "  aligned  B onto A: " in out and "% of A compared (the rest is not covered by B)" in out
+    # without --align the sizes differ; --align with --resize is refused
+    code, _out, err = run("diff", gates[0], str(copy), "--out", str(tmp_path / "d.png"), "--align",
+                          "--resize", "first")
+    assert code == 2 and "leave out --resize" in err

@@ -66,7 +66,8 @@ def test_json_lines_one_object_per_query(indexed: tuple[Path, Path], queries: Pa
     objects = [json.loads(line) for line in out.splitlines()]
     assert [o["query"] for o in objects] == [str(queries / "cat mirrored.jpg"), str(queries / "coffee-q20.jpg")]
     for o in objects:
-        assert set(o) == {"query", "kind", "results"} and o["kind"] == "copy"
+        assert set(o) == {"query", "kind", "similarity_scale", "results"} and o["kind"] == "copy"
+        assert o["similarity_scale"] == "calibrated-copy"
         # SearchResult.to_dict(): the document the web API returns too (there without path), with the full path
         assert o["results"] and all(set(r) == {"id", "name", "path", "similarity", "evidence"}
                                     and 0.7 <= r["similarity"] <= 1 for r in o["results"])
@@ -82,14 +83,18 @@ def test_no_verify_and_semantic(indexed: tuple[Path, Path], queries: Path) -> No
         assert Path(json.loads(out)["results"][0]["path"]).name == "coffee.jpg"
 
 
-def test_an_unreadable_query_is_one_error_line_and_exit_2(indexed: tuple[Path, Path], queries: Path) -> None:
+def test_an_unreadable_query_is_one_error_line_the_others_are_answered(
+        indexed: tuple[Path, Path], queries: Path) -> None:
     _folder, index = indexed
     code, out, err = run(str(queries / "broken.jpg"), str(queries / "coffee-q20.jpg"), "--index", str(index),
                          "--json", "-k", "1")
-    assert code == 2
+    assert code == 0  # the job ran: the unreadable query is listed, the other answered (the README's rule)
     assert err.count("\n") == 1 and err.startswith("lookalike: error: cannot read image") and "broken.jpg" in err
     [answered] = [json.loads(line) for line in out.splitlines()]
     assert answered["query"].endswith("coffee-q20.jpg")
+    # every query failed: exit 2
+    code, out, err = run(str(queries / "broken.jpg"), "--index", str(index), "-k", "1")
+    assert code == 2 and out == "" and "broken.jpg" in err
 
 
 def test_search_a_folder_without_an_index(indexed: tuple[Path, Path], queries: Path, tmp_path: Path) -> None:
@@ -119,6 +124,6 @@ def test_errors(indexed: tuple[Path, Path], queries: Path, tmp_path: Path) -> No
     code, _out, err = run(str(queries / "coffee-q20.jpg"), "--index", str(tmp_path / "nowhere"))
     assert code == 2 and err.count("\n") == 1 and "no index" in err
     code, _out, err = run(str(queries / "coffee-q20.jpg"), "--index", str(index), "--min-similarity", "150%")
-    assert code == 2 and "between 0 and 1" in err
+    assert code == 2 and "a fraction from 0 to 1 (0.7) or a percentage from 0% to 100% (70%)" in err
     code, _out, err = run(str(queries / "coffee-q20.jpg"), "--index", str(index), "--top", "0")
     assert code == 2

@@ -126,5 +126,5 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "text": (_text, ("not an image", "text")),
     "pdf": (_pdf, ("not an image", "PDF")),
     "random-bytes": (_random, ("not a recognised image format",)),
-    "bomb": (_bomb, ("20000x20000", "max_pixels")),
+    "bomb": (_bomb, ("20000x20000", "decompression-bomb guard")),
 }

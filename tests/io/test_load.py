@@ -411,7 +411,8 @@ def test_bomb_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(ImageReadError) as info:
         load_image(path)
     message = str(info.value)
-    assert "20000x20000" in message and f"max_pixels={DEFAULT_MAX_PIXELS:,}" in message
+    assert "20000x20000" in message and f"the limit of {DEFAULT_MAX_PIXELS:,} pixels" in message
+    assert "max_pixels=None" in message
     assert str(path) in message
 
 
@@ -426,13 +427,13 @@ def test_max_pixels_is_the_only_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_small_max_pixels_refuses_an_ordinary_image(png_file: Path) -> None:
-    with pytest.raises(ImageReadError, match=r"128x128 = 16,384 pixels exceeds max_pixels=16,383"):
+    with pytest.raises(ImageReadError, match=r"128x128 = 16,384 pixels exceeds the limit of 16,383 pixels"):
         load_image(png_file, max_pixels=128 * 128 - 1)
     assert load_image(png_file, max_pixels=128 * 128).shape == (128, 128, 3)
 
 
 def test_max_pixels_applies_to_pil_images(rgb: np.ndarray) -> None:
-    with pytest.raises(ImageReadError, match="max_pixels=100"):
+    with pytest.raises(ImageReadError, match="the limit of 100 pixels"):
         load_image(Image.fromarray(rgb), max_pixels=100)
 
 
@@ -546,3 +547,16 @@ def test_array_of_wrong_shape_or_type(array: np.ndarray) -> None:
 def test_invalid_options_are_parameter_errors(png_file: Path, options: dict[str, object]) -> None:
     with pytest.raises(ParameterError):
         load_image(png_file, **options)  # type: ignore[arg-type]
+
+
+def test_a_path_with_a_nul_character_is_an_image_read_error(png_file: Path, tmp_path: Path) -> None:
+    """The operating system refuses such a name with a bare ValueError ("embedded null byte")."""
+    from lookalike.pipelines import compare, match
+
+    bad = str(tmp_path / "x\0.png")
+    for call in (lambda: load_image(bad), lambda: open_image(bad).__enter__(), lambda: compare(png_file, bad),
+                 lambda: match(png_file, bad)):
+        with pytest.raises(ImageReadError) as info:
+            call()
+        assert info.value.source == repr(bad) and "NUL character" in info.value.reason
+        assert str(info.value).startswith(f"cannot read image {bad!r}: ")

@@ -243,7 +243,7 @@ def test_convention_reaches_ssim_only() -> None:
 
 
 def test_max_pixels_reaches_the_loader(files: dict[str, Path]) -> None:
-    with pytest.raises(ImageReadError, match="max_pixels=100"):
+    with pytest.raises(ImageReadError, match="exceeds the limit of 100 pixels"):
         compare(files["original"], files["noisy"], metrics="mse", max_pixels=100)
 
 

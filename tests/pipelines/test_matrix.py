@@ -209,7 +209,11 @@ def test_no_readable_image_gives_an_empty_matrix_with_the_errors(folder: Path, t
 
 def test_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no images here")
-    with pytest.raises(ParameterError, match=r"no images found in .*--recursive"):
+    with pytest.raises(ParameterError, match=r"no images found in '[^']*'$"):  # no sub-folder: no hint
+        similarity_matrix(tmp_path)
+    (tmp_path / "sub").mkdir()
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "sub" / "black.png")
+    with pytest.raises(ParameterError, match=r"its sub-folders hold 1 image: pass recursive=True$"):
         similarity_matrix(tmp_path)
     with pytest.raises(ParameterError, match="list of paths is empty"):
         similarity_matrix([])

@@ -1,8 +1,9 @@
 """The ``lookalike`` command: one subcommand a module, each writing to injected streams.
 
 ``main(argv, stdout=..., stderr=...)`` returns the exit code, so tests read
-exactly what a user sees. Exit codes: 0 success, 1 a negative answer where a
-command defines one, 2 bad input or usage (one line on stderr, no traceback).
+exactly what a user sees. Exit codes (the README's rule): 0 when the job ran,
+even with some files skipped and listed; 2 when nothing usable was given or
+every item failed (one line on stderr, no traceback); 1 an internal error.
 """
 
 from lookalike.cli._main import main

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from lookalike.cli._search import _positive_int, _similarity
+from lookalike.cli._options import similarity as _similarity
+from lookalike.cli._search import _positive_int
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _confidence(text: str) -> float:
-    """``0.6``, ``60%`` or ``60``: read as a similarity is (``lookalike search --min-similarity``)."""
+    """``0.6`` or ``60%``: read as a similarity is (``lookalike search --min-similarity``)."""
     try:
         return _similarity(text)
     except argparse.ArgumentTypeError:

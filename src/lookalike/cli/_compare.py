@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any, TextIO
 
-from lookalike.io import DEFAULT_MAX_PIXELS
+from lookalike.cli._options import add_max_pixels_option
 from lookalike.metrics import SSIM_CONVENTIONS, get_metric, metric_names
 from lookalike.pipelines import DEFAULT_METRICS, RESIZE_CHOICES, Comparison, compare, resolve_metrics
 
@@ -32,23 +32,9 @@ def register(subparsers: Any) -> None:
                         help="what to do when the images differ in size (default: none = error)")
     parser.add_argument("--data-range", type=float, default=None,
                         help="dynamic range of float images (inferred for 8/16-bit files)")
-    parser.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
-                        help=f"refuse images larger than N pixels, read from the header before decoding "
-                        f"(default: {DEFAULT_MAX_PIXELS}; 'none' for no limit)")
+    add_max_pixels_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
-
-
-def _max_pixels(text: str) -> int | None:
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from lookalike.cli._options import add_max_pixels_option
 from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.errors import ParameterError
 from lookalike.io import load_image
@@ -33,12 +34,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", "-o", required=True, help="picture to write (.png, .jpg, .webp, ...)")
     parser.add_argument("--resize", choices=RESIZE_CHOICES, default="none",
                         help="what to do when the images differ in size (default: none = error)")
+    parser.add_argument("--align", action="store_true",
+                        help="first warp B onto A with the homography `lookalike match` verifies, so that a "
+                        "cropped, scaled or rotated copy shows its edits, not the crop; the part of A that B does "
+                        "not cover is not compared (hatched in the picture; JSON: aligned.overlap)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="local SSIM below which a region counts as different (default: 0.5)")
     parser.add_argument("--min-area", type=int, default=None,
                         help="smallest region reported, in pixels (default: image area / 2000, at least 16)")
     parser.add_argument("--panel-size", type=int, default=512,
                         help="longest side of each panel in the picture, in pixels (default: 512)")
+    add_max_pixels_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -49,24 +55,40 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     target = Path(args.out)
     check_picture_path(target, option="--out", example="diff.png")
-    pixels0 = load_image(args.a, mode="auto")
-    pixels1 = load_image(args.b, mode="auto")
+    pixels0 = load_image(args.a, mode="auto", max_pixels=args.max_pixels)
+    pixels1 = load_image(args.b, mode="auto", max_pixels=args.max_pixels)
     pixels0, pixels1 = harmonise_pair(pixels0, pixels1, labels=(args.a, args.b))
-    pixels0, pixels1 = resize_pair(pixels0, pixels1, args.resize, labels=(args.a, args.b))
+    aligned = None
+    if args.align:
+        if args.resize != "none":
+            raise ParameterError("--align brings B onto A's pixels itself; leave out --resize")
+        from lookalike.pipelines import align_pair
+
+        aligned = align_pair(pixels0, pixels1)
+        pixels1 = aligned.image
+    else:
+        pixels0, pixels1 = resize_pair(pixels0, pixels1, args.resize, labels=(args.a, args.b))
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-    result = diff_analysis(pixels0, pixels1, threshold=threshold, min_area=args.min_area)
+    result = diff_analysis(pixels0, pixels1, threshold=threshold, min_area=args.min_area,
+                           valid=None if aligned is None else aligned.overlap)
     data_range = float(np.iinfo(pixels0.dtype).max)
     picture = render_diff(pixels0, pixels1, result, data_range=data_range,
-                          labels=(os.path.basename(args.a), os.path.basename(args.b)),
+                          labels=(os.path.basename(args.a),
+                                  os.path.basename(args.b) + (" (aligned to A)" if aligned is not None else "")),
                           panel_size=_panel_size(args.panel_size))
     write_picture(target, picture, option="--out", example="diff.png")
 
     height, width = pixels0.shape[:2]
     if args.json:
-        out.write(json.dumps(result.to_dict(a=args.a, b=args.b, out=str(target)), allow_nan=False) + "\n")
+        out.write(json.dumps(result.to_dict(a=args.a, b=args.b, out=str(target), aligned=aligned),
+                             allow_nan=False) + "\n")
         return 0
     count = len(result.regions)
     out.write(f"{args.a}  vs  {args.b}  ({describe_shape((height, width))})\n")
+    if aligned is not None:
+        share = float(result.valid.mean()) if result.valid is not None else 1.0
+        out.write(f"  aligned  B onto A: {aligned.match.n_inliers} inliers; {share:.0%} of A compared "
+                  "(the rest is not covered by B)\n")
     out.write(f"  ssim     {result.score:.6f}   (higher = more similar)\n")
     out.write(f"  regions  {count}   (local SSIM < {result.threshold:g})\n")
     for x, y, w, h in result.regions:

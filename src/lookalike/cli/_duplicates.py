@@ -7,11 +7,12 @@ import csv
 import json
 from typing import Any, TextIO
 
+from lookalike.cli._options import cli_message, similarity
 from lookalike.errors import ParameterError
 
 
 def register(subparsers: Any) -> None:
-    from lookalike.cli._search import _positive_int, _similarity
+    from lookalike.cli._search import _positive_int
 
     parser = subparsers.add_parser(
         "duplicates",
@@ -23,14 +24,16 @@ def register(subparsers: Any) -> None:
             "member's similarity to it. With DIR_B: only the images of DIR_B that duplicate an image of DIR "
             "(the reference, never moved). Nothing on disk changes unless --move-to is given; then the "
             "non-keepers are moved there (never deleted, never overwriting anything) with a manifest that "
-            "--undo reverses. Exit code 0, or 2 on an error."
+            "--undo reverses. Exit code 0, also with unreadable files skipped (each is listed); 2 on an error "
+            "or when no file could be read."
         ),
     )
     parser.add_argument("folders", nargs="*", metavar="DIR", help="the folder to search; a second one: DIR_B")
     parser.add_argument("--index", "-i", metavar="IDX", default=None,
                         help="build or update this index for the folder(s) and keep it (default: a temporary one)")
-    parser.add_argument("--min-similarity", "-s", type=_similarity, default=None, metavar="S",
-                        help="duplicates from this copy similarity: 0.85 or 85%% (default: 85%%)")
+    parser.add_argument("--min-similarity", "-s", type=similarity, default=None, metavar="S",
+                        help="duplicates from this copy similarity: a fraction from 0 to 1 (0.85) or a percentage "
+                        "from 0%% to 100%% (85%%) (default: 85%%)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="decide from the hash and the embedding only: faster, misses most crops")
     parser.add_argument("--max-verify", type=_budget, default=None, metavar="N",
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}\n")
         for problem in undone.problems:
             err.write(f"lookalike: not put back: {problem}\n")
-        return 2 if undone.problems else 0
+        return 2 if undone.problems and not undone.moved else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
     from lookalike.cli._progress import ProgressBar
@@ -93,7 +96,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
                                  progress=progress, max_verify=budget, recursive=args.recursive)
     for item in report.errors:
-        err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
+        err.write(f"lookalike: skipped {item.path}: {cli_message(item.reason, args)}\n")
+    if report.files == 0 and report.errors:
+        err.write(f"lookalike: error: none of the {len(report.errors)} image files could be read; nothing to "
+                  "compare\n")
+        return 2
     if report.unverified:
         err.write(f"lookalike: note: {report.unverified} plausible pair{'s' if report.unverified != 1 else ''} "
                   f"left unverified (budget {budget} verifications); crops and rotated copies among them may be "

@@ -8,12 +8,14 @@ never mistaken for images); ``add``, ``remove`` and ``info`` need ``--index``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
 from typing import Any, TextIO
 
 from lookalike.cli._engine import add_engine_options, engine_jobs
+from lookalike.cli._options import cli_message
 from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 
@@ -32,7 +34,10 @@ def register(subparsers: Any) -> None:
             "changed files."
         ),
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    # the actions write help and usage errors to the streams of this main() call, as every parser does
+    kind: Any = type(parser)
+    make: Any = functools.partial(kind, stdout=parser.stdout, stderr=parser.stderr)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=make)
     actions.required = True
 
     build = actions.add_parser("build", help="index a folder (creating the index, or resuming / updating it)",
@@ -61,14 +66,20 @@ def register(subparsers: Any) -> None:
     _common(update)
     update.set_defaults(run=run_update)
 
-    add = actions.add_parser("add", help="index files (a folder adds every image under it)")
+    add = actions.add_parser(
+        "add", help="index files (a folder adds every image under it)",
+        description="Add image files to an existing index (a folder stands for every image under it); files "
+        "already indexed and unchanged are skipped, changed ones are read again. Unreadable files are listed.")
     add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     _index_option(add, required=True)
     add.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
     add_engine_options(add)
     add.set_defaults(run=run_add)
 
-    remove = actions.add_parser("remove", help="drop files from the index (nothing on disk is touched)")
+    remove = actions.add_parser(
+        "remove", help="drop files from the index (nothing on disk is touched)",
+        description="Drop files from an index (a folder drops every file indexed under it); the files on disk are "
+        "not touched. A path that is not in the index is named; exit code 2 when none of the paths was.")
     remove.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to drop")
     _index_option(remove, required=True)
     remove.set_defaults(run=run_remove)
@@ -89,7 +100,10 @@ def register(subparsers: Any) -> None:
                      "default: the exported index's own kind, the embedded store where it was Milvus)")
     imp.set_defaults(run=run_import)
 
-    info = actions.add_parser("info", help="counts, descriptors, format version, size on disk")
+    info = actions.add_parser(
+        "info", help="counts, descriptors, format version, size on disk",
+        description="Describe an index: where it is, its format version and who wrote it, how many images it "
+        "holds and how many files could not be read, its descriptors and vector stores, its size on disk.")
     _index_option(info, required=True)
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=run_info)
@@ -130,9 +144,9 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                     progress=progress)
     with index:
         verb = "updated" if existed else "built"
-        _summary(report, time.perf_counter() - started, out, err, verb=verb)
+        _summary(report, time.perf_counter() - started, out, err, args, verb=verb)
         out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
-    return 0
+    return _exit_code(report, err)
 
 
 def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -144,9 +158,9 @@ def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with Index.open(path) as index:
         with engine_jobs(args) as jobs, ProgressBar(err) as progress:
             report = index.update(args.folder, recursive=args.recursive, jobs=jobs, progress=progress)
-        _summary(report, time.perf_counter() - started, out, err, verb="updated")
+        _summary(report, time.perf_counter() - started, out, err, args, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
-    return 0
+    return _exit_code(report, err)
 
 
 def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -157,17 +171,25 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with Index.open(args.index) as index:
         with engine_jobs(args) as jobs, ProgressBar(err) as progress:
             report = index.add(args.paths, jobs=jobs, progress=progress)
-        _summary(report, time.perf_counter() - started, out, err, verb="updated")
+        _summary(report, time.perf_counter() - started, out, err, args, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images)\n")
-    return 0
+    return _exit_code(report, err)
 
 
 def run_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from lookalike.index import Index
 
     with Index.open(args.index) as index:
+        held = index.held(args.paths)
         count = index.remove(args.paths)
         out.write(f"removed {count} file{'s' if count != 1 else ''} from the index; {len(index)} images left\n")
+    for path, n in zip(args.paths, held, strict=True):
+        if n == 0:
+            what = "no file under it is in the index" if os.path.isdir(path) else "it is not in the index"
+            err.write(f"lookalike: not removed: {path}: {what} {args.index}\n")
+    if count == 0:
+        err.write("lookalike: error: none of the paths given was in the index\n")
+        return 2
     return 0
 
 
@@ -249,7 +271,15 @@ def _size(n: int) -> str:
     return f"{value:.1f} TB"  # pragma: no cover
 
 
-def _summary(report: Any, elapsed: float, out: TextIO, err: TextIO, *, verb: str) -> None:
+def _exit_code(report: Any, err: TextIO) -> int:
+    """0 when the run indexed (or found current) any file; 2 when every file it read failed."""
+    if report.errors and report.added + report.changed + report.unchanged == 0:
+        err.write(f"lookalike: error: none of the {len(report.errors)} image files could be indexed\n")
+        return 2
+    return 0
+
+
+def _summary(report: Any, elapsed: float, out: TextIO, err: TextIO, args: argparse.Namespace, *, verb: str) -> None:
     errors = len(report.errors)
     out.write(
         f"{verb} in {elapsed:.1f} s: {report.added} added, {report.changed} changed, {report.removed} removed, "
@@ -258,6 +288,6 @@ def _summary(report: Any, elapsed: float, out: TextIO, err: TextIO, *, verb: str
     if errors:
         err.write(f"lookalike: {errors} file{'s' if errors != 1 else ''} could not be indexed:\n")
         for item in report.errors[:_LISTED_ERRORS]:
-            err.write(f"  {item.path}: {item.reason}\n")
+            err.write(f"  {item.path}: {cli_message(item.reason, args)}\n")
         if errors > _LISTED_ERRORS:
             err.write(f"  ... and {errors - _LISTED_ERRORS} more\n")

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from lookalike.cli._options import cli_message, record_options
 from lookalike.errors import LookalikeError
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
@@ -52,6 +53,7 @@ def build_parser(*, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     subparsers.required = True
     for name in _COMMANDS:
         importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
+    record_options(parser)
     return parser
 
 
@@ -62,13 +64,14 @@ def main(
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     parser = build_parser(stdout=out, stderr=err)
+    args = None
     try:
         args = parser.parse_args(argv)
         return int(args.run(args, out, err))
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else 2
     except LookalikeError as exc:
-        err.write(f"lookalike: error: {exc}\n")
+        err.write(f"lookalike: error: {cli_message(str(exc), args)}\n")
         return 2
     except KeyboardInterrupt:
         err.write("lookalike: interrupted\n")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from lookalike.cli._options import add_max_pixels_option
 from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.features import LOCAL_METHODS
 from lookalike.io import load_image
@@ -19,7 +20,10 @@ def register(subparsers: Any) -> None:
         help="match keypoints between two images and verify they show the same thing",
         description="Match local features (RootSIFT by default) with Lowe's ratio test, verify them with "
         "MAGSAC++ and score the evidence in [0, 1]. The homography maps pixel coordinates (x, y, 1) "
-        "of A onto B.",
+        "of A onto B. The similarity is the inlier scale (JSON: \"similarity_scale\": \"inliers\"): "
+        "1 - 2^(-(n - 8) / 10) of the n verified inliers, 0.5 at 18; it is not calibrated and is not the "
+        "percentage of `lookalike search` (\"calibrated-copy\"), which weighs the hash and the embedding too: "
+        "a rotated crop can read 0.80 here and 34% there.",
     )
     parser.add_argument("a", help="first image (A)")
     parser.add_argument("b", help="second image (B)")
@@ -39,6 +43,7 @@ def register(subparsers: Any) -> None:
                         help="write a side-by-side picture of the matches (.png, .jpg, .webp, ...)")
     parser.add_argument("--show-outliers", action="store_true",
                         help="with --draw, also draw the matches that disagree with the model (red)")
+    add_max_pixels_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -49,8 +54,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = None if args.draw is None else Path(args.draw)
     if target is not None:
         check_picture_path(target, option="--draw", example="matches.png")
-    image0 = load_image(args.a)
-    image1 = load_image(args.b)
+    image0 = load_image(args.a, max_pixels=args.max_pixels)
+    image1 = load_image(args.b, max_pixels=args.max_pixels)
     result = match(image0, image1, method=args.method, ratio=args.ratio, verify=args.verify,
                    model=args.model, max_keypoints=args.max_keypoints, affine_fallback=args.affine,
                    names=(args.a, args.b))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from lookalike.cli._engine import add_engine_options, engine_jobs
+from lookalike.cli._options import add_max_pixels_option, cli_message
 from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 from lookalike.pipelines import MatrixResult, similarity_matrix
@@ -77,6 +78,7 @@ def register(subparsers: Any) -> None:
                         help=f"most similar pairs printed (default {_TOP}; 0 prints none)")
     parser.add_argument("--json", action="store_true",
                         help="print the result as one JSON object instead of the summary (the files are written too)")
+    add_max_pixels_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -95,13 +97,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             method=args.method, metric=args.metric, recursive=args.recursive, resize=args.resize,
             max_keypoints=args.max_keypoints, jobs=jobs,
             cache_dir=os.path.join(out_dir, "cache") if args.cache else None,
-            keep_matches=args.draw_matches, exclude=[out_dir], progress=progress,
+            keep_matches=args.draw_matches, exclude=[out_dir], progress=progress, max_pixels=args.max_pixels,
         )
         elapsed = time.perf_counter() - started
         os.makedirs(out_dir, exist_ok=True)
-        written = [_write_errors(result, os.path.join(out_dir, "errors.csv"))]
+        written = [_write_errors(result, os.path.join(out_dir, "errors.csv"), args)]
         if result.values.size == 0:
-            _report_issues(result, out_dir, err)
+            _report_issues(result, out_dir, err, args)
             err.write(
                 f"lookalike: error: none of the image files could be read; see "
                 f"{os.path.join(out_dir, 'errors.csv')}\n"
@@ -114,11 +116,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             folder = os.path.join(out_dir, "matches")
             count = _draw_all(result, folder, jobs=args.jobs, progress=progress)
             written.append(f"{folder}{os.sep} ({count} pictures)")
-    _report_issues(result, out_dir, err)
+    _report_issues(result, out_dir, err, args)
     if args.json:
         out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
     else:
         _summary(result, args, elapsed, written, out)
+    if result.pairs and all(pair.error is not None for pair in result.pairs):
+        err.write(f"lookalike: error: every one of the {len(result.pairs)} pairs failed; see "
+                  f"{os.path.join(out_dir, 'errors.csv')}\n")
+        return 2
     return 0
 
 
@@ -159,13 +165,13 @@ def _write_pairs(result: MatrixResult, path: str) -> str:
     return path
 
 
-def _write_errors(result: MatrixResult, path: str) -> str:
+def _write_errors(result: MatrixResult, path: str, args: argparse.Namespace) -> str:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "other", "stage", "skipped", "reason", "path"])
         for issue in result.errors:
             writer.writerow([issue.label, issue.other or "", issue.stage, "yes" if issue.skipped else "no",
-                             issue.reason, issue.path])
+                             cli_message(issue.reason, args), issue.path])
     return path
 
 
@@ -291,7 +297,7 @@ def _draw_chunk(chunk: list[tuple[str, str, Any, Any, str]]) -> int:
 
 # -- terminal output -----------------------------------------------------------------------------
 
-def _report_issues(result: MatrixResult, out_dir: str, err: TextIO) -> None:
+def _report_issues(result: MatrixResult, out_dir: str, err: TextIO, args: argparse.Namespace) -> None:
     errors_csv = os.path.join(out_dir, "errors.csv")
     if result.resize not in (None, "none"):
         if re.match(r"^\d+x\d+$", result.resize or ""):
@@ -307,7 +313,7 @@ def _report_issues(result: MatrixResult, out_dir: str, err: TextIO) -> None:
         err.write(f"lookalike: {len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped "
                   f"(listed in {errors_csv}):\n")
         for issue in skipped[:_LISTED_ISSUES]:
-            err.write(f"  {issue.label}: {issue.reason}\n")
+            err.write(f"  {issue.label}: {cli_message(issue.reason, args)}\n")
         if len(skipped) > _LISTED_ISSUES:
             err.write(f"  ... and {len(skipped) - _LISTED_ISSUES} more\n")
     blank = [e.label for e in result.errors if e.stage == "features" and not e.skipped]
@@ -318,7 +324,8 @@ def _report_issues(result: MatrixResult, out_dir: str, err: TextIO) -> None:
     failed = [e for e in result.errors if e.stage == "compare"]
     if failed:
         err.write(f"lookalike: {len(failed)} pair{'s' if len(failed) != 1 else ''} could not be compared "
-                  f"(listed in {errors_csv}), e.g. {failed[0].label} vs {failed[0].other}: {failed[0].reason}\n")
+                  f"(listed in {errors_csv}), e.g. {failed[0].label} vs {failed[0].other}: "
+                  f"{cli_message(failed[0].reason, args)}\n")
 
 
 def _summary(result: MatrixResult, args: argparse.Namespace, elapsed: float, written: list[str], out: TextIO) -> None:

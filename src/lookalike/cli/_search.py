@@ -8,6 +8,7 @@ import os
 import tempfile
 from typing import Any, TextIO
 
+from lookalike.cli import _options
 from lookalike.errors import ParameterError
 
 
@@ -21,10 +22,13 @@ def register(subparsers: Any) -> None:
             "recoloured, captioned); candidates from the perceptual hash and the deep embedding, verified with "
             "keypoints; at 70% or more, results are true copies or the same object in at least 90% of cases "
             "on the calibration set. --kind semantic: the same kind of thing (embedding only; at 70% or more, "
-            "the same class in at least 80% of cases on Caltech-101). Without --index, the last argument is a "
+            "the same class in at least 80% of cases on Caltech-101). This percentage is a calibrated scale "
+            "(JSON: \"similarity_scale\": \"calibrated-copy\" or \"calibrated-semantic\"); it is not the "
+            "similarity of `lookalike match` (\"inliers\"), which scores only the keypoint evidence: a rotated "
+            "crop can read 34% here and 0.80 there. Without --index, the last argument is a "
             "folder: it is indexed into a temporary index, deleted afterwards (for repeated searches build one "
-            "with `lookalike index build DIR`). Exit code 0, or 2 when a query cannot be read (the others are "
-            "still answered) or the index cannot be used."
+            "with `lookalike index build DIR`). Exit code 0, also when some queries cannot be read (each is "
+            "listed, the others answered); 2 when every query fails or the index cannot be used or holds no images."
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="QUERY",
@@ -32,16 +36,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--index", "-i", metavar="IDX", default=None, help="the index folder to search")
     parser.add_argument("--top", "-k", type=_positive_int, default=10, metavar="K",
                         help="results per query, at most (default: 10)")
-    parser.add_argument("--min-similarity", "-s", type=_similarity, default=0.0, metavar="S",
-                        help="leave out results below this similarity: 0.7 or 70%% (default: 0, show the top K)")
+    parser.add_argument("--min-similarity", "-s", type=_options.similarity, default=0.0, metavar="S",
+                        help="leave out results below this similarity: a fraction from 0 to 1 (0.7) or a "
+                        "percentage from 0%% to 100%% (70%%) (default: 0, show the top K)")
     parser.add_argument("--kind", choices=("copy", "semantic"), default="copy",
                         help="copy: the same picture, edited (default); semantic: the same kind of thing")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
     parser.add_argument("--json", action="store_true",
-                        help='JSON Lines: one {"query": ..., "kind": ..., "results": [{"id": ..., "name": ..., '
-                        '"similarity": ..., "path": ..., "evidence": {...}}]} per query (the document the web API '
-                        'returns)')
+                        help='JSON Lines: one {"query": ..., "kind": ..., "similarity_scale": ..., "results": '
+                        '[{"id": ..., "name": ..., "similarity": ..., "path": ..., "evidence": {...}}]} per query '
+                        '(the document the web API returns)')
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes when indexing a folder (default: every CPU)")
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
@@ -59,24 +64,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _similarity(text: str) -> float:
-    """``0.7``, ``70%`` or ``70`` (taken as a percentage when above 1)."""
-    raw = text.strip()
-    percent = raw.endswith("%")
-    try:
-        value = float(raw.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a similarity such as 0.7 or 70%, got {text!r}") from None
-    if percent or value > 1:
-        value /= 100
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a similarity is between 0 and 1 (0% and 100%), got {text!r}")
-    return value
-
-
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.index is not None:
-        return _answer(args.paths, args.index, args, out, err)
+        from lookalike.index import Index
+
+        with Index.open(args.index) as index:
+            if len(index) == 0:
+                raise ParameterError(
+                    f"the index {index.path!r} holds no images, so no search can find anything; build it with "
+                    f"`lookalike index build DIR --index {args.index}`"
+                )
+            return _answer(args.paths, index, args, out, err)
     *queries, folder = args.paths
     if not queries or not os.path.isdir(folder):
         raise ParameterError(
@@ -92,7 +90,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                         jobs=args.jobs, progress=progress)
         with index:
             for item in report.errors:
-                err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
+                err.write(f"lookalike: skipped {item.path}: {_options.cli_message(item.reason, args)}\n")
+            if len(index) == 0:
+                raise ParameterError(f"none of the {len(report.errors)} image files of {folder!r} could be read; "
+                                     "nothing to search")
             return _answer(queries, index, args, out, err)
 
 
@@ -111,7 +112,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
     for result in results:
         if result.error is not None:
             failed += 1
-            err.write(f"lookalike: error: {result.error}\n")
+            err.write(f"lookalike: error: {_options.cli_message(str(result.error), args)}\n")
             continue
         if args.json:
             out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")
@@ -122,7 +123,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
             out.write(f"  no results{floor}\n")
         for rank, (path, similarity) in enumerate(result.results, 1):
             out.write(f"  {rank:>3}  {_percent(similarity):>6}  {path}\n")
-    return 2 if failed else 0
+    return 2 if failed == len(results) else 0  # the job ran unless every query failed
 
 
 def _percent(value: float) -> str:

@@ -83,10 +83,21 @@ def cache_dir() -> Path | None:
 
 
 def _import_onnxruntime() -> Any:
+    """onnxruntime, with its telemetry off.
+
+    The official builds collect usage events and, as soon as the library is
+    loaded, write a device id and an event queue under
+    ``~/.cache/Microsoft/DeveloperTools/.onnxruntime/``. ``ORT_DISABLE_TELEMETRY=1``,
+    read when onnxruntime initialises, stops all of it (onnxruntime's Privacy.md);
+    ``disable_telemetry_events()`` also silences the events of a copy that someone
+    imported before lookalike could set the variable.
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before the import: it is read when onnxruntime loads
     try:
         import onnxruntime
     except ImportError:
         raise MissingDependencyError(f"image embeddings need onnxruntime; {_INSTALL_HINT}") from None
+    onnxruntime.disable_telemetry_events()
     return onnxruntime
 
 

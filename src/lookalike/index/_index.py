@@ -305,7 +305,8 @@ class Index:
         Raises
         ------
         ParameterError
-            An index already exists there, the folder holds other files, or an
+            An index already exists there, the folder holds other files, the
+            folder cannot be created (a read-only place, a missing drive), or an
             argument is invalid.
         """
         specs = parse_specs(descriptors)
@@ -326,7 +327,14 @@ class Index:
                     f"cannot create an index in {text!r}: the folder holds other files ({sorted(others)[0]!r}, ...); "
                     "give a new or empty folder"
                 )
-        os.makedirs(os.path.join(text, VECTORS), exist_ok=True)
+        try:
+            os.makedirs(os.path.join(text, VECTORS), exist_ok=True)
+        except (OSError, ValueError) as exc:  # ValueError: "embedded null byte"
+            reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else (
+                "the path contains a NUL character (\\0), which no folder name can hold")
+            raise ParameterError(
+                f"cannot create the index folder {text!r}: {reason}; give a place where you can create folders"
+            ) from None
         catalog = Catalog(os.path.join(text, CATALOG), create=True)
         from lookalike._version import __version__
 
@@ -477,6 +485,19 @@ class Index:
         if count:
             self.refresh()
         return count
+
+    def held(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
+        """How many catalogue rows each path stands for: a file 1 or 0, a folder every file indexed under it.
+
+        What :meth:`remove` would drop for each path (unreadable files recorded in the
+        catalogue count too), so a caller can say which paths were not in the index.
+        """
+        counts: list[int] = []
+        for path in paths:
+            key = resolve_path(path)
+            known = self.catalog.known(under=key) if os.path.isdir(key) else self.catalog.known([key])
+            counts.append(len(known))
+        return counts
 
     def refresh(self, *, save: bool = True) -> None:
         """Bring every vector snapshot up to date with the catalogue and (by default) save it."""

@@ -115,15 +115,20 @@ def build_index(
                     f"the index at {path!r} holds the descriptors {', '.join(held)}, not {', '.join(wanted)}; "
                     "leave the descriptors out to update it, or give a new index folder"
                 )
+        created: str | None = None
     else:
         from lookalike.index import DEFAULT_DESCRIPTORS
 
+        created = None if os.path.exists(path) else path
         opened = Index.create(path, descriptors=DEFAULT_DESCRIPTORS if descriptors is None else descriptors,
                               backend=backend, backend_params=backend_params)
     try:
         report = update_index(opened, folder_text, recursive=recursive, jobs=jobs, progress=progress)
-    except BaseException:
+    except BaseException as exc:
+        nothing_kept = isinstance(exc, LookalikeError) and opened.catalog.counts() == (0, 0)
         opened.close()
+        if nothing_kept:  # a run that failed before reading any file leaves no empty index behind
+            _discard_new_index(opened.path, created)
         raise
     return opened, report
 
@@ -141,6 +146,24 @@ def _list_source(folder: str, recursive: bool, index_path: str) -> Any:
 def _stat(path: str) -> Any:
     """``os.stat(path)``, or the same fields of an fsspec URL."""
     return stat_url(path) if is_url(path) else os.stat(path)
+
+
+def _discard_new_index(path: str, created: str | None) -> None:
+    """Delete an index just created: its folder when this run created it, else what it wrote in it.
+
+    ``Index.create`` accepts an existing folder only when it holds nothing but
+    index files, so everything in it now is this run's.
+    """
+    import shutil
+
+    if created is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.remove(entry.path)
 
 
 def _check_folder(folder: str) -> None:

@@ -136,6 +136,8 @@ def resolve_path(path: str | os.PathLike[str]) -> str:
     text = os.path.abspath(os.fspath(path))
     try:
         return os.path.realpath(text)
+    except ValueError:  # a NUL character: no file has that name, so none is indexed under it
+        return text
     except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
         return text
 

@@ -294,6 +294,8 @@ def _open_file(source: str | os.PathLike[str]) -> IO[bytes]:
         raise
     except OSError as exc:
         raise ImageReadError(source, exc.strerror or str(exc)) from None
+    except ValueError:  # "embedded null byte": the operating system cannot hold such a name
+        raise ImageReadError(source, "the path contains a NUL character (\\0), which no file name can hold") from None
 
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
@@ -456,9 +458,9 @@ def _check_size(image: Image.Image, source: object, max_pixels: int | None) -> N
     if max_pixels is not None and width * height > max_pixels:
         raise ImageReadError(
             source,
-            f"image too large: {width}x{height} = {width * height:,} pixels exceeds "
-            f"max_pixels={max_pixels:,} (a decompression-bomb guard); if you trust the file, pass a larger "
-            "max_pixels or max_pixels=None (CLI: --max-pixels N or --max-pixels none)",
+            f"image too large: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+            f"{max_pixels:,} pixels (a decompression-bomb guard); pass a larger max_pixels=N or "
+            "max_pixels=None if you trust the file",
         )
 
 

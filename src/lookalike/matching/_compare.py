@@ -91,7 +91,13 @@ class MatchResult:
         """The JSON form ``lookalike match --json`` prints and ``POST /api/v1/match`` returns.
 
         ``{"a", "b", "method", "keypoints": [n_a, n_b], "matches": n, "inliers": n, "verified",
-        "homography": H as a list of 3 rows or null, "similarity": s}``.
+        "homography": H as a list of 3 rows or null, "similarity": s, "similarity_scale": "inliers"}``.
+
+        ``similarity_scale`` names the scale: ``"inliers"``, the evidence of the
+        verified inlier count, ``1 - 2^(-(n - 8) / 10)`` (0.5 at 18 inliers). It is
+        not the calibrated scale of :func:`lookalike.pipelines.search`
+        (``"calibrated-copy"``), which also weighs the hash and the embedding: the
+        same pair can read 0.80 here and 34% there.
         """
         h = self.homography
         return {
@@ -104,6 +110,7 @@ class MatchResult:
             "verified": bool(self.verified),
             "homography": None if h is None else [[float(v) for v in row] for row in h],
             "similarity": float(self.similarity),
+            "similarity_scale": "inliers",
         }
 
 

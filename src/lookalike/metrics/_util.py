@@ -24,7 +24,7 @@ def check_pair(image0: np.ndarray, image1: np.ndarray) -> tuple[np.ndarray, np.n
     if image0.shape != image1.shape:
         raise ImageSizeError(
             f"images differ in size: {describe_shape(image0.shape)} vs {describe_shape(image1.shape)}; "
-            "resize one first, or use lookalike.compare(..., resize='smaller') / --resize smaller"
+            "resize one first, or compare them with resize='smaller'"
         )
     return image0, image1
 

@@ -42,7 +42,7 @@ from lookalike.pipelines._duplicates import (
     DuplicateReport,
     find_duplicates,
 )
-from lookalike.pipelines._match import match
+from lookalike.pipelines._match import Alignment, align_pair, match
 from lookalike.pipelines._matrix import (
     DEFAULT_MATRIX_METHOD,
     MATRIX_WORKING_SIZE,
@@ -68,6 +68,7 @@ __all__ = [
     "SEARCH_KINDS",
     "UNKNOWN",
     "VERIFY_MAX_PAIRS",
+    "Alignment",
     "ClassifyResult",
     "Comparison",
     "DuplicateGroup",
@@ -89,6 +90,7 @@ __all__ = [
     "RejectedFile",
     "SearchHit",
     "SearchResult",
+    "align_pair",
     "classify",
     "compare",
     "compare_many",

@@ -460,8 +460,8 @@ def resize_pair(
     if resize == "none":
         raise ImageSizeError(
             f"images differ in size: {labels[0]} is {describe_shape((h0, w0))}, "
-            f"{labels[1]} is {describe_shape((h1, w1))} (width x height); pass resize='first', 'smaller' or "
-            "'larger' (CLI: --resize {first,smaller,larger}) to compare them anyway"
+            f"{labels[1]} is {describe_shape((h1, w1))} (width x height); pass resize='smaller', resize='larger' "
+            "or resize='first' to compare them anyway"
         )
     if resize == "first":
         return pixels0, _resize_to(pixels1, (h0, w0))

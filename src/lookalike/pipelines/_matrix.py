@@ -21,7 +21,7 @@ import numpy as np
 
 from lookalike._json import json_number
 from lookalike.errors import LookalikeError, ParameterError
-from lookalike.io import ImageFile, UnusableFile, find_images
+from lookalike.io import DEFAULT_MAX_PIXELS, ImageFile, UnusableFile, find_images
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, single_threaded_opencv, worker_count
 from lookalike.pipelines._matrix_cache import cache_read, cache_write
 
@@ -213,6 +213,7 @@ class _Plan:
     resize: str | tuple[int, int]
     keep_matches: bool
     cache_dir: str | None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
 def similarity_matrix(
@@ -229,6 +230,7 @@ def similarity_matrix(
     keep_matches: bool = False,
     exclude: Iterable[PathLike] = (),
     progress: Progress | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> MatrixResult:
     """Compare every image of a set with every other (or with every image of a second set).
 
@@ -286,6 +288,9 @@ def similarity_matrix(
     progress : callable, optional, keyword-only
         Called as ``progress(stage, done, total)`` with stage ``"features"``
         (images described) and ``"pairs"`` (pairs compared); ``done=0`` first.
+    max_pixels : int or None, keyword-only
+        Decompression-bomb limit of each image (:func:`lookalike.io.load_image`);
+        None for no limit. A larger file is recorded as unreadable.
 
     Returns
     -------
@@ -344,7 +349,8 @@ def similarity_matrix(
         resize_used = _decide_resize(fixed, rows if square else rows + cols)
     plan = _Plan(kind=kind, name=name, max_keypoints=max_keypoints,
                  resize=resize_used if resize_used is not None else "none",
-                 keep_matches=keep_matches, cache_dir=os.fspath(cache_dir) if cache_dir is not None else None)
+                 keep_matches=keep_matches, cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
+                 max_pixels=max_pixels)
     if plan.cache_dir is not None and kind == "matching":
         os.makedirs(plan.cache_dir, exist_ok=True)
 
@@ -483,7 +489,11 @@ def _collect(
         if not listing.images:
             found = (f"; {len(listing.rejected)} file(s) looked like images but were rejected"
                      if listing.rejected else "")
-            hint = "" if recursive else "; pass recursive=True (--recursive) to search its sub-folders"
+            hint = ""
+            if not recursive:  # suggest the sub-folders only when they hold images
+                below = len(find_images(source, recursive=True, exclude=exclude).images)
+                if below:
+                    hint = f"; its sub-folders hold {below} image{'s' if below != 1 else ''}: pass recursive=True"
             raise ParameterError(f"no images found in {os.fspath(source)!r}{found}{hint}")
         return listing.images
     files = [ImageFile(os.fspath(p), os.fspath(p)) for p in source]
@@ -547,7 +557,7 @@ def _prepare_one(path: str, plan: _Plan) -> tuple[Any, str, str]:
     stage = "read"
     # A folder run must outlive any one file, whatever the decoder or detector raises on it.
     try:
-        pixels = load_image(path)
+        pixels = load_image(path, max_pixels=plan.max_pixels)
         stage = "features"
         if plan.kind == "matching":
             from lookalike.features import extract_local

@@ -35,7 +35,8 @@ class DiffAnalysis:
     Attributes
     ----------
     score : float
-        Mean SSIM (Wang's convention) of the pair.
+        Mean SSIM (Wang's convention) of the pair; with ``valid``, the mean of
+        the SSIM map over the valid pixels.
     ssim_map : (H, W) float64 array
         Local SSIM at every pixel of the images: Wang's 'valid' map, which is 10
         pixels smaller than the image (the 11x11 window's centre never reaches
@@ -47,6 +48,11 @@ class DiffAnalysis:
         Bounding boxes of the differing regions in pixel coordinates, largest first.
     threshold : float
         The SSIM level used.
+    valid : (H, W) bool array or None
+        The pixels that were compared (None: all of them). With an aligned
+        copy (:func:`lookalike.pipelines.align_pair`), the overlap less a margin
+        of half the SSIM window (5 pixels), where a window would reach past the
+        copy's edge; no region lies outside it, and the picture greys it out.
     """
 
     score: float
@@ -54,10 +60,14 @@ class DiffAnalysis:
     mask: np.ndarray
     regions: list[Box]
     threshold: float
+    valid: np.ndarray | None = None
 
-    def to_dict(self, *, a: str, b: str, out: str | None = None) -> dict[str, Any]:
+    def to_dict(self, *, a: str, b: str, out: str | None = None, aligned: Any = None) -> dict[str, Any]:
         """The JSON form ``lookalike diff --json`` prints: ``{"a", "b", "ssim", "threshold", "size": [w, h],
-        "regions": [{"x", "y", "w", "h"}, ...]}`` plus ``"out"`` (the picture written) when given.
+        "regions": [{"x", "y", "w", "h"}, ...]}`` plus ``"out"`` (the picture written) when given, and
+        ``"aligned"`` (``aligned.to_dict()`` of :func:`lookalike.pipelines.align_pair`'s
+        :class:`~lookalike.pipelines.Alignment`, plus ``"compared"``: the share of A's pixels compared)
+        when B was aligned onto A.
 
         ``a`` and ``b`` name the two images (the analysis itself saw only their pixels); ``ssim`` is
         ``null`` when it is NaN (``lookalike._json``).
@@ -70,6 +80,9 @@ class DiffAnalysis:
         }
         if out is not None:
             data["out"] = out
+        if aligned is not None:
+            compared = float(self.valid.mean()) if self.valid is not None else 1.0
+            data["aligned"] = {**aligned.to_dict(), "compared": round(compared, 6)}
         return data
 
 
@@ -80,10 +93,15 @@ def diff_analysis(
     threshold: float = DEFAULT_THRESHOLD,
     min_area: int | None = None,
     data_range: float | None = None,
+    valid: np.ndarray | None = None,
 ) -> DiffAnalysis:
     """SSIM map, difference mask and differing regions of two images of one size.
 
-    See :func:`diff_regions` for the parameters and the method.
+    See :func:`diff_regions` for the parameters and the method. ``valid``, an
+    (H, W) bool array, restricts the comparison to its True pixels (such as
+    :attr:`lookalike.pipelines.Alignment.overlap` of an aligned copy): pixels
+    whose 11x11 SSIM window reaches outside it take no part in the regions or
+    the score (:attr:`DiffAnalysis.valid`).
 
     Examples
     --------
@@ -104,8 +122,26 @@ def diff_analysis(
     data_range = infer_data_range(image0, image1, data_range)
     score, local = ssim(image0, image1, convention="wang", data_range=data_range, full=True)
     full_map = _to_image_grid(np.asarray(local, dtype=np.float64), (height, width))
-    mask, regions = _regions(full_map < threshold, int(min_area))
-    return DiffAnalysis(float(score), full_map, mask, regions, float(threshold))
+    if valid is None:
+        mask, regions = _regions(full_map < threshold, int(min_area))
+        return DiffAnalysis(float(score), full_map, mask, regions, float(threshold))
+    inner = _valid_core(valid, (height, width))
+    if not inner.any():
+        raise ParameterError("no pixel is valid: the overlap is too small to compare (under 11x11 pixels)")
+    mask, regions = _regions((full_map < threshold) & inner, int(min_area))
+    return DiffAnalysis(float(full_map[inner].mean()), full_map, mask, regions, float(threshold), inner)
+
+
+def _valid_core(valid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels of ``valid`` whose whole 11x11 SSIM window lies inside it."""
+    import cv2
+
+    valid = np.asarray(valid)
+    if valid.shape != shape or valid.dtype != np.bool_:
+        raise ParameterError(
+            f"valid must be a bool array of the images' shape {shape}, got {valid.dtype} {valid.shape}")
+    kernel = np.ones((11, 11), np.uint8)
+    return cv2.erode(valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
 
 
 def diff_regions(
@@ -251,6 +287,7 @@ def diff_image(
     data_range: float | None = None,
     labels: tuple[str, str] = ("A", "B"),
     panel_size: int = 512,
+    align: bool = False,
 ) -> np.ndarray:
     """A picture of where two images differ: both images outlined, and the SSIM map.
 
@@ -263,9 +300,16 @@ def diff_image(
     Parameters
     ----------
     image0, image1 : (H, W) or (H, W, 3) array
-        The two images, same size.
+        The two images, same size (any sizes with ``align``).
     threshold, min_area, data_range : keyword-only
         As in :func:`diff_regions`.
+    align : bool, keyword-only
+        First warp ``image1`` onto ``image0`` with the homography
+        :func:`lookalike.pipelines.match` verifies
+        (:func:`lookalike.pipelines.align_pair`), so that a cropped, scaled or
+        rotated copy is compared pixel for pixel with the part of ``image0`` it
+        shows; the rest is not compared, and is drawn hatched. Raises
+        ParameterError when no homography is verified.
     labels : (str, str), keyword-only
         Titles of the two image panels (e.g. file names); non-ASCII characters
         are drawn as ``?`` (OpenCV's Hershey fonts are ASCII only).
@@ -290,7 +334,15 @@ def diff_image(
     """
     if isinstance(panel_size, bool) or not isinstance(panel_size, int | np.integer) or panel_size < 32:
         raise ParameterError(f"panel_size must be an integer of at least 32 pixels, got {panel_size!r}")
-    result = diff_analysis(image0, image1, threshold=threshold, min_area=min_area, data_range=data_range)
+    valid = None
+    if align:
+        from lookalike.pipelines import align_pair
+
+        aligned = align_pair(np.asarray(image0), np.asarray(image1))
+        image1, valid = aligned.image, aligned.overlap
+        labels = (labels[0], f"{labels[1]} (aligned to A)")
+    result = diff_analysis(image0, image1, threshold=threshold, min_area=min_area, data_range=data_range,
+                           valid=valid)
     data_range = infer_data_range(np.asarray(image0), np.asarray(image1), data_range)
     return render_diff(np.asarray(image0), np.asarray(image1), result, data_range=data_range,
                        labels=labels, panel_size=int(panel_size))
@@ -319,6 +371,13 @@ def render_diff(
     dissimilarity = np.clip(1.0 - result.ssim_map, 0.0, 1.0)  # SSIM 1 -> 0 (black), SSIM <= 0 -> 1
     heat = cv2.applyColorMap(np.round(dissimilarity * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
     heat = cv2.resize(np.ascontiguousarray(heat), size, interpolation=interpolation)
+    if result.valid is not None:  # outside the compared pixels: hatched grey, the reference only dimmed
+        outside = cv2.resize(result.valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) == 0
+        yy, xx = np.indices(outside.shape)
+        hatch = np.where(((xx + yy) // 6) % 2 == 0, 150, 190).astype(np.uint8)[..., None]
+        for panel in (panels[1], heat):
+            panel[outside] = np.repeat(hatch, 3, axis=2)[outside]
+        panels[0][outside] = (panels[0][outside].astype(np.uint16) // 2 + 64).astype(np.uint8)
 
     thick = max(2, round(min(size) / 200))
     for panel in [*panels, heat]:
@@ -332,6 +391,9 @@ def render_diff(
     count = len(result.regions)
     verb = "region differs" if count == 1 else "regions differ"
     caption = f"SSIM {result.score:.4f}   {count} {verb} (local SSIM < {result.threshold:g})"
+    if result.valid is not None:
+        share = float(np.count_nonzero(result.valid)) / result.valid.size
+        caption += f"   aligned; hatched: not compared ({1 - share:.0%})"
     return _compose(panels, heat, titles, caption)
 
 
