@@ -58,6 +58,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "index_params", "DEFAULT_INDEX_NAME", "build_index", "default_index_path", "EXACT_NEIGHBOURS", "FileResult",
         "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
         "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
+        "UPGRADES", "dihedral_pairs", "dihedral_rows", "VOCABULARY_WORDS", "fit_vocabulary", "quantise",
+        "word_histograms", "word_neighbours", "word_scores", "derive_words",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

@@ -14,7 +14,7 @@ verified; the pipeline above this layer) or in bulk with
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
 numpy brute force) are usable on their own, and pluggable: :func:`register_backend`
 adds a store class under a name (persistence, ``save``/``load``, is optional). The self-joins that duplicates
-needs (every close pair among the stored rows: :func:`hash_pairs`,
+needs (every close pair among the stored rows: :func:`hash_pairs`, :func:`dihedral_pairs`,
 :func:`embedding_neighbours`) live here too.
 """
 
@@ -22,6 +22,7 @@ from lookalike.index._catalog import FileRecord, FileResult
 from lookalike.index._descriptors import (
     DEFAULT_DESCRIPTORS,
     DESCRIPTORS,
+    UPGRADES,
     VERIFY_KEYPOINTS,
     VERIFY_SIZE,
     DescriptorSpec,
@@ -29,8 +30,16 @@ from lookalike.index._descriptors import (
     descriptor_spec,
 )
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
-from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path
-from lookalike.index._selfjoin import EXACT_NEIGHBOURS, cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
+from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path, derive_words
+from lookalike.index._selfjoin import (
+    EXACT_NEIGHBOURS,
+    cosine_rows,
+    dihedral_pairs,
+    dihedral_rows,
+    embedding_neighbours,
+    hamming_rows,
+    hash_pairs,
+)
 from lookalike.index._vectors import (
     BACKENDS,
     EXACT_MAX,
@@ -54,6 +63,14 @@ from lookalike.index._vectors import (
     register_backend,
     unregister_backend,
 )
+from lookalike.index._words import (
+    VOCABULARY_WORDS,
+    fit_vocabulary,
+    quantise,
+    word_histograms,
+    word_neighbours,
+    word_scores,
+)
 
 __all__ = [
     "BACKENDS",
@@ -65,8 +82,10 @@ __all__ = [
     "FORMAT_VERSION",
     "HNSW_MAX",
     "INDEX_IVF_STORAGE",
+    "UPGRADES",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
+    "VOCABULARY_WORDS",
     "Backend",
     "BinaryFlatStore",
     "DescriptorSpec",
@@ -89,14 +108,22 @@ __all__ = [
     "choose_backend",
     "cosine_rows",
     "default_index_path",
+    "derive_words",
     "describe_keypoints",
     "descriptor_spec",
+    "dihedral_pairs",
+    "dihedral_rows",
     "embedding_neighbours",
+    "fit_vocabulary",
     "hamming_rows",
     "hash_pairs",
     "index_params",
     "load_store",
     "make_store",
+    "quantise",
     "register_backend",
     "unregister_backend",
+    "word_histograms",
+    "word_neighbours",
+    "word_scores",
 ]

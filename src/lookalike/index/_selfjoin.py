@@ -5,11 +5,12 @@ one query" (the vector stores answer that) but "every close pair among all
 stored rows", which has algorithms of its own:
 
 - :func:`hash_pairs`: every pair of packed hashes within ``radius`` bits, by exact
-  multi-index hashing (no pair loop);
+  multi-index hashing (no pair loop); :func:`dihedral_pairs`: the same where one image may be
+  rotated by 90 degrees or mirrored (each row's hash against the others' 8 dihedral hashes);
 - :func:`embedding_neighbours`: each unit vector's ``k`` nearest others by cosine,
   exact up to :data:`EXACT_NEIGHBOURS` rows, above by an IVF self-join on the
   vectors' principal axes with exact re-ranking;
-- :func:`hamming_rows`, :func:`cosine_rows`: the evidence of given pairs, in blocks.
+- :func:`hamming_rows`, :func:`dihedral_rows`, :func:`cosine_rows`: the evidence of given pairs, in blocks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 
 from lookalike.features import hamming_distance
 
-__all__ = ["EXACT_NEIGHBOURS", "cosine_rows", "embedding_neighbours", "hamming_rows", "hash_pairs"]
+__all__ = ["EXACT_NEIGHBOURS", "cosine_rows", "dihedral_pairs", "dihedral_rows", "embedding_neighbours", "hamming_rows",
+           "hash_pairs"]
 
 #: Up to this many embeddings, nearest neighbours are found by brute force; above, see
 #: :func:`embedding_neighbours`.
@@ -37,6 +39,20 @@ def hamming_rows(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     for start in range(0, a.size, _CHUNK):
         part = slice(start, start + _CHUNK)
         out[part] = hamming_distance(hashes[a[part]], hashes[b[part]])
+    return out
+
+
+def dihedral_rows(dihedral: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least Hamming distance between rows ``a`` and ``b`` of (n, 8, bytes) dihedral hashes over the 8 rotations
+    and flips of either (``min_t d(h_t[a], h_0[b])`` and ``min_t d(h_0[a], h_t[b])``): what search measures
+    between a query (all 8 of its hashes) and an indexed file (its hash)."""
+    out = np.empty(a.size, dtype=np.int64)
+    for start in range(0, a.size, _CHUNK // 8):
+        part = slice(start, start + _CHUNK // 8)
+        da, db = dihedral[a[part]], dihedral[b[part]]
+        forward = hamming_distance(da, db[:, :1]).min(axis=1)
+        backward = hamming_distance(da[:, :1], db).min(axis=1)
+        out[part] = np.minimum(forward, backward)
     return out
 
 
@@ -98,6 +114,43 @@ def hash_pairs(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray,
     distance = hamming_rows(hashes, a, b)
     keep = distance <= radius
     return a[keep], b[keep], distance[keep]
+
+
+def dihedral_pairs(dihedral: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of rows within ``radius`` bits under some rotation or flip: ``(rows_a, rows_b, distances)``.
+
+    ``dihedral`` is (n, 8, bytes): each image's hash under its 8 rotations and flips
+    (:func:`lookalike.features.dihedral_hashes`, row 0 the hash itself). A pair is found when
+    ``h_0`` of one is within ``radius`` of some ``h_t`` of the other; the distance is
+    :func:`dihedral_rows`' (the least over both directions). Exact: for each ``t`` the cross join
+    of the ``h_0`` against the ``h_t`` by multi-index hashing, as :func:`hash_pairs`.
+    """
+    n = dihedral.shape[0]
+    found_a, found_b = [], []
+    plain = dihedral[:, 0]
+    for t in range(dihedral.shape[1]):
+        if t == 0:
+            a, b, _d = hash_pairs(np.ascontiguousarray(plain), radius)
+        else:
+            a, b = _cross_pairs(plain, np.ascontiguousarray(dihedral[:, t]), radius)
+        found_a.append(np.minimum(a, b))
+        found_b.append(np.maximum(a, b))
+    a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
+    b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
+    a, b = _unique_pairs(a, b, n)
+    distance = dihedral_rows(dihedral, a, b)
+    keep = distance <= radius
+    return a[keep], b[keep], distance[keep]
+
+
+def _cross_pairs(left: np.ndarray, right: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, ``i != j``, with ``left[i]`` within ``radius`` bits of ``right[j]`` (multi-index hashing)."""
+    n = left.shape[0]
+    a, b, _d = hash_pairs(np.concatenate([left, right]), radius)
+    across = (a < n) & (b >= n)  # a < b always: left rows come first
+    i, j = a[across], b[across] - n
+    keep = i != j
+    return i[keep], j[keep]
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
