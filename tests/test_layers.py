@@ -9,7 +9,7 @@ count too: a lazy import is still a dependency). Two rules:
    independent of each other (``features`` does not import ``metrics``,
    ``cli`` does not import ``web``). From the bottom up::
 
-       errors, _version              the error types, the version
+       errors, _version, _json       the error types, the version, JSON-ready numbers
        color | parallel              small top-level helpers
        io                            decode images, list and sniff files
        features | metrics            one image's features; pairwise numbers
@@ -37,6 +37,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 BENCHMARKS = ROOT / "benchmarks"
@@ -44,7 +46,7 @@ BENCHMARKS = ROOT / "benchmarks"
 #: Bottom first. A set is one layer of mutually independent top-level parts of ``lookalike``
 #: (the root package's ``__init__`` is ``"lookalike"``, the facade at the top).
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"errors", "_version"}),
+    frozenset({"errors", "_version", "_json"}),
     frozenset({"color", "parallel"}),
     frozenset({"io"}),
     frozenset({"features", "metrics"}),
@@ -233,37 +235,33 @@ def test_the_walk_sees_every_kind_of_import() -> None:
     }
 
 
-def test_the_contract_catches_injected_violations() -> None:
+INJECTIONS = [  # (module, code added to it, what the contract must say about it)
+    ("lookalike.index._catalog", "\n\ndef _later():\n    from lookalike.pipelines import search\n    return search\n",
+     "upward import (index is below pipelines)"),
+    ("lookalike.pipelines._compare", "\nfrom lookalike.io._load import load_image\n",
+     "private lookalike.io._load used outside lookalike.io"),
+    ("lookalike.pipelines._compare", "\nfrom lookalike.io import _secret\n",
+     "private lookalike.io._secret used outside lookalike.io"),
+    ("lookalike.features._hash", "\nimport lookalike.metrics\n",
+     "features and metrics are independent siblings of one layer"),
+    ("lookalike.io._load", "\nif TYPE_CHECKING:\n    from lookalike.cli import main\n",
+     "upward import (io is below cli)"),
+]
+
+
+@pytest.mark.parametrize(("module", "code", "message"), INJECTIONS)
+def test_the_contract_catches_an_injected_violation(module: str, code: str, message: str) -> None:
     modules = source_modules()
     assert not violations(modules)
-    source, is_package = modules["lookalike.index._catalog"]
-    injected = dict(modules)
-    injected["lookalike.index._catalog"] = (
-        source + "\n\ndef _later():\n    from lookalike.pipelines import search\n    return search\n", is_package)
-    assert [line.split(": ", 1)[1] for line in violations(injected)] == ["upward import (index is below pipelines)"]
+    source, is_package = modules[module]
+    injected = {**modules, module: (source + code, is_package)}
+    assert [line.split(": ", 1)[1] for line in violations(injected)] == [message]
 
-    source, is_package = modules["lookalike.pipelines._compare"]
-    injected = dict(modules)
-    injected["lookalike.pipelines._compare"] = (source + "\nfrom lookalike.io._load import load_image\n", is_package)
-    assert [line.split(": ", 1)[1] for line in violations(injected)] == [
-        "private lookalike.io._load used outside lookalike.io"]
 
-    injected = dict(modules)
-    injected["lookalike.pipelines._compare"] = (source + "\nfrom lookalike.io import _secret\n", is_package)
-    assert [line.split(": ", 1)[1] for line in violations(injected)] == [
-        "private lookalike.io._secret used outside lookalike.io"]
-
-    source, is_package = modules["lookalike.features._hash"]
-    injected = dict(modules)
-    injected["lookalike.features._hash"] = (source + "\nimport lookalike.metrics\n", is_package)
-    assert [line.split(": ", 1)[1] for line in violations(injected)] == [
-        "features and metrics are independent siblings of one layer"]
-
-    injected = dict(modules)
-    injected["lookalike.newpart._x"] = ("", False)
+def test_the_contract_catches_a_part_in_no_layer_and_private_imports_in_benchmarks() -> None:
+    injected = {**source_modules(), "lookalike.newpart._x": ("", False)}
     assert violations(injected) == [
         "lookalike.newpart._x: lookalike.newpart is in no layer; place it in LAYERS in tests/test_layers.py"]
-
     bench = {"benchmarks.bench_x": ("from lookalike.index._vectors import FlatStore\nimport lookalike\n", False)}
     assert violations(bench, public_only=True) == [
         "benchmarks.bench_x:1 imports lookalike.index._vectors: private lookalike.index._vectors used outside "

@@ -131,11 +131,8 @@ def _cell(value: float | None, width: int) -> str:
 
 
 def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no infinity or NaN: write "inf" / null, as ``lookalike compare --json`` does."""
-    metrics = {}
-    for name, value in payload["metrics"].items():
-        metrics[name] = None if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else value
-    return {**payload, "metrics": metrics}
+    """``Comparison.to_dict()`` is JSON-ready already ("inf" / null, as ``lookalike compare --json``)."""
+    return payload
 
 
 def _write_diffs(out: TextIO, images: Path, folder: Path) -> None:

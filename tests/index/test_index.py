@@ -426,7 +426,7 @@ def test_parallel_indexing_gives_the_same_catalogue(photos: Path, tmp_path: Path
         assert dict(zip(parallel.paths(ids), codes.tolist(), strict=True)) == expected_codes
 
 
-# -- search (Index.search is lookalike.search on the index) -----------------------------------------
+# -- search (lookalike.search on an index; Index.search, its deprecated shim) -----------------------
 
 def test_search_finds_rotated_mirrored_and_re_encoded_copies(photos: Path, tmp_path: Path) -> None:
     queries = tmp_path / "queries"

@@ -13,8 +13,16 @@ from PIL import Image
 
 from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.features import LocalFeatures, extract_local
-from lookalike.index import DEFAULT_DESCRIPTORS, VERIFY_KEYPOINTS, VERIFY_SIZE, Index, descriptor_spec
-from lookalike.index._descriptors import describe_keypoints, parse_specs, verify_features, verify_pixels
+from lookalike.index import (
+    DEFAULT_DESCRIPTORS,
+    VERIFY_KEYPOINTS,
+    VERIFY_SIZE,
+    Index,
+    describe_keypoints,
+    descriptor_spec,
+)
+from lookalike.index._descriptors import parse_specs
+from lookalike.matching import verify_features, verify_pixels
 from tests.index.conftest import photo
 
 pytest.importorskip("faiss")
@@ -144,22 +152,22 @@ def test_an_index_without_them_still_opens_and_has_none(folder: Path, tmp_path: 
 def test_a_file_whose_keypoints_fail_is_recorded_with_the_error(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lookalike.index import _descriptors
+    from lookalike.index import _keypoints
 
-    real = _descriptors.describe_keypoints
+    real = _keypoints.describe_keypoints
 
     def failing(source: object, spec: object) -> bytes:
         if isinstance(source, bytes) and source == (folder / "chelsea.jpg").read_bytes():
             raise MemoryError("no room for keypoints")
         return real(source, spec)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_descriptors, "describe_keypoints", failing)
+    monkeypatch.setattr(_keypoints, "describe_keypoints", failing)
     with build(folder, tmp_path) as index:  # jobs=1: in this process, where the patch holds
         rows = {Path(r.path).name: (r.status, r.error) for r in index.records()}
         assert rows["chelsea.jpg"] == ("error", "rootsift: MemoryError: no room for keypoints")
         assert len(index) == 3 and index.catalog.descriptor_totals("rootsift")[0] == 3
         assert index.vectors("phash")[0].size == 3  # the file's other descriptors went with it
-    monkeypatch.setattr(_descriptors, "describe_keypoints", real)
+    monkeypatch.setattr(_keypoints, "describe_keypoints", real)
     with Index.open(tmp_path / "idx") as index:
         assert index.update(folder, jobs=1).changed == 1  # a failed file is tried again
         assert len(index) == 4

@@ -124,6 +124,24 @@ def test_a_metric_writes_its_name_and_direction(folder: Path, tmp_path: Path) ->
     assert "lower = more similar" in out
 
 
+def test_json_is_the_result_s_own_to_dict_and_valid_json(folder: Path, tmp_path: Path) -> None:
+    import json
+
+    from lookalike.pipelines import similarity_matrix
+
+    code, out, err = run(str(folder), "--metric", "mse", "--out", str(tmp_path), "--jobs", "1", "--json")
+    assert code == 0, err
+    payload = json.loads(out)  # strict JSON: no NaN or Infinity tokens
+    assert "NaN" not in out and "Infinity" not in out
+    expected = similarity_matrix(folder, metric="mse", exclude=[tmp_path]).to_dict()
+    assert payload == json.loads(json.dumps(expected, allow_nan=False))
+    assert payload["measure"] == "mse" and payload["higher_is_better"] is False
+    assert [row["label"] for row in payload["rows"]] == read_csv(tmp_path / "matrix.csv")[0][1:]
+    assert all(isinstance(row["path"], str) and Path(row["path"]).is_absolute() for row in payload["rows"])
+    assert {e["label"] for e in payload["errors"]} >= set(BAD_SKIPPED)  # the files left out are named
+    assert (tmp_path / "matrix.csv").exists()  # the files are written as without --json
+
+
 def test_output_folder_inside_the_input_is_not_compared(folder: Path, tmp_path: Path) -> None:
     for name in GRAFFITI[:2]:
         shutil.copyfile(folder / name, tmp_path / name)

@@ -92,14 +92,16 @@ def test_without_verification_the_crop_is_missed(folder: Path) -> None:
 
 def test_the_verification_budget_is_reported_not_silent(folder: Path, tmp_path: Path) -> None:
     index = tmp_path / "idx"
-    unlimited = find_duplicates(folder, jobs=1, index=index, max_verified=None)
+    unlimited = find_duplicates(folder, jobs=1, index=index, max_verify=None)
     assert unlimited.unverified == 0
     assert dict(_names(unlimited, folder))["astronaut.jpg"] == ["astronaut-crop.jpg"]
-    none = find_duplicates(folder, jobs=1, index=index, max_verified=0)
+    none = find_duplicates(folder, jobs=1, index=index, max_verify=0)
     assert "astronaut.jpg" not in dict(_names(none, folder))  # the crop needs keypoints
     assert none.unverified >= 1 and none.to_dict()["unverified_pairs"] == none.unverified
-    with pytest.raises(ParameterError, match="max_verified"):
-        find_duplicates(folder, jobs=1, index=index, max_verified=-1)
+    with pytest.raises(ParameterError, match="max_verify"):
+        find_duplicates(folder, jobs=1, index=index, max_verify=-1)
+    with pytest.deprecated_call(match="max_verify="):  # the old name, for one release
+        assert find_duplicates(folder, jobs=1, index=index, max_verified=0).unverified == none.unverified
 
 
 def test_a_stricter_threshold_keeps_only_the_exact_copies(folder: Path) -> None:

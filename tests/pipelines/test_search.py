@@ -258,11 +258,14 @@ def test_an_unreadable_query_raises_or_is_reported(library: Any, tmp_path: Path)
     with pytest.raises(ImageReadError, match=r"notes\.jpg"):
         search([folder / "camera.png", bad], index)
     results = search([bad, folder / "camera.png", empty, tmp_path / "missing.jpg", tmp_path], index,
-                     on_error="report", top=1)
+                     on_error="record", top=1)
     assert [r.error is None for r in results] == [False, True, False, False, False]
     assert "notes.jpg" in results[0].error and results[0].results == ()
     assert "empty" in results[2].error and "no such file" in results[3].error and "folder" in results[4].error
     assert _best(results[1])[0] == "camera"
+    with pytest.deprecated_call(match='on_error="record"'):  # the old name, for one release
+        old = search([bad, folder / "camera.png"], index, on_error="report", top=1)
+    assert [(r.error, r.results) for r in old] == [(r.error, r.results) for r in results[:2]]
 
 
 def test_bad_arguments(library: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from lookalike.io import DEFAULT_MAX_PIXELS
 from lookalike.metrics import SSIM_CONVENTIONS, get_metric, metric_names
-from lookalike.pipelines import DEFAULT_METRICS, RESIZE_CHOICES, compare, resolve_metrics
+from lookalike.pipelines import DEFAULT_METRICS, RESIZE_CHOICES, Comparison, compare, resolve_metrics
 
 
 def register(subparsers: Any) -> None:
@@ -56,8 +56,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     values = compare(args.a, args.b, metrics=names, resize=args.resize, convention=args.convention,
                      data_range=args.data_range, max_pixels=args.max_pixels)
     if args.json:
-        payload: dict[str, Any] = {"a": args.a, "b": args.b,
-                                   "metrics": {k: json_number(v) for k, v in values.items()}}
+        payload: dict[str, Any] = Comparison(args.a, args.b, values).to_dict()
         if args.convention:
             payload["convention"] = args.convention
         out.write(json.dumps(payload, allow_nan=False) + "\n")
@@ -68,15 +67,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         arrow = "higher = more similar" if get_metric(name).higher_is_better else "lower = more similar"
         out.write(f"  {name:<{width}}  {format_value(value):>12}   ({arrow})\n")
     return 0
-
-
-def json_number(value: float) -> float | str | None:
-    """JSON has no infinity or NaN: PSNR of identical images is written as the string "inf", NaN as null."""
-    if math.isnan(value):
-        return None
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 def format_value(value: float) -> str:

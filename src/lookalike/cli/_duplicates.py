@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
-                                 progress=progress, max_verified=budget)
+                                 progress=progress, max_verify=budget)
     for item in report.errors:
         err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
     if report.unverified:

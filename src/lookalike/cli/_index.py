@@ -151,12 +151,7 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with Index.open(args.index) as index:
         info = index.info()
     if args.json:
-        out.write(json.dumps({
-            "path": info.path, "format_version": info.format_version, "created_by": info.created_by,
-            "created_at": info.created_at, "descriptors": list(info.descriptors), "files": info.files,
-            "errors": info.errors, "generation": info.generation, "size_bytes": info.size_bytes,
-            "stores": info.stores,
-        }) + "\n")
+        out.write(json.dumps(info.to_dict(), allow_nan=False) + "\n")
         return 0
     out.write(f"index:          {info.path}\n")
     out.write(f"format version: {info.format_version} (created by {info.created_by}, {info.created_at})\n")

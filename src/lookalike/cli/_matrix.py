@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import math
 import os
 import re
@@ -72,6 +73,8 @@ def register(subparsers: Any) -> None:
                         "the next run")
     parser.add_argument("--top", type=int, default=_TOP,
                         help=f"most similar pairs printed (default {_TOP}; 0 prints none)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object instead of the summary (the files are written too)")
     parser.set_defaults(run=run)
 
 
@@ -110,7 +113,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             count = _draw_all(result, folder, jobs=args.jobs, progress=progress)
             written.append(f"{folder}{os.sep} ({count} pictures)")
     _report_issues(result, out_dir, err)
-    _summary(result, args, elapsed, written, out)
+    if args.json:
+        out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+    else:
+        _summary(result, args, elapsed, written, out)
     return 0
 
 

@@ -95,7 +95,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
     from lookalike.pipelines import search
 
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
-                     verify=args.verify, on_error="report")
+                     verify=args.verify, on_error="record")
     failed = 0
     for result in results:
         if result.error is not None:

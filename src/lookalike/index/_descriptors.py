@@ -2,7 +2,7 @@
 
 The description (names, sizes, parameters, the decode size they need) and
 the computation from decoded pixels (:func:`describe_pixels`), shared by the
-indexing pipeline (:mod:`lookalike.pipelines._indexing`, which finds, reads and
+indexing (:mod:`lookalike.index._ingest`, which finds, reads and
 decodes the files) and by queries, so a query is described exactly the way the
 indexed files were.
 
@@ -31,7 +31,6 @@ Two kinds of descriptor:
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
+from lookalike.index._keypoints import KEYPOINTS_HEADER_SIZE, describe_keypoints, pack_features, unpack_features
 from lookalike.matching import VERIFY_KEYPOINTS, VERIFY_SIZE, verify_features, verify_pixels
 
 if TYPE_CHECKING:
@@ -176,16 +176,16 @@ class DescriptorSpec:
     # -- keypoints ---------------------------------------------------------------------------------
 
     def features_to_bytes(self, features: LocalFeatures) -> bytes:
-        """The catalogue BLOB of a file's keypoints (kind ``"keypoints"``); see :func:`_pack_features`."""
-        return _pack_features(features)
+        """The catalogue BLOB of a file's keypoints (kind ``"keypoints"``; :mod:`lookalike.index._keypoints`)."""
+        return pack_features(features)
 
     def keypoint_count(self, nbytes: int) -> int:
         """How many keypoints a stored keypoint BLOB of ``nbytes`` bytes holds (without reading it)."""
-        return max(0, (int(nbytes) - _KEYPOINTS_HEADER.size) // 144)
+        return max(0, (int(nbytes) - KEYPOINTS_HEADER_SIZE) // 144)
 
     def features_from_bytes(self, blob: bytes) -> LocalFeatures:
         """The :class:`~lookalike.features.LocalFeatures` (RootSIFT) stored in a catalogue BLOB."""
-        return _unpack_features(blob, self.name)
+        return unpack_features(blob, self.name)
 
 
 def descriptor_spec(name: str) -> DescriptorSpec:
@@ -308,61 +308,3 @@ def _flat_dihedral(pixels: np.ndarray, *, method: str, hash_size: int) -> np.nda
     from lookalike.features import dihedral_hashes
 
     return dihedral_hashes(pixels, method=method, hash_size=hash_size).ravel()
-
-
-# -- keypoints for verification ----------------------------------------------------------------------
-
-def describe_keypoints(source: Any, spec: DescriptorSpec) -> bytes:
-    """The catalogue BLOB of an image's keypoints: :func:`verify_features` of :func:`verify_pixels`.
-
-    SIFT is extracted once; its descriptors are integers in 0..255 in OpenCV (the float
-    descriptor is ``saturate_cast<uchar>`` per element), so they are stored as ``uint8``
-    and made RootSIFT when read back, the same float32 arithmetic as
-    :func:`lookalike.features.extract_local` (``method="rootsift"``): the features read
-    back equal the ones extracted on the fly, bit for bit.
-    """
-    from lookalike.features import extract_local
-
-    if spec.kind != "keypoints":
-        raise ParameterError(f"{spec.name} is not a keypoint descriptor")
-    sift = extract_local(verify_pixels(source), method="sift", working_size=int(spec.params["working_size"]),
-                         max_keypoints=int(spec.params["max_keypoints"]))
-    return _pack_features(sift)
-
-
-#: BLOB layout of stored keypoints (little-endian): magic, count n, image width and height, working
-#: scale; then n x (x, y, size, angle) float32, then n x 128 uint8 SIFT descriptors. 24 + 144 n bytes:
-#: about 141 KB for an image with the full 1000 keypoints (photos of 0.3 MP and more), 30-80 KB for
-#: small ones (300 px Caltech-101 photos have 100-550 keypoints at this size).
-_KEYPOINTS_HEADER = struct.Struct("<4sIIId")
-_KEYPOINTS_MAGIC = b"LKS1"
-
-
-def _pack_features(features: LocalFeatures) -> bytes:
-    descriptors = np.asarray(features.descriptors)
-    if features.method == "rootsift":
-        raise ParameterError("store SIFT descriptors (integers 0..255), not RootSIFT: they are rooted when read")
-    if descriptors.size and (descriptors.min() < 0 or descriptors.max() > 255
-                             or not np.array_equal(descriptors, np.rint(descriptors))):
-        raise ParameterError("SIFT descriptors are expected to hold integers in 0..255 (as OpenCV computes them)")
-    width, height = features.image_size
-    header = _KEYPOINTS_HEADER.pack(_KEYPOINTS_MAGIC, len(features), int(width), int(height),
-                                    float(features.working_scale))
-    keypoints = np.ascontiguousarray(features.keypoints, dtype="<f4")
-    return header + keypoints.tobytes() + descriptors.astype(np.uint8).tobytes()
-
-
-def _unpack_features(blob: bytes, name: str = "rootsift") -> LocalFeatures:
-    from lookalike.features import LocalFeatures, root_sift
-
-    size = _KEYPOINTS_HEADER.size
-    try:
-        magic, n, width, height, scale = _KEYPOINTS_HEADER.unpack_from(blob)
-    except struct.error:
-        magic, n = b"", -1
-    if magic != _KEYPOINTS_MAGIC or len(blob) != size + 144 * n:
-        raise IndexFormatError(f"the catalogue holds damaged {name} keypoints; rebuild the index")
-    keypoints = np.frombuffer(blob, dtype="<f4", count=4 * n, offset=size).astype(np.float32).reshape(n, 4)
-    sift = np.frombuffer(blob, dtype=np.uint8, count=128 * n, offset=size + 16 * n).reshape(n, 128)
-    descriptors = root_sift(sift) if n else np.zeros((0, 128), np.float32)
-    return LocalFeatures(keypoints, descriptors, "rootsift", (width, height), scale)

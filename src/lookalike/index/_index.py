@@ -159,6 +159,15 @@ class IndexInfo:
     size_bytes: int
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field (what ``lookalike index info --json`` prints)."""
+        return {
+            "path": self.path, "format_version": self.format_version, "created_by": self.created_by,
+            "created_at": self.created_at, "descriptors": list(self.descriptors), "files": self.files,
+            "errors": self.errors, "generation": self.generation, "size_bytes": self.size_bytes,
+            "stores": self.stores,
+        }
+
 
 # -- manifest --------------------------------------------------------------------------------------
 
@@ -453,7 +462,7 @@ class Index:
         A file is unchanged, and skipped, when its path, size and modification
         time (nanoseconds) match the catalogue and it was indexed without error.
         Work is committed in batches: if the run is interrupted, the next one
-        starts where it stopped. See :func:`lookalike.pipelines._indexing.update_index`.
+        starts where it stopped. See :func:`lookalike.index._ingest.update_index`.
 
         Parameters
         ----------

@@ -5,7 +5,7 @@ and are decoded once at a reduced size (JPEG DCT scaling to no less than
 64 x 64 for an index of hashes, 256 x 256 with the embedding: its 224 crop),
 and every global descriptor of the index is computed from that one decode;
 keypoints (``rootsift``) come from a second decode of the same bytes at
-about 512 pixels (:func:`lookalike.index._descriptors.describe_keypoints`)
+about 512 pixels (:func:`lookalike.index._keypoints.describe_keypoints`)
 and are committed with the file's other descriptors. Files are
 spread over worker processes in small chunks; the parent commits each chunk's
 results to the catalogue in one transaction as it arrives, so an interrupted
@@ -254,6 +254,7 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
     when the index has grown :data:`_REFIT_GROWTH` times past a vocabulary smaller than
     :data:`~lookalike.index._words.VOCABULARY_WORDS`. Nothing is decoded. ``progress("words", done, total)``.
     """
+    from lookalike.index._keypoints import KEYPOINTS_HEADER_SIZE
     from lookalike.index._words import VOCABULARY_SAMPLE_PER_WORD, VOCABULARY_WORDS, fit_vocabulary, quantise
 
     spec = next((s for s in index.descriptors if s.kind == "words"), None)
@@ -261,7 +262,7 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
     if spec is None or keypoints is None:
         return 0
     held, size = index.catalog.descriptor_totals(keypoints.name)
-    total = max(0, (size - 24 * held) // 144)  # descriptors stored (header 24 bytes, 144 a keypoint)
+    total = max(0, (size - KEYPOINTS_HEADER_SIZE * held) // 144)  # descriptors stored (144 bytes a keypoint)
     vocabulary = index.vocabulary()
     fitted_on = index._vocabulary_fitted_on()
     refit = vocabulary is not None and (vocabulary.shape[0] < VOCABULARY_WORDS and total >= _REFIT_GROWTH * fitted_on
@@ -581,7 +582,7 @@ def _describe_chunk(
 
 def _describe_keypoints(result: FileResult, data: bytes | None, specs: Sequence[Any]) -> None:
     """Add the keypoint BLOBs of a file (decoded again from its bytes), or record why they failed."""
-    from lookalike.index._descriptors import describe_keypoints
+    from lookalike.index._keypoints import describe_keypoints
 
     for spec in specs:
         try:

@@ -1,4 +1,13 @@
-"""The jobs users run: compare, compare many, (and later) matrix, search, duplicates."""
+"""The jobs users run: compare, compare many, match, the matrix of a folder, search, duplicates.
+
+Each is a function over files or an index that returns a result type with a
+``to_dict()`` (the CLI's ``--json``). They build on the layers below: images and
+folder listings from :mod:`lookalike.io`, the similarity model and the
+verification recipe from :mod:`lookalike.matching`, ingestion, stores and
+self-joins from :mod:`lookalike.index`, parallel work from :mod:`lookalike.parallel`.
+``ImageFile``, ``ImageListing``, ``RejectedFile`` and ``find_images`` are
+:mod:`lookalike.io`'s, named here too.
+"""
 
 from lookalike.io import ImageFile, ImageListing, RejectedFile, find_images
 from lookalike.pipelines._compare import (

@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
+from lookalike._json import json_number
 from lookalike.errors import ImageSizeError, LookalikeError, ParameterError
 from lookalike.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from lookalike.metrics import describe_shape, get_metric, metric_names
@@ -57,8 +58,10 @@ class Comparison:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"a": ..., "b": ..., "metrics": {...}}`` plus ``"error"`` when set (floats as they are)."""
-        out: dict[str, Any] = {"a": self.a, "b": self.b, "metrics": dict(self.metrics)}
+        """``{"a": ..., "b": ..., "metrics": {...}}`` plus ``"error"`` when set; valid JSON: an infinite value
+        (PSNR of identical images) is the string ``"inf"``, NaN is ``null`` (``lookalike._json``)."""
+        metrics = {name: json_number(value) for name, value in self.metrics.items()}
+        out: dict[str, Any] = {"a": self.a, "b": self.b, "metrics": metrics}
         if self.error is not None:
             out["error"] = self.error
         return out

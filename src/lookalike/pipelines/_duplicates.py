@@ -61,7 +61,9 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +71,8 @@ import numpy as np
 
 from lookalike.errors import ParameterError
 from lookalike.matching import global_similarity, hash_reach
-from lookalike.pipelines._verifier import KeypointCache, verify_candidates
+from lookalike.parallel import Jobs, check_jobs
+from lookalike.pipelines._verifier import KeypointCache, extract_mirrored, verify_candidates
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
@@ -82,6 +85,8 @@ __all__ = [
     "DuplicateReport",
     "find_duplicates",
 ]
+
+_UNSET: Any = object()  # marks a deprecated keyword that was not given
 
 #: Default threshold of :func:`find_duplicates`: stricter than search's 0.70, because what is
 #: reported here is offered for moving away.
@@ -186,7 +191,7 @@ class DuplicateReport:
         Files that could not be read (skipped).
     unverified : int
         Plausible pairs (past the verification gate) left unverified because the
-        verification budget (``max_verified``) ran out; 0 means every plausible
+        verification budget (``max_verify``) ran out; 0 means every plausible
         pair was verified. Crops and rotated copies among them may be missed.
     """
 
@@ -446,23 +451,26 @@ class _Pairs:
         described, and its verification gives the score, as a search's mirrored query would (the derived
         keypoints share about 70 % of those, so they find the copy but count fewer inliers).
         """
-        from lookalike.features import mirror_features
-        from lookalike.matching import copy_similarity
-
         fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        [result] = verify_candidates(fa, [fb])
-        if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
-            [result] = verify_candidates(mirror_features(fa), [fb])
-            if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
-                extracted = self.mirrored_features(a)
-                if extracted is not None and len(extracted):
-                    [result] = verify_candidates(extracted, [fb])
-        if result.verified:
-            score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
-                                               inliers=result.n_inliers, verified=True))
-        return score, True
+        return _pair_score(fa, fb, distance, cosine, score, lambda: self.mirrored_features(a)), True
+
+    def verified_scores(self, executor: Executor, batch: list[tuple[int, int, int | None, float | None, float]]
+                        ) -> list[tuple[float, bool]]:
+        """:meth:`_verified_score` of each pair, the verification done by a caller's executor (its workers may
+        be processes or other machines: each task carries the two files' keypoints and the first file's path)."""
+        out: list[tuple[float, bool] | None] = [None] * len(batch)
+        futures = {}
+        for k, (a, b, distance, cosine, score) in enumerate(batch):
+            fa, fb = self.features(a), self.features(b)
+            if fa is None or fb is None or not len(fa) or not len(fb):
+                out[k] = (score, False)
+            else:
+                futures[k] = executor.submit(_pair_score_task, fa, fb, distance, cosine, score, self.records[a].path)
+        for k, future in futures.items():
+            out[k] = (future.result(), True)
+        return [item for item in out if item is not None]
 
     def evidence(self, a: int, b: int) -> tuple[int | None, float | None]:
         ra, rb = self.row[a], self.row[b]
@@ -501,6 +509,32 @@ class _Pairs:
         return self._scores[key]
 
 
+def _pair_score(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosine: float | None, score: float,
+                mirrored: Callable[[], LocalFeatures | None]) -> float:
+    """``score`` raised by keypoint verification of two files' features, also mirrored (see
+    :meth:`_Pairs._verified_score`); ``mirrored()`` gives the keypoints of the first file's mirrored pixels."""
+    from lookalike.features import mirror_features
+    from lookalike.matching import copy_similarity
+
+    [result] = verify_candidates(fa, [fb])
+    if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
+        [result] = verify_candidates(mirror_features(fa), [fb])
+        if result.verified:  # a mirrored copy: its score from the keypoints of the mirrored pixels
+            extracted = mirrored()
+            if extracted is not None and len(extracted):
+                [result] = verify_candidates(extracted, [fb])
+    if result.verified:
+        score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
+                                           inliers=result.n_inliers, verified=True))
+    return score
+
+
+def _pair_score_task(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosine: float | None, score: float,
+                     path_a: str) -> float:
+    """:func:`_pair_score` as a task for any executor (module level, picklable arguments)."""
+    return _pair_score(fa, fb, distance, cosine, score, lambda: extract_mirrored(path_a))
+
+
 def _keeper_key(record: FileRecord) -> tuple[int, int, str]:
     pixels = (record.width or 0) * (record.height or 0)
     return (-pixels, -(record.size or 0), record.path)
@@ -528,11 +562,12 @@ def find_duplicates(
     min_similarity: float = DEFAULT_DUPLICATE_SIMILARITY,
     verify: bool = True,
     neighbours: int = 5,
-    max_verified: int | None = VERIFY_MAX_PAIRS,
+    max_verify: int | None = VERIFY_MAX_PAIRS,
     index: Index | str | os.PathLike[str] | None = None,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
+    max_verified: Any = _UNSET,
 ) -> DuplicateReport:
     """Find groups of exact and near-duplicate images, each with a suggested keeper.
 
@@ -557,7 +592,7 @@ def find_duplicates(
         Nearest neighbours by embedding cosine examined for each image
         (default 5; verification looks at the first :data:`VERIFY_RANK` of
         them). Hash candidates are every pair within a few bits instead.
-    max_verified : int or None, keyword-only
+    max_verify : int or None, keyword-only
         Most pairs verified with keypoints in one call, the most plausible
         (highest cosine) first (default :data:`VERIFY_MAX_PAIRS`: about 20 s of
         verification on 2 cores; ``None``: no limit). What the budget left
@@ -565,10 +600,14 @@ def find_duplicates(
     index : Index or path, optional, keyword-only
         With a folder ``source``: the index to build or update for it (kept).
     jobs, progress : keyword-only
-        Passed to the indexing (worker processes; progress callback).
+        Passed to the indexing (worker processes, or an executor; progress callback). A
+        :class:`concurrent.futures.Executor` (Ray, Dask, loky...: :mod:`lookalike.parallel`) also runs the
+        keypoint verification (the same pairs, in the same order, as on the default local threads).
     timings : dict, optional, keyword-only
         Filled with the seconds each stage took and the verification counts
         (for benchmarks; ``benchmarks/bench_duplicates.py`` prints them).
+    max_verified : keyword-only
+        Deprecated name of ``max_verify`` (a DeprecationWarning).
 
     Returns
     -------
@@ -592,16 +631,22 @@ def find_duplicates(
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
-    if max_verified is not None and (isinstance(max_verified, bool) or not isinstance(max_verified, int)
-                                     or max_verified < 0):
-        raise ParameterError(f"max_verified must be a non-negative integer or None (no limit), got {max_verified!r}")
-    budget = -1 if max_verified is None else max_verified
+    if max_verified is not _UNSET:
+        warnings.warn("find_duplicates(max_verified=...) is deprecated; use max_verify= (as --max-verify)",
+                      DeprecationWarning, stacklevel=2)
+        max_verify = max_verified
+    if max_verify is not None and (isinstance(max_verify, bool) or not isinstance(max_verify, int) or max_verify < 0):
+        raise ParameterError(f"max_verify must be a non-negative integer or None (no limit), got {max_verify!r}")
+    budget = -1 if max_verify is None else max_verify
+    jobs = check_jobs(jobs)
+    executor = jobs if isinstance(jobs, Executor) else None
     from lookalike.index import Index
 
     if isinstance(source, Index):
         if other is not None:
             raise ParameterError("a two-folder search needs two folders; give source and other as folders")
-        return _find(source, None, float(min_similarity), verify, neighbours, (), timings, budget=budget)
+        return _find(source, None, float(min_similarity), verify, neighbours, (), timings, budget=budget,
+                     executor=executor)
     folders = [os.fspath(source)] + ([os.fspath(other)] if other is not None else [])
     for folder in folders:
         if not os.path.isdir(folder):
@@ -618,7 +663,7 @@ def find_duplicates(
             for folder in folders:
                 errors += opened.update(folder, jobs=jobs, progress=progress).errors
             return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), timings,
-                         budget=budget)
+                         budget=budget, executor=executor)
         finally:
             if owned:
                 opened.close()
@@ -637,7 +682,7 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
           errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
-          budget: int = VERIFY_MAX_PAIRS) -> DuplicateReport:
+          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None) -> DuplicateReport:
     """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
     clock = time.perf_counter()
     stages: dict[str, float] = {}
@@ -681,12 +726,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         evidence = np.nan_to_num(words[candidates], nan=-1.0)
         order = candidates[np.lexsort((-np.nan_to_num(cosine[candidates], nan=-2.0), -evidence))]
         todo = _PairList(ids[a[order]], ids[b[order]], distance[order], cosine[order], scores[order])
-        unverified = _verify_pairs(pairs, union, todo, min_similarity, budget)
+        unverified = _verify_pairs(pairs, union, todo, min_similarity, budget, executor)
         pairs.forget()
     else:
         unverified = 0
     lap("verification")
-    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify)
+    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify, executor)
     lap("grouping")
     if timings is not None:
         timings.update(stages)
@@ -717,7 +762,7 @@ def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> 
 
 
 def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: dict[int, int] | None,
-            min_similarity: float, verify: bool) -> list[DuplicateGroup]:
+            min_similarity: float, verify: bool, executor: Executor | None = None) -> list[DuplicateGroup]:
     """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
     (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
     two = side is not None
@@ -743,7 +788,7 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
             else:
                 pairs.remember(keeper, i, score)
     if needed:  # joined through others: verified directly, every one (no budget: they are in the report)
-        _verify_pairs(pairs, None, _PairList.of(needed), min_similarity, -1)
+        _verify_pairs(pairs, None, _PairList.of(needed), min_similarity, -1, executor)
         pairs.forget()
     groups: list[DuplicateGroup] = []
     for keeper, others in plans:
@@ -787,13 +832,16 @@ class _PairList:
             self.score[part].tolist(), strict=True)]
 
 
-def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_similarity: float, budget: int) -> int:
+def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_similarity: float, budget: int,
+                  executor: Executor | None = None) -> int:
     """Verify pairs in order, on a few threads (OpenCV releases the GIL), and remember their scores. With a
     ``union``: skip pairs that earlier joins already put in one group, join those that reach ``min_similarity``,
     and verify at most ``budget`` pairs (-1: all); returns how many pairs the budget left unverified. The
     keypoints of the next :data:`_LOAD_CHUNK` pairs are read from the index by another thread while these are
-    verified."""
+    verified. With ``executor`` (the caller's), the verification runs there instead of on local threads; the
+    pairs and their order are the same."""
     from concurrent.futures import Future, ThreadPoolExecutor
+    from contextlib import nullcontext
 
     workers = max(1, min(VERIFY_THREADS, os.cpu_count() or 1))
     n_chunks = -(-len(todo) // _LOAD_CHUNK)
@@ -801,7 +849,10 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
     loads: dict[int, Future[dict[int, LocalFeatures]]] = {}
     merged: set[int] = set()
     position = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as loader:
+    own = executor is None
+    local = ThreadPoolExecutor(max_workers=workers) if executor is None else None
+    pool: Executor = local if local is not None else executor  # type: ignore[assignment]
+    with local if local is not None else nullcontext(), ThreadPoolExecutor(max_workers=1) as loader:
 
         def chunk_items(k: int) -> list[tuple[int, int, int | None, float | None, float]]:
             if k not in chunks:
@@ -835,7 +886,8 @@ def _verify_pairs(pairs: _Pairs, union: _Union | None, todo: _PairList, min_simi
             for chunk in range(first // _LOAD_CHUNK, (position - 1) // _LOAD_CHUNK + 1):
                 merge(chunk)
             started = time.perf_counter()
-            results = list(pool.map(lambda item: pairs._verified_score(*item), batch))
+            results = (list(pool.map(lambda item: pairs._verified_score(*item), batch)) if own
+                       else pairs.verified_scores(pool, batch))
             pairs.stats["verify_s"] += time.perf_counter() - started
             pairs.stats["verified_pairs"] += len(batch)
             pairs.stats["missing_pairs"] += sum(not tried for _score, tried in results)

@@ -20,6 +20,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from lookalike._json import json_number
 from lookalike.errors import LookalikeError, ParameterError
 from lookalike.io import ImageFile, UnusableFile, find_images
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
@@ -112,6 +113,15 @@ class PairScore:
     error: str | None = None
     result: Any = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``value`` null when the pair has none); ``matches``/``inliers`` for matching methods."""
+        out: dict[str, Any] = {"a": self.a, "b": self.b, "value": json_number(self.value)}
+        if self.matches is not None:
+            out["matches"], out["inliers"] = self.matches, self.inliers
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
 
 @dataclass(frozen=True, eq=False)
 class MatrixResult:
@@ -166,6 +176,23 @@ class MatrixResult:
     resize: str | None = None
     features: list[Any] | None = field(default=None, repr=False)
     column_features: list[Any] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, naming its inputs: the measure, every file (label and path) of the rows and the
+        columns, the matrix (``null`` where a pair has no value, ``"inf"``/``"-inf"`` for infinities), the
+        pairs (most similar first) and the files that could not be used."""
+        out: dict[str, Any] = {
+            "measure": self.measure, "kind": self.kind, "higher_is_better": self.higher_is_better,
+            "square": self.square, "resize": self.resize,
+            "rows": [{"label": label, "path": path} for label, path in zip(self.labels, self.paths, strict=True)],
+        }
+        if not self.square:
+            out["columns"] = [{"label": label, "path": path}
+                              for label, path in zip(self.column_labels, self.column_paths, strict=True)]
+        out["values"] = [[json_number(float(v)) for v in row] for row in self.values]
+        out["pairs"] = [pair.to_dict() for pair in self.pairs]
+        out["errors"] = [issue.to_dict() for issue in self.errors]
+        return out
 
     @property
     def skipped(self) -> list[MatrixIssue]:

@@ -21,8 +21,8 @@ this one:
    files were indexed; :meth:`lookalike.index.Index.local_features`); an index built without
    them has them extracted from the files at query time, several times slower.
 
-The similarity comes from the evidence, three calibrated pieces of it (constants below, fitted by
-``benchmarks/calibrate_search.py``)::
+The similarity comes from the evidence, three calibrated pieces of it (constants in
+:mod:`lookalike.matching._similarity`, fitted by ``benchmarks/calibrate_search.py``)::
 
     z_hash   = A_HASH + B_HASH * max(0, HASH_MARGIN - hash_distance)
     z_cosine = A_COSINE + B_COSINE * cosine
@@ -177,7 +177,7 @@ class SearchResult:
     kind : str
         ``"copy"`` or ``"semantic"``.
     error : str or None
-        Why the query could not be answered (only with ``on_error="report"``); ``results`` is
+        Why the query could not be answered (only with ``on_error="record"``); ``results`` is
         then empty.
     """
 
@@ -534,8 +534,8 @@ def _check(top: int, min_similarity: float, kind: str, shortlist: int, on_error:
         raise ParameterError(f"kind must be one of {', '.join(SEARCH_KINDS)}, got {kind!r}")
     if isinstance(shortlist, bool) or not isinstance(shortlist, int | np.integer) or shortlist < 0:
         raise ParameterError(f"shortlist must be a non-negative integer, got {shortlist!r}")
-    if on_error not in ("raise", "report"):
-        raise ParameterError(f"on_error must be 'raise' or 'report', got {on_error!r}")
+    if on_error not in ("raise", "record"):
+        raise ParameterError(f"on_error must be 'raise' or 'record', got {on_error!r}")
 
 
 def _open(index: Any) -> tuple[Index, bool]:
@@ -587,9 +587,10 @@ def search(
         milliseconds (decoding and embedding the query) instead of hundreds.
     shortlist : int, keyword-only
         Candidates verified with keypoints.
-    on_error : {"raise", "report"}, keyword-only
+    on_error : {"raise", "record"}, keyword-only
         A query that cannot be read raises :class:`~lookalike.errors.ImageReadError`
-        (default), or gives a result with ``error`` set and no results.
+        (default), or gives a result with ``error`` set and no results (``"record"``, as
+        :func:`compare_many`; ``"report"`` is its deprecated name).
 
     Returns
     -------
@@ -621,6 +622,12 @@ def search(
     >>> os.path.basename(result.results[0].path), result.results[0].similarity > 0.9
     ('1.png', True)
     """
+    if on_error == "report":
+        import warnings
+
+        warnings.warn('search(on_error="report") is deprecated; use on_error="record" (as compare_many)',
+                      DeprecationWarning, stacklevel=2)
+        on_error = "record"
     _check(top, min_similarity, kind, shortlist, on_error)
     sources = _as_list(query_images)
     opened, owned = _open(index)
