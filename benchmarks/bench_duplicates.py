@@ -212,16 +212,17 @@ def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_sce
     drawn so that no two rows that could meet as candidates carry keypoints of one scene; and how many rows
     could not be given such a crop (0 expected).
 
-    ``vectors``/``hashes`` cover every row; "could meet": either among the other's 10 nearest by cosine, or
-    within 6 bits of pHash (the candidates of ``find_duplicates`` at its default threshold are each row's 5
-    nearest and pairs within 3 bits). Rows are served most-connected first (greedy colouring, largest
-    degree first), each a random crop among those of the scenes its served neighbours leave free.
+    ``vectors``/``hashes`` cover every row (``hashes``: the (n, 64) dihedral pHashes); "could meet": either among
+    the other's 10 nearest by cosine, or within 6 bits of pHash under some rotation or flip (the candidates of
+    ``find_duplicates`` at its default threshold are each row's 5 nearest and pairs within 3 bits). Rows are
+    served most-connected first (greedy colouring, largest degree first), each a random crop among those of
+    the scenes its served neighbours leave free.
     """
-    from lookalike.index import embedding_neighbours, hash_pairs
+    from lookalike.index import dihedral_pairs, embedding_neighbours
 
     n = len(vectors)
     rows, _cos = embedding_neighbours(vectors, 10)
-    a, b, _d = hash_pairs(hashes, 6)
+    a, b, _d = dihedral_pairs(hashes.reshape(n, 8, 8), 6)
     listed = np.repeat(np.arange(n), rows.shape[1])
     first = np.concatenate([listed, rows.ravel(), a, b])  # both directions: a candidate pair needs only one
     second = np.concatenate([rows.ravel(), listed, b, a])
@@ -263,7 +264,7 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     done = work / f"index-{n}-{CACHE_VERSION}.complete"  # written once every synthetic row is in
     if done.exists() and (path / "manifest.json").exists():
         return path, bench, float("nan")
-    real = work / "index-real"  # the real files alone, indexed once, then copied
+    real = work / f"index-real-{CACHE_VERSION}"  # the real files alone, indexed once (by this code), then copied
     real_s = float("nan")
     if not (real / "manifest.json").exists():
         shutil.rmtree(real, ignore_errors=True)
@@ -295,9 +296,9 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
         dihedral = synthetic_hashes(m, seed=0, cache=work / f"synthetic-dihedral-{m}.npy")
         hashes = np.ascontiguousarray(dihedral[:, :8])
         real_ids, real_vectors = index.vectors("embedding")
-        _ids, real_hashes = index.vectors("phash", real_ids)
+        _ids, real_hashes = index.vectors("dihedral", real_ids)
         crops, unserved = _assign_crops(np.concatenate([real_vectors, vectors]).astype(np.float32),
-                                        np.concatenate([real_hashes, hashes]), len(real_ids), crop_scene, seed=2)
+                                        np.concatenate([real_hashes, dihedral]), len(real_ids), crop_scene, seed=2)
         print(f"rows that meet a row carrying keypoints of their scene: {unserved} (must be 0)", flush=True)
         sizes = [p.stat().st_size for p in photos]
         crop_sizes: dict[int, tuple[int, int]] = {}

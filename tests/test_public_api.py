@@ -48,7 +48,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "HALF_SCORE_INLIERS", "result_from_matches", "FlannIndex", "match_many", "prefers_flann", "ratio_matches",
         "VERIFY_KEYPOINTS", "VERIFY_SIZE", "verify_features", "verify_pixels", "CALIBRATION", "HASH_MARGIN",
         "SEMANTIC_CALIBRATION", "copy_logit", "copy_similarity", "global_similarity", "hash_reach",
-        "semantic_similarity", "similarity_from_logit",
+        "semantic_similarity", "similarity_from_logit", "matched_share",
     }),
     "lookalike.index": frozenset({
         "BACKENDS", "BinaryFlatStore", "DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "EXACT_MAX",

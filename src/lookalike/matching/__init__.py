@@ -19,6 +19,7 @@ from lookalike.matching._similarity import (
     copy_similarity,
     global_similarity,
     hash_reach,
+    matched_share,
     semantic_similarity,
 )
 from lookalike.matching._similarity import sigmoid as similarity_from_logit
@@ -52,6 +53,7 @@ __all__ = [
     "homography_is_sane",
     "match_descriptors",
     "match_many",
+    "matched_share",
     "prefers_flann",
     "ratio_matches",
     "result_from_matches",
