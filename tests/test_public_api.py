@@ -30,7 +30,9 @@ PUBLIC: dict[str, frozenset[str]] = {
         "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
         "oriented_size", "UnusableFile",
     }),
-    "lookalike.parallel": frozenset({"Jobs", "available_cpus", "check_jobs", "process_pool", "worker_count"}),
+    "lookalike.parallel": frozenset({
+        "Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count",
+    }),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
     "lookalike.metrics": frozenset({
         "SSIM_CONVENTIONS", "MetricInfo", "fsim", "fsimc", "get_metric", "gmsd", "hist_bhattacharyya",

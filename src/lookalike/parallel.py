@@ -30,7 +30,7 @@ from typing import Any
 
 from lookalike.errors import ParameterError
 
-__all__ = ["Jobs", "available_cpus", "check_jobs", "process_pool", "worker_count"]
+__all__ = ["Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count"]
 
 #: What ``jobs=`` accepts everywhere: worker processes (``None``: every available CPU) or an executor.
 Jobs = int | Executor | None
@@ -64,6 +64,13 @@ def check_jobs(jobs: Jobs, *, default: int | None = None) -> int | Executor:
         raise ParameterError(
             f"jobs must be a positive integer, None for every CPU, or a concurrent.futures.Executor; got {jobs!r}")
     return jobs
+
+
+def single_threaded_opencv() -> None:
+    """One OpenCV thread in this (worker) process: the processes already fill the CPUs. A pool initializer."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def worker_count(jobs: int | Executor, tasks: int) -> int:

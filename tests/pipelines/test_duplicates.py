@@ -90,6 +90,15 @@ def test_without_verification_the_crop_is_missed(folder: Path) -> None:
     assert groups["backup/camera.png"] == ["camera.png"]
 
 
+def test_recursive_false_leaves_the_sub_folders_out(folder: Path, tmp_path: Path) -> None:
+    report = find_duplicates(folder, verify=False, jobs=1, recursive=False)
+    assert report.files == 7 and "backup/camera.png" not in dict(_names(report, folder))
+    # the same with an index that holds the sub-folder from an earlier recursive run
+    find_duplicates(folder, verify=False, jobs=1, index=tmp_path / "idx")
+    again = find_duplicates(folder, verify=False, jobs=1, index=tmp_path / "idx", recursive=False)
+    assert again.files == 7 and _names(again, folder) == _names(report, folder)
+
+
 def test_the_verification_budget_is_reported_not_silent(folder: Path, tmp_path: Path) -> None:
     index = tmp_path / "idx"
     unlimited = find_duplicates(folder, jobs=1, index=index, max_verify=None)

@@ -249,21 +249,14 @@ def _draw_all(result: MatrixResult, folder: str, *, jobs: int | None, progress: 
         return done
     from concurrent.futures import as_completed
 
-    from lookalike.parallel import process_pool
+    from lookalike.parallel import process_pool, single_threaded_opencv
 
-    with process_pool(workers, initializer=_one_opencv_thread) as pool:
+    with process_pool(workers, initializer=single_threaded_opencv) as pool:
         for future in as_completed([pool.submit(_draw_chunk, chunk) for chunk in chunks]):
             done += future.result()
             if progress is not None:
                 progress("drawing", done, total)
     return done
-
-
-def _one_opencv_thread() -> None:
-    """One OpenCV thread per drawing process: the processes already fill the CPUs."""
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def _draw_chunk(chunk: list[tuple[str, str, Any, Any, str]]) -> int:

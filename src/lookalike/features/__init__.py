@@ -1,4 +1,9 @@
-"""Features of one image: local keypoints with descriptors (SIFT, RootSIFT, AKAZE, ORB) and perceptual hashes."""
+"""Features of one image: local keypoints (SIFT, RootSIFT, AKAZE, ORB), perceptual hashes, the deep embedding.
+
+Also the one Hamming kernel of lookalike (:func:`hamming_distance`, used by the
+index's Hamming stores and the duplicates self-join) and :func:`root_sift`.
+Nothing here knows about files or indexes (:mod:`lookalike.io` decodes them).
+"""
 
 from lookalike.features._embed import EMBEDDING_MODELS, Embedder, embed_images, weights_path
 from lookalike.features._hash import (

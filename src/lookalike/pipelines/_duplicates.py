@@ -569,6 +569,7 @@ def find_duplicates(
     neighbours: int = 5,
     max_verify: int | None = VERIFY_MAX_PAIRS,
     index: Index | str | os.PathLike[str] | None = None,
+    recursive: bool = True,
     jobs: Jobs = None,
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
@@ -604,6 +605,8 @@ def find_duplicates(
         unverified is counted in :attr:`DuplicateReport.unverified`.
     index : Index or path, optional, keyword-only
         With a folder ``source``: the index to build or update for it (kept).
+    recursive : bool, keyword-only
+        With folders: also the images of their sub-folders (default, as ``Index.update``).
     jobs, progress : keyword-only
         Passed to the indexing (worker processes, or an executor; progress callback). A
         :class:`concurrent.futures.Executor` (Ray, Dask, loky...: :mod:`lookalike.parallel`) also runs the
@@ -666,9 +669,9 @@ def find_duplicates(
         try:
             errors: list[FileError] = []
             for folder in folders:
-                errors += opened.update(folder, jobs=jobs, progress=progress).errors
+                errors += opened.update(folder, recursive=recursive, jobs=jobs, progress=progress).errors
             return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), timings,
-                         budget=budget, executor=executor)
+                         budget=budget, executor=executor, recursive=recursive)
         finally:
             if owned:
                 opened.close()
@@ -687,7 +690,8 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
           errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
-          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None) -> DuplicateReport:
+          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True
+          ) -> DuplicateReport:
     """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
     clock = time.perf_counter()
     stages: dict[str, float] = {}
@@ -700,7 +704,8 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
 
     records = {r.id: r for r in index.records(status="ok")}
     if roots is not None:
-        records = {i: r for i, r in records.items() if any(_under(r.path, root) for root in roots)}
+        records = {i: r for i, r in records.items()
+                   if any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root for root in roots)}
     two = roots is not None and len(roots) == 2
     side = {i: int(_under(r.path, roots[1])) for i, r in records.items()} if two and roots is not None else {}
     pairs = _Pairs(index, records, verify)

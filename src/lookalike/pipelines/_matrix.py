@@ -9,7 +9,6 @@ and left out; they never stop the run.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -23,7 +22,8 @@ import numpy as np
 from lookalike._json import json_number
 from lookalike.errors import LookalikeError, ParameterError
 from lookalike.io import ImageFile, UnusableFile, find_images
-from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
+from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, single_threaded_opencv, worker_count
+from lookalike.pipelines._matrix_cache import cache_read, cache_write
 
 __all__ = [
     "DEFAULT_MATRIX_METHOD",
@@ -46,7 +46,6 @@ Progress: TypeAlias = Callable[[str, int, int], None]
 
 _RESIZE_WORDS = ("auto", "none", "first", "smaller", "larger")
 _SIZE_TEXT = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
-_CACHE_VERSION = 1
 _STAGES = ("listing", "read", "features", "compare")
 _RATIO = 0.75  # Lowe's ratio, compare_features' default
 
@@ -542,7 +541,7 @@ def _prepare_one(path: str, plan: _Plan) -> tuple[Any, str, str]:
     from lookalike.io import load_image
 
     if plan.kind == "matching" and plan.cache_dir is not None:
-        cached = _cache_read(path, plan)
+        cached = cache_read(path, plan)
         if cached is not None:
             return cached, "", ""
     stage = "read"
@@ -555,7 +554,7 @@ def _prepare_one(path: str, plan: _Plan) -> tuple[Any, str, str]:
 
             item = extract_local(pixels, method=plan.name, max_keypoints=plan.max_keypoints)
             if plan.cache_dir is not None:
-                _cache_write(path, plan, item)
+                cache_write(path, plan, item)
             return item, "", ""
         if isinstance(plan.resize, tuple):
             pixels = _resize_to(pixels, plan.resize)
@@ -682,20 +681,15 @@ def _score_chunk_carrying(items: list[Any], plan: _Plan, tasks: list[tuple[int, 
 
 
 def _init_prepare_worker() -> None:
-    _single_threaded_opencv()
+    single_threaded_opencv()
 
 
 def _init_pair_worker(items: list[Any], plan: _Plan) -> None:
     global _worker_scorer
-    _single_threaded_opencv()
+    single_threaded_opencv()
     _worker_scorer = _PairScorer(items, plan)
 
 
-def _single_threaded_opencv() -> None:
-    """One OpenCV thread per worker process: the processes already fill the CPUs."""
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def _run_pairs(
@@ -735,48 +729,3 @@ def _run_pairs(
 
 
 _PRELOAD = ("cv2", "lookalike.pipelines._matrix", "lookalike.features", "lookalike.matching")
-
-
-# -- the on-disk feature cache ---------------------------------------------------------------------
-
-def _cache_path(path: str, plan: _Plan) -> str | None:
-    if plan.cache_dir is None:
-        return None
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    key = "\0".join([
-        str(_CACHE_VERSION), os.path.realpath(path), str(info.st_size), str(info.st_mtime_ns),
-        plan.name, str(plan.max_keypoints),
-    ])
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return os.path.join(plan.cache_dir, f"{plan.name}-{digest}.npz")
-
-
-def _cache_read(path: str, plan: _Plan) -> Any:
-    from lookalike.features import LocalFeatures
-
-    target = _cache_path(path, plan)
-    if target is None or not os.path.exists(target):
-        return None
-    try:
-        return LocalFeatures.from_npz(target)
-    except (OSError, ValueError, KeyError, EOFError):  # a damaged entry: extract again
-        return None
-
-
-def _cache_write(path: str, plan: _Plan, features: Any) -> None:
-    target = _cache_path(path, plan)
-    if target is None:
-        return
-    temporary = f"{target}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **features.to_arrays())
-        os.replace(temporary, target)
-    except OSError:  # a cache that cannot be written only costs time
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass

@@ -50,11 +50,8 @@ similar": the embedding cosine of the query, mapped by a logistic fitted on labe
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
-import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -71,6 +68,7 @@ from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in 
     semantic_similarity,
     similarity_from_logit,
 )
+from lookalike.pipelines._query import _as_list, _Query, _query_name, _read_query
 from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
@@ -214,100 +212,6 @@ def _logit(e: Evidence, *, use_verify: bool) -> float:
     return copy_logit(hash_distance=e.hash_distance, cosine=e.cosine, inliers=e.inliers if use_verify else 0,
                       verified=e.verified and use_verify, matched=e.matched if use_verify else 0.0)
 
-
-
-# -- queries -----------------------------------------------------------------------------------------
-
-@dataclass
-class _Query:
-    name: str
-    small: np.ndarray  # decoded as the index decodes (draft DECODE_SIZE): hashes and embedding
-    source: Any  # for the verification decode
-    data: bytes | None
-    sha256: str | None
-    _features: dict[bool, LocalFeatures] = field(default_factory=dict)
-    _pixels: np.ndarray | None = None
-    _locks: dict[Any, threading.Lock] = field(
-        default_factory=lambda: {key: threading.Lock() for key in ("pixels", False, True)}, repr=False)
-
-    def pixels(self) -> np.ndarray:
-        """The query decoded for verification, once (thread-safe)."""
-        with self._locks["pixels"]:
-            if self._pixels is None:
-                self._pixels = _verify_pixels(self.data if self.data is not None else self.source)
-            return self._pixels
-
-    def features(self, mirrored: bool) -> LocalFeatures:
-        """RootSIFT features of the query (or of its mirror image), computed once (thread-safe)."""
-        with self._locks[mirrored]:
-            if mirrored not in self._features:
-                pixels = self.pixels()
-                self._features[mirrored] = _extract(np.ascontiguousarray(pixels[:, ::-1]) if mirrored else pixels)
-            return self._features[mirrored]
-
-
-# The verification decode and keypoints are the index's (``lookalike.index._descriptors``), so a query
-# is verified with exactly what the index stores; imported on use to keep this module light.
-def _verify_pixels(source: Any) -> np.ndarray:
-    from lookalike.matching import verify_pixels
-
-    return verify_pixels(source)
-
-
-def _extract(pixels: np.ndarray) -> LocalFeatures:
-    from lookalike.matching import verify_features
-
-    return verify_features(pixels)
-
-
-def _query_name(source: Any, position: int) -> str:
-    if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
-    if isinstance(source, np.ndarray):
-        return f"<array {position}>"
-    return f"<image {position}>"
-
-
-def _read_query(source: Any, position: int, draft: tuple[int, int]) -> _Query:
-    from lookalike.io import load_image
-
-    name = _query_name(source, position)
-    data: bytes | None = None
-    if isinstance(source, str | os.PathLike):
-        from lookalike.io import read_bytes
-
-        path = os.fspath(source)
-        data = read_bytes(path)
-        try:
-            small = load_image(data, draft=draft)
-        except ImageReadError as exc:
-            raise ImageReadError(path, exc.reason) from None
-    elif isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        small = load_image(data, draft=draft)
-    else:
-        small = load_image(source, draft=draft)
-    sha = hashlib.sha256(data).hexdigest() if data is not None else None
-    return _Query(name, small, source, data, sha)
-
-
-def _as_list(query_images: Any) -> list[Any]:
-    if isinstance(query_images, str | os.PathLike | bytes | bytearray | memoryview):
-        return [query_images]
-    if isinstance(query_images, np.ndarray):
-        return [query_images]
-    try:
-        from PIL import Image
-
-        if isinstance(query_images, Image.Image):
-            return [query_images]
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(query_images, Iterable):
-        return list(query_images)
-    raise ParameterError(
-        f"query_images must be a path, an image or a list of them, got {type(query_images).__name__}"
-    )
 
 
 # -- the engine --------------------------------------------------------------------------------------
