@@ -42,6 +42,15 @@ def hamming_rows(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return out
 
 
+def _hamming_between(left: np.ndarray, right: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between rows ``a`` of ``left`` and rows ``b`` of ``right`` (packed hashes, one per pair)."""
+    out = np.empty(a.size, dtype=np.int64)
+    for start in range(0, a.size, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        out[part] = hamming_distance(left[a[part]], right[b[part]])
+    return out
+
+
 def dihedral_rows(dihedral: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Least Hamming distance between rows ``a`` and ``b`` of (n, 8, bytes) dihedral hashes over the 8 rotations
     and flips of either (``min_t d(h_t[a], h_0[b])`` and ``min_t d(h_0[a], h_t[b])``): what search measures
@@ -122,19 +131,26 @@ def dihedral_pairs(dihedral: np.ndarray, radius: int) -> tuple[np.ndarray, np.nd
     ``dihedral`` is (n, 8, bytes): each image's hash under its 8 rotations and flips
     (:func:`lookalike.features.dihedral_hashes`, row 0 the hash itself). A pair is found when
     ``h_0`` of one is within ``radius`` of some ``h_t`` of the other; the distance is
-    :func:`dihedral_rows`' (the least over both directions). Exact: for each ``t`` the cross join
-    of the ``h_0`` against the ``h_t`` by multi-index hashing, as :func:`hash_pairs`.
+    :func:`dihedral_rows`' (the least over both directions). Exact, by multi-index hashing as
+    :func:`hash_pairs`: the ``h_0`` are split into ``radius + 1`` chunks once, and for each ``t``
+    every ``h_t`` meets the ``h_0`` that agree with it on a whole chunk (a sorted join, no pair of
+    one side enumerated).
     """
-    n = dihedral.shape[0]
+    n, _eight, width = dihedral.shape
+    chunks = np.array_split(np.arange(8 * width), min(radius + 1, 8 * width))
+    plain = _chunk_keys(np.unpackbits(np.ascontiguousarray(dihedral[:, 0]), axis=1), chunks)
     found_a, found_b = [], []
-    plain = dihedral[:, 0]
+    hashes = np.ascontiguousarray(dihedral[:, 0])
     for t in range(dihedral.shape[1]):
-        if t == 0:
-            a, b, _d = hash_pairs(np.ascontiguousarray(plain), radius)
-        else:
-            a, b = _cross_pairs(plain, np.ascontiguousarray(dihedral[:, t]), radius)
-        found_a.append(np.minimum(a, b))
-        found_b.append(np.maximum(a, b))
+        other = np.ascontiguousarray(dihedral[:, t])
+        turned = plain if t == 0 else _chunk_keys(np.unpackbits(other, axis=1), chunks)
+        for left, right in zip(plain, turned, strict=True):
+            i, j = _equal_keys(left, right)
+            keep = i != j
+            i, j = i[keep], j[keep]
+            near = _hamming_between(hashes, other, i, j) <= radius  # this t's distance: most go here
+            found_a.append(np.minimum(i[near], j[near]))
+            found_b.append(np.maximum(i[near], j[near]))
     a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
     b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
     a, b = _unique_pairs(a, b, n)
@@ -143,14 +159,25 @@ def dihedral_pairs(dihedral: np.ndarray, radius: int) -> tuple[np.ndarray, np.nd
     return a[keep], b[keep], distance[keep]
 
 
-def _cross_pairs(left: np.ndarray, right: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(i, j)``, ``i != j``, with ``left[i]`` within ``radius`` bits of ``right[j]`` (multi-index hashing)."""
-    n = left.shape[0]
-    a, b, _d = hash_pairs(np.concatenate([left, right]), radius)
-    across = (a < n) & (b >= n)  # a < b always: left rows come first
-    i, j = a[across], b[across] - n
-    keep = i != j
-    return i[keep], j[keep]
+def _chunk_keys(bits: np.ndarray, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """Each row's value on each chunk of bit positions, as uint64 keys (one array per chunk)."""
+    keys = []
+    for chunk in chunks:
+        weights = np.uint64(1) << np.arange(chunk.size, dtype=np.uint64)
+        keys.append((bits[:, chunk].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
+    return keys
+
+
+def _equal_keys(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(i, j)`` with ``left[i] == right[j]`` (a sorted join; vectorised)."""
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    low = np.searchsorted(ordered, left, side="left")
+    counts = np.searchsorted(ordered, left, side="right") - low
+    total = int(counts.sum())
+    i = np.repeat(np.arange(left.size), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, order[np.repeat(low, counts) + offsets]
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
