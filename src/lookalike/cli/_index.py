@@ -18,7 +18,7 @@ from lookalike.errors import ParameterError
 
 _LISTED_ERRORS = 10
 # index.DESCRIPTORS, kept light
-_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "dihedral", "embedding", "rootsift")
+_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "dihedral", "embedding", "rootsift", "words")
 
 
 def register(subparsers: Any) -> None:

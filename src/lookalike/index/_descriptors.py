@@ -246,7 +246,7 @@ def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
     if not any(s.is_vector for s in specs):
         raise ParameterError(
             f"keypoints ({', '.join(names)}) only verify candidates that a global descriptor found; "
-            "add phash or embedding (the default is phash, embedding, rootsift)"
+            "add phash or embedding (the default is phash, dihedral, embedding, rootsift, words)"
         )
     common = (max(s.draft[0] for s in vectors), max(s.draft[1] for s in vectors))
     return [replace(spec, draft=common) if spec.is_global else spec for spec in specs]

@@ -292,13 +292,15 @@ class Index:
             empty or not exist.
         descriptors : iterable of str, keyword-only
             What to compute for each file: any of :data:`lookalike.index.DESCRIPTORS`.
-            The default ``("phash", "embedding", "rootsift")`` is what the default
-            search uses; the embedding needs the ``index`` extra (onnxruntime and
-            the EfficientNet-Lite0 weights). ``rootsift`` stores the keypoints
-            that verify search candidates (about 24 + 144 bytes per keypoint, at
-            most 1000 keypoints: up to 141 KB per image); without it, search
-            extracts them from the candidate files at query time, several times
-            slower.
+            The default ``("phash", "dihedral", "embedding", "rootsift", "words")``:
+            phash, embedding and rootsift are what the default search uses; the
+            embedding needs the ``index`` extra (onnxruntime and the EfficientNet-Lite0
+            weights). ``rootsift`` stores the keypoints that verify search candidates
+            (about 24 + 144 bytes per keypoint, at most 1000 keypoints: up to 141 KB per
+            image); without it, search extracts them from the candidate files at query
+            time, several times slower. ``dihedral`` (64 bytes) and ``words`` (2 bytes a
+            keypoint, from the stored keypoints) let :func:`lookalike.find_duplicates` pair
+            rotated, mirrored and cropped copies (benchmarks/README.md, issue 12).
         backend : str, keyword-only
             Vector index for embeddings: ``"auto"`` (exact up to
             :data:`~lookalike.index.EXACT_MAX` vectors, HNSW up to
@@ -414,8 +416,11 @@ class Index:
     def _vector_spec(self, name: str | None) -> DescriptorSpec:
         spec = self.descriptor(name)
         if not spec.is_vector:
+            how = {"keypoints": "holds keypoints, not vectors: read them with Index.local_features",
+                   "words": "holds visual words, not vectors: read them with Index.words",
+                   "dihedral": "is kept in the catalogue only, with no vector store: read it with Index.vectors"}
             raise ParameterError(
-                f"{spec.name!r} holds keypoints, not vectors: read them with Index.local_features; "
+                f"{spec.name!r} {how.get(spec.kind, 'has no vector store')}; "
                 f"vector descriptors of this index: {', '.join(s.name for s in self._vector_specs())}"
             )
         return spec

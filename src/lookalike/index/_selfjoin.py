@@ -15,6 +15,8 @@ stored rows", which has algorithms of its own:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from lookalike.features import hamming_distance
@@ -111,16 +113,21 @@ def hash_pairs(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray,
     bits = np.unpackbits(hashes, axis=1)
     chunks = np.array_split(np.arange(8 * width), min(radius + 1, 8 * width))
     found_a, found_b = [], []
-    for chunk in chunks:
-        weights = (np.uint64(1) << np.arange(chunk.size, dtype=np.uint64))
-        keys = (bits[:, chunk].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    for keys in _chunk_keys(bits, chunks):
         a, b = _runs_pairs(keys)
         found_a.append(a)
         found_b.append(b)
+    return _within(found_a, found_b, n, lambda a, b: hamming_rows(hashes, a, b), radius)
+
+
+def _within(found_a: list[np.ndarray], found_b: list[np.ndarray], n: int,
+            distance_of: Callable[[np.ndarray, np.ndarray], np.ndarray], radius: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct found pairs whose exact distance (``distance_of``) is within ``radius``, with it."""
     a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
     b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
     a, b = _unique_pairs(a, b, n)
-    distance = hamming_rows(hashes, a, b)
+    distance = distance_of(a, b)
     keep = distance <= radius
     return a[keep], b[keep], distance[keep]
 
@@ -151,12 +158,7 @@ def dihedral_pairs(dihedral: np.ndarray, radius: int) -> tuple[np.ndarray, np.nd
             near = _hamming_between(hashes, other, i, j) <= radius  # this t's distance: most go here
             found_a.append(np.minimum(i[near], j[near]))
             found_b.append(np.maximum(i[near], j[near]))
-    a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
-    b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
-    a, b = _unique_pairs(a, b, n)
-    distance = dihedral_rows(dihedral, a, b)
-    keep = distance <= radius
-    return a[keep], b[keep], distance[keep]
+    return _within(found_a, found_b, n, lambda a, b: dihedral_rows(dihedral, a, b), radius)
 
 
 def _chunk_keys(bits: np.ndarray, chunks: list[np.ndarray]) -> list[np.ndarray]:
