@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.index.conftest import make_photos
+from tests.index.conftest import as_previous_version, make_photos
 
 
 def _turned_copies(folder: Path) -> None:
@@ -28,14 +28,17 @@ def test_update_adds_the_dihedral_hashes_to_an_older_index_and_duplicates_then_f
     folder = tmp_path / "photos"
     make_photos(folder, ("astronaut", "camera", "chelsea", "coffee", "rocket"))
     _turned_copies(folder)
-    # what the previous version wrote: the same manifest and catalogue, without the dihedral descriptor
-    # (its defaults were phash, embedding, rootsift; the embedding is left out to keep the test light)
+    # what the previous version wrote: the same catalogue, a manifest without the new descriptors and
+    # without "upgrades" (its defaults were phash, embedding, rootsift; no embedding, to keep the test light)
     with Index.create(tmp_path / "idx", descriptors=["phash", "rootsift"]) as index:
         index.update(folder, jobs=1)
+        assert index.pending_upgrades() == []  # created by this version without them: kept so
+    as_previous_version(tmp_path / "idx")
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    assert [d["name"] for d in manifest["descriptors"]] == ["phash", "rootsift"]
+    assert [d["name"] for d in manifest["descriptors"]] == ["phash", "rootsift"] and "upgrades" not in manifest
 
     with Index.open(tmp_path / "idx") as index:
+        assert index.pending_upgrades() == ["dihedral", "words"]
         before = find_duplicates(index)
         assert before.groups == ()  # turned copies are 30+ bits away by the plain pHash; nothing verifies them
         stages: list[tuple[str, int, int]] = []

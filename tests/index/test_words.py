@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.index.conftest import make_photos
+from tests.index.conftest import as_previous_version, make_photos
 
 
 def test_quantise_is_the_nearest_centroid_and_the_vocabulary_is_seeded() -> None:
@@ -66,6 +66,7 @@ def test_an_index_stores_words_of_its_keypoints_and_upgrades_an_older_one(tmp_pa
     with Index.create(tmp_path / "old", descriptors=["phash", "rootsift"]) as index:  # as the previous version
         index.update(folder, jobs=1)
         assert index.words()[2] == 0
+    as_previous_version(tmp_path / "old")
     with Index.open(tmp_path / "old") as index:
         stages: list[tuple[str, int, int]] = []
         report = index.update(folder, jobs=1, progress=lambda *a: stages.append(a))

@@ -1,4 +1,4 @@
-"""Where duplicates finds its candidates: the dihedral hashes (turned and mirrored copies) and the visual words (crops)."""
+"""Where duplicates finds its candidates: dihedral hashes (turned and mirrored copies), visual words (crops)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.index._catalog import Catalog, FileRecord
-from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, descriptor_spec, parse_specs
+from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, UPGRADES, DescriptorSpec, descriptor_spec, parse_specs
 from lookalike.index._vectors import (
     VectorStore,
     _write_atomic,
@@ -347,6 +347,8 @@ class Index:
             "descriptors": [spec.to_json() for spec in specs],
             "vector_backend": backend,
             "backend_params": dict(backend_params or {}),
+            # the upgrades this version knows were decided at creation: update never adds them later
+            "upgrades": sorted({name for names in UPGRADES.values() for name in names}),
         }
         _write_json(os.path.join(text, MANIFEST), manifest)  # last: its presence marks a complete index
         return cls(text, manifest, catalog)
@@ -430,6 +432,16 @@ class Index:
 
     # -- changing ----------------------------------------------------------------------------------
 
+    def pending_upgrades(self) -> list[str]:
+        """The descriptors of :data:`~lookalike.index.UPGRADES` that :meth:`update` will add: those beside
+        a descriptor this index holds, on an index written before they existed (its manifest does not list
+        them under ``"upgrades"``; an index created by this version lists them all, so one created without
+        them on purpose keeps its descriptors)."""
+        held = {spec.name for spec in self.descriptors}
+        decided = set(self._manifest.get("upgrades", ()))
+        return [name for key, names in UPGRADES.items() if key in held for name in names
+                if name not in held and name not in decided]
+
     def add_descriptors(self, names: Iterable[str]) -> tuple[DescriptorSpec, ...]:
         """Record new descriptors in the manifest (the ones not held yet); the specs added.
 
@@ -449,6 +461,7 @@ class Index:
                       for spec in map(descriptor_spec, fresh))
         manifest = dict(self._manifest)
         manifest["descriptors"] = [*manifest["descriptors"], *(spec.to_json() for spec in added)]
+        manifest["upgrades"] = sorted({*manifest.get("upgrades", ()), *(spec.name for spec in added)})
         _write_json(os.path.join(self.path, MANIFEST), manifest)
         self._manifest = manifest
         self.descriptors = (*self.descriptors, *added)

@@ -185,7 +185,7 @@ def update_index(
     folder_text = os.fspath(folder)
     _check_folder(folder_text)
     jobs = check_jobs(jobs)
-    upgrade = index.add_descriptors(_upgrades(index)) if index.catalog.counts()[0] else ()
+    upgrade = index.add_descriptors(index.pending_upgrades()) if index.catalog.counts()[0] else ()
     root = resolve_path(folder_text)
     listing = find_images(folder_text, recursive=recursive, exclude=[index.path])
     known = index.catalog.known(under=root)
@@ -290,14 +290,6 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
         if progress is not None:
             progress("words", min(len(todo), start + len(chunk)), len(todo))
     return stored
-
-
-def _upgrades(index: Index) -> list[str]:
-    """The descriptors of :data:`UPGRADES` this index lacks beside one it holds."""
-    from lookalike.index._descriptors import UPGRADES
-
-    held = {spec.name for spec in index.descriptors}
-    return [name for key, names in UPGRADES.items() if key in held for name in names if name not in held]
 
 
 def _upgrade(index: Index, specs: Sequence[Any], *, jobs: int | Executor, progress: Progress | None) -> tuple[int, int]:
