@@ -109,8 +109,9 @@ WORD_NEIGHBOURS = 5
 WORD_RANK = 5
 #: Up to this many files the visual words are used. Their self-join scores every pair of files that
 #: share a word (4,096 words): 1.6 s for 2,000 files, 7.1 s for 4,000 (synthetic Zipf-distributed words,
-#: 400 a file, load about 5), quadratic beyond; above, duplicates ranks by cosine alone, as before.
-WORD_MAX_FILES = 5000
+#: 400 a file, load about 5), quadratic beyond (6.5 s of candidates at 5,000 benchmark files of 850
+#: keypoints); above, duplicates ranks by cosine alone, as before (benchmarks/README.md, issue 12).
+WORD_MAX_FILES = 2000
 #: Hash pairs within this many bits are always candidates (more when the threshold needs them).
 HASH_RADIUS = 3
 #: Threads verifying pairs at once.
