@@ -91,7 +91,7 @@ from bench_index import IMAGEDEDUP_SHIM  # noqa: E402
 
 SHARED = neardup_data.SHARED
 DEFAULT_WORK = Path("/tmp/lookalike-bench-dups")
-CACHE_VERSION = "kp2"  # synthetic rows with the keypoints of crops of photos of 0.27 MP and more, linked files
+CACHE_VERSION = "kp3"  # kp2 (keypoints of crops of photos of 0.27 MP and more, linked files) + dihedral hashes, words
 #: Photos that lend keypoints are at least this big (the 0.09 MP homogr "city" pair is not).
 MIN_SOURCE_PIXELS = 250_000
 #: Crops described per lending photo (a pool the rows draw from).
@@ -109,18 +109,19 @@ def _photo_paths() -> list[Path]:
 
 
 def synthetic_hashes(n: int, *, seed: int, cache: Path) -> np.ndarray:
-    """``n`` 64-bit pHashes (packed, (n, 8) uint8) of random crops of real photos (cached)."""
+    """``n`` dihedral pHashes ((n, 64) uint8: the 8 packed 64-bit hashes of a crop under its rotations and flips,
+    the first its pHash) of random crops of real photos (cached)."""
     if cache.exists():
         hashes = np.load(cache)
         if len(hashes) >= n:
             return hashes[:n]
-    from lookalike.features import image_hash
+    from lookalike.features import dihedral_hashes
     from lookalike.io import load_image
 
     paths = _photo_paths()
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(paths), n)
-    out = np.zeros((n, 8), np.uint8)
+    out = np.zeros((n, 64), np.uint8)
     decoded: dict[int, np.ndarray] = {}
     for row, pick in enumerate(picks):
         if pick not in decoded:
@@ -133,7 +134,7 @@ def synthetic_hashes(n: int, *, seed: int, cache: Path) -> np.ndarray:
         crop = image[y:y + ch, x:x + cw]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        out[row] = image_hash(np.ascontiguousarray(crop), method="phash", hash_size=8)
+        out[row] = dihedral_hashes(np.ascontiguousarray(crop), method="phash", hash_size=8).ravel()
         if len(decoded) > 4096:
             decoded.clear()
     np.save(cache, out)
@@ -211,16 +212,17 @@ def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_sce
     drawn so that no two rows that could meet as candidates carry keypoints of one scene; and how many rows
     could not be given such a crop (0 expected).
 
-    ``vectors``/``hashes`` cover every row; "could meet": either among the other's 10 nearest by cosine, or
-    within 6 bits of pHash (the candidates of ``find_duplicates`` at its default threshold are each row's 5
-    nearest and pairs within 3 bits). Rows are served most-connected first (greedy colouring, largest
-    degree first), each a random crop among those of the scenes its served neighbours leave free.
+    ``vectors``/``hashes`` cover every row (``hashes``: the (n, 64) dihedral pHashes); "could meet": either among
+    the other's 10 nearest by cosine, or within 6 bits of pHash under some rotation or flip (the candidates of
+    ``find_duplicates`` at its default threshold are each row's 5 nearest and pairs within 3 bits). Rows are
+    served most-connected first (greedy colouring, largest degree first), each a random crop among those of
+    the scenes its served neighbours leave free.
     """
-    from lookalike.index import embedding_neighbours, hash_pairs
+    from lookalike.index import dihedral_pairs, embedding_neighbours
 
     n = len(vectors)
     rows, _cos = embedding_neighbours(vectors, 10)
-    a, b, _d = hash_pairs(hashes, 6)
+    a, b, _d = dihedral_pairs(hashes.reshape(n, 8, 8), 6)
     listed = np.repeat(np.arange(n), rows.shape[1])
     first = np.concatenate([listed, rows.ravel(), a, b])  # both directions: a candidate pair needs only one
     second = np.concatenate([rows.ravel(), listed, b, a])
@@ -250,7 +252,7 @@ def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_sce
 
 def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     """The index of ``n`` entries: the real planted set, then synthetic rows (see the module docstring)."""
-    from lookalike.index import FileResult, Index
+    from lookalike.index import FileResult, Index, derive_words
 
     root = work / "neardup"
     originals = [neardup_data.EXAMPLES / name for name in neardup_data.EXAMPLE_ORIGINALS]
@@ -262,7 +264,7 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     done = work / f"index-{n}-{CACHE_VERSION}.complete"  # written once every synthetic row is in
     if done.exists() and (path / "manifest.json").exists():
         return path, bench, float("nan")
-    real = work / "index-real"  # the real files alone, indexed once, then copied
+    real = work / f"index-real-{CACHE_VERSION}"  # the real files alone, indexed once (by this code), then copied
     real_s = float("nan")
     if not (real / "manifest.json").exists():
         shutil.rmtree(real, ignore_errors=True)
@@ -278,6 +280,9 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
     links.mkdir(parents=True)
     with Index.open(path) as index:
         m = n - len(index)
+        if m <= 0:  # the real files alone (--n 1183): no synthetic rows, nothing more to describe
+            done.write_text(f"{n}\n")
+            return path, bench, real_s
         print(f"real files indexed: {len(index)} in {real_s:.1f} s; adding {m} synthetic entries", flush=True)
         specs = {s.name: s for s in index.descriptors}
         started = time.perf_counter()
@@ -288,11 +293,12 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
         print(f"{len(blobs)} crops of {len(photos)} photos ({len(names)} scenes) described in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
         vectors = synthetic_embeddings(m, seed=0, cache_dir=work / "synthetic")
-        hashes = synthetic_hashes(m, seed=0, cache=work / f"synthetic-phash-{m}.npy")
+        dihedral = synthetic_hashes(m, seed=0, cache=work / f"synthetic-dihedral-{m}.npy")
+        hashes = np.ascontiguousarray(dihedral[:, :8])
         real_ids, real_vectors = index.vectors("embedding")
-        _ids, real_hashes = index.vectors("phash", real_ids)
+        _ids, real_hashes = index.vectors("dihedral", real_ids)
         crops, unserved = _assign_crops(np.concatenate([real_vectors, vectors]).astype(np.float32),
-                                        np.concatenate([real_hashes, hashes]), len(real_ids), crop_scene, seed=2)
+                                        np.concatenate([real_hashes, dihedral]), len(real_ids), crop_scene, seed=2)
         print(f"rows that meet a row carrying keypoints of their scene: {unserved} (must be 0)", flush=True)
         sizes = [p.stat().st_size for p in photos]
         crop_sizes: dict[int, tuple[int, int]] = {}
@@ -310,9 +316,13 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
                     path=str(link), size=sizes[photo], mtime_ns=0, content_hash=f"synthetic-{row:06d}",
                     width=width, height=height,
                     vectors={"phash": specs["phash"].to_bytes(hashes[row]),
+                             "dihedral": specs["dihedral"].to_bytes(dihedral[row]),
                              "embedding": specs["embedding"].to_bytes(vectors[row]),
                              "rootsift": blobs[crop]}))
             index.catalog.commit(batch)
+        started = time.perf_counter()
+        derive_words(index)  # the synthetic rows' visual words, from their stored keypoints (as an update does)
+        print(f"visual words of {m} synthetic rows in {time.perf_counter() - started:.1f} s", flush=True)
     done.write_text(f"{n}\n")
     return path, bench, real_s
 

@@ -13,7 +13,10 @@ the query's original. Three logistic regressions (maximum likelihood, a small L2
 
 - hash: ``logit = A_HASH + B_HASH * max(0, HASH_MARGIN - distance)`` on every candidate;
 - cosine: ``logit = A_COSINE + B_COSINE * cosine`` on every candidate;
-- verify: ``logit = A_VERIFY + B_VERIFY * log(1 + inliers)`` on the verified candidates.
+- verify: ``logit = A_VERIFY + B_VERIFY * log(1 + inliers) + C_VERIFY * matched`` on the verified
+  candidates (``matched``: inliers over the keypoints of the image with fewer; issue 12 added it, so
+  that a verified 50% crop, whose few keypoints are nearly all inliers, is not scored like a photo
+  of the same object with as few inliers among many keypoints).
 
 The similarity is the sigmoid of the largest logit. Then the intercepts are lowered (a grid of
 0.25 steps, the same for hash and cosine) until the results at >= 0.70 reach a precision of
@@ -61,7 +64,7 @@ def logistic_fit(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3) -> np.ndarra
 
 
 def collect_copy(work: Path) -> tuple[np.ndarray, list[str]]:
-    """Rows ``(query, label, distance, cosine, tried, verified, inliers)`` for every candidate."""
+    """Rows ``(query, label, distance, cosine, tried, verified, inliers, matched)`` for every candidate."""
     from lookalike.index import Index
     from lookalike.pipelines import _search
 
@@ -93,7 +96,7 @@ def collect_copy(work: Path) -> tuple[np.ndarray, list[str]]:
             if rank < _search.SHORTLIST:
                 e = engine.verify(query, e)
             rows.append((n, float(e.id == original), e.hash_distance if e.hash_distance is not None else 32,
-                         e.cosine or 0.0, float(e.tried), float(e.verified), e.inliers))
+                         e.cosine or 0.0, float(e.tried), float(e.verified), e.inliers, e.matched))
         names.append(row["transform"])
         if n % 50 == 0:
             print(f"  {n}/{len(truth)} queries", file=sys.stderr)
@@ -112,19 +115,21 @@ def calibrate_copy(work: Path, *, reuse: bool) -> None:
         data, names = collect_copy(work)
         np.savez(saved, data=data, names=np.array(names))
     label, distance, cosine, verified, inliers = data[:, 1], data[:, 2], data[:, 3], data[:, 5] > 0, data[:, 6]
+    matched = data[:, 7]
     margin = _search.HASH_MARGIN
     hinge = np.maximum(0, margin - distance)
     a_h, b_h = logistic_fit(hinge[:, None], label)
     a_c, b_c = logistic_fit(cosine[:, None], label)
-    a_v, b_v = logistic_fit(np.log1p(inliers[verified])[:, None], label[verified])
+    a_v, b_v, c_v = logistic_fit(np.column_stack([np.log1p(inliers[verified]), matched[verified]]), label[verified])
     print(f"copy: {len(set(data[:, 0]))} queries, {len(data)} candidates, {int(label.sum())} originals among them")
     print(f"maximum likelihood: A_HASH {a_h:.3f}, B_HASH {b_h:.3f}; A_COSINE {a_c:.3f}, B_COSINE {b_c:.3f}; "
-          f"A_VERIFY {a_v:.3f}, B_VERIFY {b_v:.3f}")
+          f"A_VERIFY {a_v:.3f}, B_VERIFY {b_v:.3f}, C_VERIFY {c_v:.3f}")
     cut = math.log(0.7 / 0.3)
 
     def logits(shift_g: float, shift_v: float) -> np.ndarray:
         return np.maximum.reduce([a_h - shift_g + b_h * hinge, a_c - shift_g + b_c * cosine,
-                                  np.where(verified, a_v - shift_v + b_v * np.log1p(inliers), -np.inf)])
+                                  np.where(verified, a_v - shift_v + b_v * np.log1p(inliers) + c_v * matched,
+                                           -np.inf)])
 
     def score(shift_g: float, shift_v: float) -> tuple[float, float]:
         above = logits(shift_g, shift_v) >= cut
@@ -138,7 +143,8 @@ def calibrate_copy(work: Path, *, reuse: bool) -> None:
                key=lambda t: (score(*t)[1], -t[0] - t[1]))
     print(f"intercepts lowered by {best[0]:.2f} (hash, cosine) and {best[1]:.2f} (verify) for precision >= {TARGET}:")
     print(f"HASH_MARGIN = {margin}\nA_HASH = {a_h - best[0]:.3f}\nB_HASH = {b_h:.3f}")
-    print(f"A_COSINE = {a_c - best[0]:.3f}\nB_COSINE = {b_c:.3f}\nA_VERIFY = {a_v - best[1]:.3f}\nB_VERIFY = {b_v:.3f}")
+    print(f"A_COSINE = {a_c - best[0]:.3f}\nB_COSINE = {b_c:.3f}\nA_VERIFY = {a_v - best[1]:.3f}\n"
+          f"B_VERIFY = {b_v:.3f}\nC_VERIFY = {c_v:.3f}")
     z = logits(*best)
     sim = 0.5 * (1 + np.tanh(0.5 * z))
     sim_global = 0.5 * (1 + np.tanh(0.5 * np.maximum(a_h - best[0] + b_h * hinge, a_c - best[0] + b_c * cosine)))

@@ -53,6 +53,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "VERIFY_KEYPOINTS", "VERIFY_SIZE", "verify_features", "verify_pixels", "CALIBRATION", "HASH_MARGIN",
         "SEMANTIC_CALIBRATION", "copy_logit", "copy_similarity", "global_similarity", "hash_reach",
         "semantic_similarity", "similarity_from_logit", "DESCRIPTOR_ALPHA", "load_for_descriptors",
+        "matched_share",
     }),
     "lookalike.index": frozenset({
         "BACKENDS", "BinaryFlatStore", "DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "EXACT_MAX",
@@ -64,6 +65,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
         "DESCRIPTOR_ALPHA", "load_for_descriptors",
         "MilvusStore", "vectors_backend", "EXPORT_VERSION", "export_index", "import_index",
+        "UPGRADES", "dihedral_pairs", "dihedral_rows", "VOCABULARY_WORDS", "fit_vocabulary", "quantise",
+        "word_histograms", "word_neighbours", "word_scores", "derive_words",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

@@ -97,3 +97,14 @@ def photos(tmp_path: Path, _photo_template: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(_photo_template, tmp_path / "photos"))
+
+
+def as_previous_version(index_path: Path) -> None:
+    """Make an index's manifest what lookalike wrote before issue 12: no ``"upgrades"`` entry (the descriptors
+    an index was created without on purpose), so ``update`` adds the dihedral hashes and the words to it."""
+    import json
+
+    manifest_path = Path(index_path) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["upgrades"]
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

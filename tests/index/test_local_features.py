@@ -60,7 +60,7 @@ def on_the_fly(path: str | Path) -> LocalFeatures:
 
 
 def test_rootsift_is_a_default_keypoint_descriptor() -> None:
-    assert DEFAULT_DESCRIPTORS == ("phash", "embedding", "rootsift")
+    assert DEFAULT_DESCRIPTORS == ("phash", "dihedral", "embedding", "rootsift", "words")
     spec = descriptor_spec("rootsift")
     assert (spec.kind, spec.dim, spec.draft, spec.is_vector) == ("keypoints", 128, (512, 512), False)
     # the global descriptors share one decode; the keypoints keep their own

@@ -48,3 +48,26 @@ def test_embedding_neighbours_exact_and_approximate(monkeypatch: pytest.MonkeyPa
     assert np.all(rows != np.arange(3000)[:, None])
     assert np.allclose(cosines, np.take_along_axis(similarity, rows, axis=1), atol=1e-5)  # exact cosines
     assert np.all(np.diff(cosines, axis=1) <= 1e-6)  # best first
+
+
+def test_dihedral_pairs_equal_brute_force_over_the_eight_rotations_and_flips() -> None:
+    from lookalike.features import dihedral_hashes, hamming_distance
+    from lookalike.index import dihedral_pairs, dihedral_rows
+
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 256, (24, 32), dtype=np.uint8) for _ in range(12)]
+    # copies turned by 90 / 180 / 270 degrees, mirrored, transposed, and lightly noisy ones
+    images += [np.rot90(images[0]), np.rot90(images[1], 2), np.rot90(images[2], 3), images[3][:, ::-1],
+               images[4].T, np.clip(images[5].astype(int) + rng.integers(-9, 10, images[5].shape), 0, 255)]
+    dihedral = np.stack([dihedral_hashes(np.ascontiguousarray(image).astype(np.uint8)) for image in images])
+    # brute force: every pair, both directions, all 8 hashes of one against the plain hash of the other
+    forward = hamming_distance(dihedral[:, None, :, :], dihedral[None, :, :1, :]).min(axis=2)
+    full = np.minimum(forward, forward.T)
+    for radius in (0, 4, 12):
+        a, b, d = dihedral_pairs(dihedral, radius)
+        want = {(i, j) for i, j in zip(*np.nonzero(np.triu(full <= radius, 1)), strict=True)}
+        assert set(zip(a.tolist(), b.tolist(), strict=True)) == want and len(a) == len(want)
+        assert np.array_equal(d, full[a, b]) and np.array_equal(dihedral_rows(dihedral, a, b), d)
+    a, b, d = dihedral_pairs(dihedral, 4)
+    found = set(zip(a.tolist(), b.tolist(), strict=True))
+    assert {(0, 12), (1, 13), (2, 14), (3, 15), (4, 16)} <= found  # each turned or mirrored copy, by hash alone

@@ -26,3 +26,17 @@ def test_hash_reach_inverts_the_hash_term() -> None:
         if reach + 1 < 8:  # HASH_MARGIN: beyond it the hash says nothing
             assert copy_similarity(hash_distance=reach + 1) < threshold
     assert hash_reach(1.0) == -1
+
+
+def test_the_matched_share_lifts_a_verified_pair_and_only_a_verified_one() -> None:
+    from lookalike.matching import matched_share
+
+    # a 50% crop: 40 inliers, nearly all of its own keypoints, against an original with many more
+    crop = copy_similarity(inliers=40, verified=True, matched=matched_share(40, (45, 900)))
+    same_object = copy_similarity(inliers=40, verified=True, matched=matched_share(40, (700, 900)))
+    assert crop > 0.85 > 0.5 > same_object  # calibration set: >= 0.85 holds 97% originals (CALIBRATION)
+    assert copy_similarity(inliers=40, verified=False, matched=0.9) == 0.0
+    shares = np.linspace(0, 1, 11)
+    scores = [copy_similarity(inliers=20, verified=True, matched=float(m)) for m in shares]
+    assert np.all(np.diff(scores) >= 0)
+    assert matched_share(5, (0, 10)) == 0.0 and matched_share(50, (20, 30)) == 1.0

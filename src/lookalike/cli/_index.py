@@ -20,7 +20,8 @@ from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 
 _LISTED_ERRORS = 10
-_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "embedding", "rootsift")  # index.DESCRIPTORS, kept light
+# index.DESCRIPTORS, kept light
+_DESCRIPTOR_NAMES = ("ahash", "dhash", "phash", "whash", "dihedral", "embedding", "rootsift", "words")
 
 
 def register(subparsers: Any) -> None:

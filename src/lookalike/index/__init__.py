@@ -20,7 +20,7 @@ adds a store class under a name (persistence, ``save``/``load``, is optional); a
 server or Milvus Lite file is the backend ``"milvus"`` (:class:`MilvusStore`, named by a vectors URL:
 :func:`vectors_backend`). :func:`export_index` and :func:`import_index` move an index between stores
 and machines (a folder of JSON and NPZ files). The self-joins that duplicates
-needs (every close pair among the stored rows: :func:`hash_pairs`,
+needs (every close pair among the stored rows: :func:`hash_pairs`, :func:`dihedral_pairs`,
 :func:`embedding_neighbours`) live here too.
 """
 
@@ -29,6 +29,7 @@ from lookalike.index._descriptors import (
     DEFAULT_DESCRIPTORS,
     DESCRIPTOR_ALPHA,
     DESCRIPTORS,
+    UPGRADES,
     VERIFY_KEYPOINTS,
     VERIFY_SIZE,
     DescriptorSpec,
@@ -38,9 +39,17 @@ from lookalike.index._descriptors import (
 )
 from lookalike.index._export import EXPORT_VERSION, export_index, import_index
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
-from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path
+from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path, derive_words
 from lookalike.index._milvus import MilvusStore, vectors_backend
-from lookalike.index._selfjoin import EXACT_NEIGHBOURS, cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
+from lookalike.index._selfjoin import (
+    EXACT_NEIGHBOURS,
+    cosine_rows,
+    dihedral_pairs,
+    dihedral_rows,
+    embedding_neighbours,
+    hamming_rows,
+    hash_pairs,
+)
 from lookalike.index._vectors import (
     BACKENDS,
     EXACT_MAX,
@@ -64,6 +73,14 @@ from lookalike.index._vectors import (
     register_backend,
     unregister_backend,
 )
+from lookalike.index._words import (
+    VOCABULARY_WORDS,
+    fit_vocabulary,
+    quantise,
+    word_histograms,
+    word_neighbours,
+    word_scores,
+)
 
 __all__ = [
     "BACKENDS",
@@ -77,8 +94,10 @@ __all__ = [
     "FORMAT_VERSION",
     "HNSW_MAX",
     "INDEX_IVF_STORAGE",
+    "UPGRADES",
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
+    "VOCABULARY_WORDS",
     "Backend",
     "BinaryFlatStore",
     "DescriptorSpec",
@@ -102,10 +121,14 @@ __all__ = [
     "choose_backend",
     "cosine_rows",
     "default_index_path",
+    "derive_words",
     "describe_keypoints",
     "descriptor_spec",
+    "dihedral_pairs",
+    "dihedral_rows",
     "embedding_neighbours",
     "export_index",
+    "fit_vocabulary",
     "hamming_rows",
     "hash_pairs",
     "import_index",
@@ -113,7 +136,11 @@ __all__ = [
     "load_for_descriptors",
     "load_store",
     "make_store",
+    "quantise",
     "register_backend",
     "unregister_backend",
     "vectors_backend",
+    "word_histograms",
+    "word_neighbours",
+    "word_scores",
 ]

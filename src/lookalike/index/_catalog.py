@@ -324,6 +324,27 @@ class Catalog:
                     db.execute("INSERT INTO changes (file_id, op) VALUES (?, 'add')", (file_id,))
         return ids
 
+    def put_descriptor(self, name: str, rows: Sequence[tuple[int, bytes]]) -> int:
+        """Store descriptor ``name`` for files already in the catalogue (an upgrade adding a descriptor), in
+        one transaction; rows of files no longer there are ignored. Returns how many were stored. No change
+        is logged: it is for descriptors kept in the catalogue only (no vector store follows it)."""
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR REPLACE INTO descriptors (file_id, name, vector) "
+                "SELECT id, ?, ? FROM files WHERE id = ? AND status = 'ok'",
+                [(name, blob, int(file_id)) for file_id, blob in rows],
+            )
+            return int(db.total_changes - before)
+
+    def missing(self, name: str) -> list[FileRecord]:
+        """The files (status ``'ok'``) that do not hold descriptor ``name``, by id."""
+        rows = self._db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM files WHERE status = 'ok' AND id NOT IN "
+            "(SELECT file_id FROM descriptors WHERE name = ?) ORDER BY id", (name,)
+        ).fetchall()
+        return [FileRecord(*row) for row in rows]
+
     def remove(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> int:
         """Delete files by path and every file under the given folders; returns how many rows went."""
         count = 0

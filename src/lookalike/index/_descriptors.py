@@ -11,6 +11,15 @@ Two kinds of descriptor:
 - global vectors, one fixed-size vector per file, searched through a vector
   store: the 64-bit perceptual hashes (kind ``"hash"``) and the deep embedding
   (kind ``"embedding"``);
+- the dihedral pHashes, kind ``"dihedral"``: the pHash of the file under each of its 8
+  rotations and flips (:func:`lookalike.features.dihedral_hashes`, row 0 the ``phash`` itself),
+  64 bytes, from the same decode as the other global descriptors; kept in the catalogue only (no
+  vector store): :func:`lookalike.find_duplicates` joins each file's pHash against the others' 8,
+  so rotated and mirrored copies become hash pairs without keypoint verification;
+- visual words, kind ``"words"`` (:mod:`lookalike.index._words`): each stored keypoint's nearest
+  word of a vocabulary fitted on the index's own descriptors, one ``uint16`` a keypoint, computed
+  from the stored keypoints after they are committed (never from the file); the candidates of
+  :func:`lookalike.find_duplicates` that survive crops, borders and small rotations;
 - local features, kind ``"keypoints"``: ``"rootsift"``, the keypoints that
   search verifies a short list with (:func:`verify_features`), a variable
   number per file, kept in the catalogue only (no vector store) and read back
@@ -61,11 +70,16 @@ __all__ = [
 #: Descriptor names an index can hold: the four perceptual hashes of
 #: :func:`lookalike.features.image_hash` (64 bits each), the deep embedding,
 #: and the RootSIFT keypoints that search verifies candidates with.
-DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "embedding", "rootsift")
+DESCRIPTORS: tuple[str, ...] = ("ahash", "dhash", "phash", "whash", "dihedral", "embedding", "rootsift", "words")
 
 #: What :meth:`lookalike.index.Index.create` stores when not told otherwise: what the
-#: default search (``kind="copy"``, verified) uses.
-DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "embedding", "rootsift")
+#: default search (``kind="copy"``, verified) uses, and what lets :func:`lookalike.find_duplicates`
+#: pair rotated and mirrored copies by hash (the dihedral pHashes) and find crops (the visual words).
+DEFAULT_DESCRIPTORS: tuple[str, ...] = ("phash", "dihedral", "embedding", "rootsift", "words")
+
+#: Descriptors that this lookalike adds to an index holding the key but not them, when
+#: :func:`lookalike.index.update_index` runs (it computes them for the rows already there).
+UPGRADES: dict[str, tuple[str, ...]] = {"phash": ("dihedral",), "rootsift": ("words",)}
 
 #: The smallest decode the embedding needs: its 224 crop of 256 x 256.
 DECODE_SIZE = (256, 256)
@@ -85,7 +99,7 @@ class DescriptorSpec:
     ----------
     name : str
         ``"phash"``, ``"embedding"``, ...
-    kind : {"hash", "embedding", "keypoints"}
+    kind : {"hash", "dihedral", "embedding", "keypoints", "words"}
     dim : int
         Bits for a hash, dimensions for an embedding, descriptor length for keypoints.
     metric : {"hamming", "ip", "l2"}
@@ -108,8 +122,18 @@ class DescriptorSpec:
 
     @property
     def is_vector(self) -> bool:
-        """One fixed-size vector per file, searched through a vector store (not keypoints)."""
-        return self.kind != "keypoints"
+        """One fixed-size vector per file, searched through a vector store (hashes and embeddings)."""
+        return self.kind in ("hash", "embedding")
+
+    @property
+    def is_global(self) -> bool:
+        """Computed from the file's one common decode (hashes, dihedral hashes, embeddings)."""
+        return self.kind in ("hash", "dihedral", "embedding")
+
+    @property
+    def is_derived(self) -> bool:
+        """Computed from other stored descriptors once they are committed (the visual words)."""
+        return self.kind == "words"
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -118,8 +142,8 @@ class DescriptorSpec:
 
     @property
     def width(self) -> int:
-        """Elements per stored vector: bytes of a hash, floats of an embedding."""
-        return self.dim // 8 if self.kind == "hash" else self.dim
+        """Elements per stored vector: bytes of a hash (8 x 8 for the dihedral hashes), floats of an embedding."""
+        return self.dim // 8 if self.kind in ("hash", "dihedral") else self.dim
 
     @property
     def nbytes(self) -> int:
@@ -153,7 +177,8 @@ class DescriptorSpec:
                        dict(data["params"]), tuple(int(v) for v in data["draft"]))  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFormatError(f"a descriptor entry of the manifest is damaged ({exc!r}): {data!r}") from None
-        if spec.kind not in ("hash", "embedding", "keypoints") or spec.metric not in ("hamming", "ip", "l2"):
+        kinds = ("hash", "dihedral", "embedding", "keypoints", "words")
+        if spec.kind not in kinds or spec.metric not in ("hamming", "ip", "l2"):
             raise IndexFormatError(f"the manifest names an unknown descriptor kind: {data!r}")
         return spec
 
@@ -184,6 +209,15 @@ def descriptor_spec(name: str) -> DescriptorSpec:
         return DescriptorSpec("embedding", "embedding", 1280, "ip", {"model": "efficientnet-lite0"})
     if name in ("ahash", "dhash", "phash", "whash"):
         return DescriptorSpec(name, "hash", 64, "hamming", {"method": name, "hash_size": 8}, HASH_DECODE_SIZE)
+    if name == "dihedral":
+        return DescriptorSpec("dihedral", "dihedral", 512, "hamming", {"method": "phash", "hash_size": 8},
+                              HASH_DECODE_SIZE)
+    if name == "words":
+        from lookalike.index._words import VOCABULARY_WORDS
+
+        return DescriptorSpec("words", "words", VOCABULARY_WORDS, "ip",
+                              {"of": "rootsift", "vocabulary": "fitted on the index", "tf": "sqrt", "weights": "idf"},
+                              (VERIFY_SIZE, VERIFY_SIZE))
     if name == "rootsift":
         return DescriptorSpec("rootsift", "keypoints", 128, "l2",
                               {"method": "rootsift", "working_size": VERIFY_SIZE, "max_keypoints": VERIFY_KEYPOINTS},
@@ -215,14 +249,16 @@ def parse_specs(names: Iterable[str]) -> list[DescriptorSpec]:
     if len(set(names)) != len(names):
         raise ParameterError(f"descriptor listed twice: {names}")
     specs = [descriptor_spec(str(n)) for n in names]
-    vectors = [s for s in specs if s.is_vector]
-    if not vectors:
+    vectors = [s for s in specs if s.is_global]
+    if "words" in names and "rootsift" not in names:
+        raise ParameterError("the visual words are computed from the stored keypoints: add rootsift beside words")
+    if not any(s.is_vector for s in specs):
         raise ParameterError(
             f"keypoints ({', '.join(names)}) only verify candidates that a global descriptor found; "
-            "add phash or embedding (the default is phash, embedding, rootsift)"
+            "add phash or embedding (the default is phash, dihedral, embedding, rootsift, words)"
         )
     common = (max(s.draft[0] for s in vectors), max(s.draft[1] for s in vectors))
-    return [replace(spec, draft=common) if spec.is_vector else spec for spec in specs]
+    return [replace(spec, draft=common) if spec.is_global else spec for spec in specs]
 
 
 def describe_pixels(
@@ -239,16 +275,17 @@ def describe_pixels(
 
     out: list[dict[str, np.ndarray] | str] = [{} for _ in images]
     for spec in specs:
-        if not spec.is_vector:
+        if not spec.is_global:
             continue  # keypoints come from a decode of their own: describe_keypoints
-        if spec.kind == "hash":
+        if spec.kind in ("hash", "dihedral"):
+            compute = image_hash if spec.kind == "hash" else _flat_dihedral
             for i, pixels in enumerate(images):
                 entry = out[i]
                 if isinstance(entry, str):
                     continue
                 try:
-                    entry[spec.name] = image_hash(pixels, method=spec.params["method"],
-                                                  hash_size=int(spec.params["hash_size"]))
+                    entry[spec.name] = compute(pixels, method=spec.params["method"],
+                                               hash_size=int(spec.params["hash_size"]))
                 except (LookalikeError, ValueError, OSError) as exc:
                     out[i] = f"{spec.name}: {exc}"
             continue
@@ -273,3 +310,10 @@ def describe_pixels(
             except (LookalikeError, ValueError) as exc:
                 out[i] = f"{spec.name}: {exc}"
     return out
+
+
+def _flat_dihedral(pixels: np.ndarray, *, method: str, hash_size: int) -> np.ndarray:
+    """The 8 hashes of :func:`lookalike.features.dihedral_hashes`, one after the other (the stored vector)."""
+    from lookalike.features import dihedral_hashes
+
+    return dihedral_hashes(pixels, method=method, hash_size=hash_size).ravel()

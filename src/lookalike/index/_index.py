@@ -24,14 +24,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.index._catalog import Catalog, FileRecord
-from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, parse_specs
+from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, UPGRADES, DescriptorSpec, descriptor_spec, parse_specs
 from lookalike.index._vectors import (
     _BUILT_IN,
     VectorStore,
@@ -60,6 +60,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
 VECTORS = "vectors"
+#: The visual-word vocabulary, under VECTORS.
+VOCABULARY_FILE = "words-vocabulary.npz"
 _FORMAT_NAME = "lookalike-index"
 _OWN_FILES = frozenset({MANIFEST, CATALOG, CATALOG + "-wal", CATALOG + "-shm", CATALOG + "-journal", VECTORS})
 #: Patching a snapshot beyond this many changes (or half its size) costs more than rebuilding it.
@@ -99,6 +101,12 @@ class IndexReport:
     errors : tuple of FileError
         Files that could not be indexed in this run (recorded in the catalogue
         with status ``'error'``, except paths that do not exist).
+    upgraded : int
+        Files indexed before that got the descriptors this version adds
+        (:data:`~lookalike.index.UPGRADES`, :meth:`Index.update` only).
+    upgrade_left : int
+        Files that could not get them (moved, changed or unreadable since they were indexed):
+        they get them when their folder is updated.
     """
 
     added: int = 0
@@ -107,6 +115,8 @@ class IndexReport:
     unchanged: int = 0
     processed: int = 0
     errors: tuple[FileError, ...] = ()
+    upgraded: int = 0
+    upgrade_left: int = 0
 
 
 @dataclass(frozen=True)
@@ -283,13 +293,15 @@ class Index:
             empty or not exist.
         descriptors : iterable of str, keyword-only
             What to compute for each file: any of :data:`lookalike.index.DESCRIPTORS`.
-            The default ``("phash", "embedding", "rootsift")`` is what the default
-            search uses; the embedding needs the ``index`` extra (onnxruntime and
-            the EfficientNet-Lite0 weights). ``rootsift`` stores the keypoints
-            that verify search candidates (about 24 + 144 bytes per keypoint, at
-            most 1000 keypoints: up to 141 KB per image); without it, search
-            extracts them from the candidate files at query time, several times
-            slower.
+            The default ``("phash", "dihedral", "embedding", "rootsift", "words")``:
+            phash, embedding and rootsift are what the default search uses; the
+            embedding needs the ``index`` extra (onnxruntime and the EfficientNet-Lite0
+            weights). ``rootsift`` stores the keypoints that verify search candidates
+            (about 24 + 144 bytes per keypoint, at most 1000 keypoints: up to 141 KB per
+            image); without it, search extracts them from the candidate files at query
+            time, several times slower. ``dihedral`` (64 bytes) and ``words`` (2 bytes a
+            keypoint, from the stored keypoints) let :func:`lookalike.find_duplicates` pair
+            rotated, mirrored and cropped copies (benchmarks/README.md, issue 12).
         backend : str, keyword-only
             Vector index for embeddings: ``"auto"`` (exact up to
             :data:`~lookalike.index.EXACT_MAX` vectors, HNSW up to
@@ -346,6 +358,8 @@ class Index:
             "descriptors": [spec.to_json() for spec in specs],
             "vector_backend": backend,
             "backend_params": dict(backend_params or {}),
+            # the upgrades this version knows were decided at creation: update never adds them later
+            "upgrades": sorted({name for names in UPGRADES.values() for name in names}),
         }
         _write_json(os.path.join(text, MANIFEST), manifest)  # last: its presence marks a complete index
         return cls(text, manifest, catalog)
@@ -415,8 +429,11 @@ class Index:
     def _vector_spec(self, name: str | None) -> DescriptorSpec:
         spec = self.descriptor(name)
         if not spec.is_vector:
+            how = {"keypoints": "holds keypoints, not vectors: read them with Index.local_features",
+                   "words": "holds visual words, not vectors: read them with Index.words",
+                   "dihedral": "is kept in the catalogue only, with no vector store: read it with Index.vectors"}
             raise ParameterError(
-                f"{spec.name!r} holds keypoints, not vectors: read them with Index.local_features; "
+                f"{spec.name!r} {how.get(spec.kind, 'has no vector store')}; "
                 f"vector descriptors of this index: {', '.join(s.name for s in self._vector_specs())}"
             )
         return spec
@@ -425,6 +442,41 @@ class Index:
         return self.catalog.counts()[0]
 
     # -- changing ----------------------------------------------------------------------------------
+
+    def pending_upgrades(self) -> list[str]:
+        """The descriptors of :data:`~lookalike.index.UPGRADES` that :meth:`update` will add: those beside
+        a descriptor this index holds, on an index written before they existed (its manifest does not list
+        them under ``"upgrades"``; an index created by this version lists them all, so one created without
+        them on purpose keeps its descriptors)."""
+        held = {spec.name for spec in self.descriptors}
+        decided = set(self._manifest.get("upgrades", ()))
+        return [name for key, names in UPGRADES.items() if key in held for name in names
+                if name not in held and name not in decided]
+
+    def add_descriptors(self, names: Iterable[str]) -> tuple[DescriptorSpec, ...]:
+        """Record new descriptors in the manifest (the ones not held yet); the specs added.
+
+        Nothing is computed here: rows indexed before hold none of them until
+        :func:`lookalike.index.update_index` (``lookalike index update``) computes them, which is
+        what it does for the descriptors of :data:`~lookalike.index.UPGRADES`.
+        """
+        held = {spec.name for spec in self.descriptors}
+        fresh = [name for name in dict.fromkeys(names) if name not in held]
+        if not fresh:
+            return ()
+        if not self._writable():
+            raise ParameterError(f"cannot add descriptors to the index at {self.path!r}: it is read-only")
+        # a new global descriptor is computed from the decode the others were (the largest draft they need)
+        common = max((spec.draft for spec in self.descriptors if spec.is_global), default=None)
+        added = tuple(replace(spec, draft=max(common, spec.draft)) if spec.is_global and common else spec
+                      for spec in map(descriptor_spec, fresh))
+        manifest = dict(self._manifest)
+        manifest["descriptors"] = [*manifest["descriptors"], *(spec.to_json() for spec in added)]
+        manifest["upgrades"] = sorted({*manifest.get("upgrades", ()), *(spec.name for spec in added)})
+        _write_json(os.path.join(self.path, MANIFEST), manifest)
+        self._manifest = manifest
+        self.descriptors = (*self.descriptors, *added)
+        return added
 
     def update(
         self,
@@ -634,6 +686,54 @@ class Index:
         by_id = dict(zip((int(i) for i in found), blobs, strict=True))
         return {i: spec.features_from_bytes(by_id[i]) for i in dict.fromkeys(id_list) if i in by_id}
 
+    def words(self, ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray], int]:
+        """The stored visual words (descriptor ``"words"``): ``(ids, words, n_words)``.
+
+        ``words[i]`` holds one ``uint16`` word a keypoint of file ``ids[i]`` (those that have
+        them, by id, or in the order of ``ids``); ``n_words`` is the size of the index's
+        vocabulary (0 and nothing found when the index holds no words). See
+        :mod:`lookalike.index._words`.
+        """
+        spec = next((s for s in self.descriptors if s.kind == "words"), None)
+        vocabulary = self.vocabulary()
+        if spec is None or vocabulary is None:
+            return np.zeros(0, np.int64), [], 0
+        id_list = None if ids is None else [int(i) for i in np.asarray(ids).ravel() if int(i) >= 0]
+        found, blobs = self.catalog.vectors(spec.name, id_list)
+        words = [np.frombuffer(blob, dtype="<u2").astype(np.uint16) for blob in blobs]
+        if id_list is not None:
+            order = {int(i): j for j, i in enumerate(found)}
+            keep = [order[i] for i in id_list if i in order]
+            found, words = found[keep], [words[j] for j in keep]
+        return found, words, int(vocabulary.shape[0])
+
+    def vocabulary(self) -> np.ndarray | None:
+        """The visual-word vocabulary the index fitted on its own descriptors ((words, 128) float32), or None."""
+        path = os.path.join(self.path, VECTORS, VOCABULARY_FILE)
+        if not os.path.exists(path):
+            return None
+        try:
+            with np.load(path) as data:
+                return np.asarray(data["centroids"], dtype=np.float32)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexFormatError(f"the visual-word vocabulary of the index at {self.path!r} is damaged ({exc}); "
+                                   "delete it and run `lookalike index update` to fit it again") from None
+
+    def _vocabulary_fitted_on(self) -> int:
+        """How many descriptors the vocabulary was fitted from (0 without one)."""
+        path = os.path.join(self.path, VECTORS, VOCABULARY_FILE)
+        if not os.path.exists(path):
+            return 0
+        with np.load(path) as data:
+            return int(data["fitted_on"])
+
+    def _save_vocabulary(self, centroids: np.ndarray, fitted_on: int) -> None:
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, centroids=centroids.astype(np.float32), fitted_on=np.int64(fitted_on))
+
+        _write_atomic(os.path.join(self.path, VECTORS, VOCABULARY_FILE), write)
+
     def ids_of(self, paths: Iterable[str | os.PathLike[str]]) -> np.ndarray:
         """The ids of indexed files, in the order given (-1 for a path that is not indexed)."""
         keys = [resolve_path(p) for p in paths]
@@ -653,8 +753,12 @@ class Index:
         return self.catalog.records([int(i) for i in np.asarray(ids).ravel()])
 
     def vectors(self, descriptor: str, ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, vectors)`` of a descriptor straight from the catalogue: for ``ids`` (those indexed), or all."""
-        spec = self._vector_spec(descriptor)
+        """``(ids, vectors)`` of a descriptor straight from the catalogue: for ``ids`` (those indexed), or all.
+
+        Any fixed-size descriptor: hashes, embeddings, and the dihedral hashes (kept in the
+        catalogue only; (n, 64) bytes, the 8 packed hashes of a file one after the other).
+        """
+        spec = self.descriptor(descriptor) if descriptor == "dihedral" else self._vector_spec(descriptor)
         id_list = None if ids is None else [int(i) for i in np.asarray(ids).ravel() if int(i) >= 0]
         found, blobs = self.catalog.vectors(spec.name, id_list)
         array = spec.from_bytes(blobs)

@@ -24,9 +24,11 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from lookalike.errors import LookalikeError, MissingDependencyError, ParameterError
 from lookalike.io import IMAGE_SUFFIXES, find_images, is_url, list_url, read_url, stat_url
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from lookalike.index import Index, IndexReport
     from lookalike.index._catalog import FileResult
 
-__all__ = ["DEFAULT_INDEX_NAME", "add_to_index", "build_index", "default_index_path", "update_index"]
+__all__ = ["DEFAULT_INDEX_NAME", "add_to_index", "build_index", "default_index_path", "derive_words", "update_index"]
 
 #: The index folder ``lookalike index build DIR`` uses when ``--index`` is not given: ``DIR/.lookalike-index``
 #: (hidden, so it is never taken for images).
@@ -199,11 +201,19 @@ def update_index(
         Worker processes; default every available CPU. 1 runs in this process; an executor
         (Ray, Dask, loky...) is used as it is (:mod:`lookalike.parallel`).
     progress : callable, optional, keyword-only
-        ``progress("indexing", done, total)`` after each committed chunk.
+        ``progress("indexing", done, total)`` after each committed chunk, and
+        ``progress("upgrading", done, total)`` while an upgrade runs.
 
     Returns
     -------
     IndexReport
+
+    Notes
+    -----
+    An index written by an earlier lookalike is upgraded in place: the descriptors this version
+    adds (:data:`~lookalike.index.UPGRADES`: the dihedral pHashes beside a ``phash``) are recorded
+    in its manifest and computed for every file already indexed (read again and checked against
+    its content hash; nothing else of the row changes), never by rebuilding the index.
 
     Raises
     ------
@@ -218,6 +228,7 @@ def update_index(
     folder_text = os.fspath(folder)
     _check_folder(folder_text)
     jobs = check_jobs(jobs)
+    upgrade = index.add_descriptors(index.pending_upgrades()) if index.catalog.counts()[0] else ()
     root = resolve_path(folder_text)
     listing = _list_source(folder_text, recursive, index.path)
     known = index.catalog.known(under=root)
@@ -260,9 +271,97 @@ def update_index(
 
     added, changed, processed, failed = _process(index, todo, set(known), jobs=jobs, progress=progress)
     errors += failed
+    upgraded, left = _upgrade(index, upgrade, jobs=jobs, progress=progress) if upgrade else (0, 0)
+    worded = derive_words(index, progress=progress)
+    if any(spec.kind == "words" for spec in upgrade):
+        upgraded = max(upgraded, worded)
     index.refresh()
     return IndexReport(added=added, changed=changed, removed=removed, unchanged=unchanged, processed=processed,
-                       errors=tuple(errors))
+                       errors=tuple(errors), upgraded=upgraded, upgrade_left=left)
+
+
+#: Files whose keypoints are read (and quantised) at once while deriving words.
+_WORDS_CHUNK = 256
+#: The vocabulary is fitted again (and every file's words derived again) when the index holds this
+#: many times the descriptors it was fitted on and it has fewer words than it could.
+_REFIT_GROWTH = 4
+#: Files whose keypoints are sampled to fit the vocabulary.
+_VOCABULARY_FILES = 2000
+
+
+def derive_words(index: Index, *, progress: Progress | None = None) -> int:
+    """Quantise the stored keypoints of the files that lack visual words (descriptor ``"words"``); how many.
+
+    The vocabulary is fitted on a sample of the index's own stored descriptors the first time
+    (:func:`lookalike.index._words.fit_vocabulary`), and fitted again, with every file's words,
+    when the index has grown :data:`_REFIT_GROWTH` times past a vocabulary smaller than
+    :data:`~lookalike.index._words.VOCABULARY_WORDS`. Nothing is decoded. ``progress("words", done, total)``.
+    """
+    from lookalike.index._keypoints import KEYPOINTS_HEADER_SIZE
+    from lookalike.index._words import VOCABULARY_SAMPLE_PER_WORD, VOCABULARY_WORDS, fit_vocabulary, quantise
+
+    spec = next((s for s in index.descriptors if s.kind == "words"), None)
+    keypoints = next((s for s in index.descriptors if s.kind == "keypoints"), None)
+    if spec is None or keypoints is None:
+        return 0
+    held, size = index.catalog.descriptor_totals(keypoints.name)
+    total = max(0, (size - KEYPOINTS_HEADER_SIZE * held) // 144)  # descriptors stored (144 bytes a keypoint)
+    vocabulary = index.vocabulary()
+    fitted_on = index._vocabulary_fitted_on()
+    refit = vocabulary is not None and (vocabulary.shape[0] < VOCABULARY_WORDS and total >= _REFIT_GROWTH * fitted_on
+                                        and total // VOCABULARY_SAMPLE_PER_WORD > vocabulary.shape[0])
+    if vocabulary is None or refit:
+        if not total:
+            return 0
+        ids = np.array([r.id for r in index.catalog.records(status="ok")], np.int64)
+        if ids.size > _VOCABULARY_FILES:  # a seeded sample of the files: the same index gives the same words
+            ids = np.sort(np.random.default_rng(0).choice(ids, _VOCABULARY_FILES, replace=False))
+        sample = [f.descriptors for f in index.local_features(ids).values() if len(f)]
+        if not sample:
+            return 0
+        vocabulary = fit_vocabulary(np.concatenate(sample))
+        index._save_vocabulary(vocabulary, total)
+    todo = [r.id for r in (index.catalog.records(status="ok") if refit else index.catalog.missing(spec.name))]
+    if progress is not None:
+        progress("words", 0, len(todo))
+    stored = 0
+    for start in range(0, len(todo), _WORDS_CHUNK):
+        chunk = todo[start:start + _WORDS_CHUNK]
+        features = index.local_features(chunk)
+        rows = [(i, quantise(f.descriptors, vocabulary).astype("<u2").tobytes()) for i, f in features.items()]
+        stored += index.catalog.put_descriptor(spec.name, rows)
+        if progress is not None:
+            progress("words", min(len(todo), start + len(chunk)), len(todo))
+    return stored
+
+
+def _upgrade(index: Index, specs: Sequence[Any], *, jobs: int | Executor, progress: Progress | None) -> tuple[int, int]:
+    """Compute the new global descriptors ``specs`` for the files that lack them; ``(stored, left)``.
+
+    Each file is read and decoded again as for indexing, with only ``specs``; its result is stored
+    only when its content hash is still the indexed one (a file changed since is left for the next
+    update of its folder, which re-indexes it whole)."""
+    specs = [spec for spec in specs if spec.is_global]  # the words come from the stored keypoints: derive_words
+    if not specs:
+        return 0, 0
+    rows = {r.id: r for spec in specs for r in index.catalog.missing(spec.name)}
+    todo = sorted(rows.values(), key=lambda r: r.id)
+    if progress is not None:
+        progress("upgrading", 0, len(todo))
+    by_path = {r.path: r for r in todo}
+    spec_data = [spec.to_json() for spec in specs]
+    size = _CHUNK_HASH if all(spec.kind != "embedding" for spec in specs) else _CHUNK_EMBED
+    chunks = [[r.path for r in todo[i:i + size]] for i in range(0, len(todo), size)]
+    stored = done = 0
+    for results in _described(chunks, spec_data, jobs=jobs, embedding=False, keypoints=False):
+        same = [(by_path[r.path], r) for r in results if r.ok and r.content_hash == by_path[r.path].content_hash]
+        counts = [index.catalog.put_descriptor(spec.name, [(row.id, r.vectors[spec.name]) for row, r in same])
+                  for spec in specs]
+        stored += min(counts)
+        done += len(results)
+        if progress is not None:
+            progress("upgrading", done, len(todo))
+    return stored, len(todo) - stored
 
 
 def add_to_index(
@@ -311,6 +410,7 @@ def add_to_index(
     if bad_results:
         index.catalog.commit(bad_results)
     added, changed, processed, failed = _process(index, todo, set(known), jobs=jobs, progress=progress)
+    derive_words(index, progress=progress)
     index.refresh()
     return IndexReport(added=added, changed=changed, removed=0, unchanged=len(keys) - len(todo),
                        processed=processed, errors=tuple(errors + failed))
@@ -414,27 +514,36 @@ def _process(
         if progress is not None:
             progress("indexing", done, total)
 
-    spec_data = [spec.to_json() for spec in specs]
+    for results in _described(chunks, [spec.to_json() for spec in specs], jobs=jobs, embedding=wants_embedding,
+                              keypoints=wants_keypoints):
+        commit(results)
+    return added, changed, done, errors
+
+
+def _described(chunks: list[list[str]], spec_data: list[dict[str, Any]], *, jobs: int | Executor, embedding: bool,
+               keypoints: bool) -> Iterator[list[FileResult]]:
+    """:func:`_describe_chunk` of every chunk, in this process or spread over workers; each chunk's results as
+    they come."""
+    workers = worker_count(jobs, len(chunks))
     if workers <= 1 and not isinstance(jobs, Executor):
-        embedder = _make_embedder(None) if wants_embedding else None
+        embedder = _make_embedder(None) if embedding else None
         for chunk in chunks:
-            commit(_describe_chunk(chunk, spec_data, embedder=embedder))
-        return added, changed, done, errors
-    if wants_embedding:
+            yield _describe_chunk(chunk, spec_data, embedder=embedder)
+        return
+    if embedding:
         _check_embedding_available()
     # a caller's executor (its workers may be on other machines) keeps its libraries' own thread counts, unless
     # it says how many threads a task gets (RayExecutor: its CPUs per task; else 64 tasks of 32 threads on a node)
     own = not isinstance(jobs, Executor)
     threads = (max(1, available_cpus() // workers) if own else _threads_per_task(jobs)) if (
-        wants_embedding or wants_keypoints) else 0
+        embedding or keypoints) else 0
     with process_pool(jobs if isinstance(jobs, Executor) else workers, initializer=_init_worker,
                       initargs=(threads,), preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
         futures = [pool.submit(_describe_chunk, chunk, spec_data, threads=threads) for chunk in chunks]
         for future in as_completed(futures):
-            commit(future.result())
-    return added, changed, done, errors
+            yield future.result()
 
 
 def _threads_per_task(executor: object) -> int:
@@ -489,8 +598,8 @@ def _describe_chunk(
     from lookalike.index._descriptors import DescriptorSpec, describe_pixels
 
     all_specs = [DescriptorSpec.from_json(d) for d in spec_data]
-    specs = [s for s in all_specs if s.is_vector]
-    keypoint_specs = [s for s in all_specs if not s.is_vector]
+    specs = [s for s in all_specs if s.is_global]
+    keypoint_specs = [s for s in all_specs if s.kind == "keypoints"]
     if keypoint_specs:
         _limit_opencv_threads()
     draft = (max(s.draft[0] for s in specs), max(s.draft[1] for s in specs))

@@ -5,20 +5,24 @@ one query" (the vector stores answer that) but "every close pair among all
 stored rows", which has algorithms of its own:
 
 - :func:`hash_pairs`: every pair of packed hashes within ``radius`` bits, by exact
-  multi-index hashing (no pair loop);
+  multi-index hashing (no pair loop); :func:`dihedral_pairs`: the same where one image may be
+  rotated by 90 degrees or mirrored (each row's hash against the others' 8 dihedral hashes);
 - :func:`embedding_neighbours`: each unit vector's ``k`` nearest others by cosine,
   exact up to :data:`EXACT_NEIGHBOURS` rows, above by an IVF self-join on the
   vectors' principal axes with exact re-ranking;
-- :func:`hamming_rows`, :func:`cosine_rows`: the evidence of given pairs, in blocks.
+- :func:`hamming_rows`, :func:`dihedral_rows`, :func:`cosine_rows`: the evidence of given pairs, in blocks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from lookalike.features import hamming_distance
 
-__all__ = ["EXACT_NEIGHBOURS", "cosine_rows", "embedding_neighbours", "hamming_rows", "hash_pairs"]
+__all__ = ["EXACT_NEIGHBOURS", "cosine_rows", "dihedral_pairs", "dihedral_rows", "embedding_neighbours", "hamming_rows",
+           "hash_pairs"]
 
 #: Up to this many embeddings, nearest neighbours are found by brute force; above, see
 #: :func:`embedding_neighbours`.
@@ -37,6 +41,29 @@ def hamming_rows(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     for start in range(0, a.size, _CHUNK):
         part = slice(start, start + _CHUNK)
         out[part] = hamming_distance(hashes[a[part]], hashes[b[part]])
+    return out
+
+
+def _hamming_between(left: np.ndarray, right: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between rows ``a`` of ``left`` and rows ``b`` of ``right`` (packed hashes, one per pair)."""
+    out = np.empty(a.size, dtype=np.int64)
+    for start in range(0, a.size, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        out[part] = hamming_distance(left[a[part]], right[b[part]])
+    return out
+
+
+def dihedral_rows(dihedral: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least Hamming distance between rows ``a`` and ``b`` of (n, 8, bytes) dihedral hashes over the 8 rotations
+    and flips of either (``min_t d(h_t[a], h_0[b])`` and ``min_t d(h_0[a], h_t[b])``): what search measures
+    between a query (all 8 of its hashes) and an indexed file (its hash)."""
+    out = np.empty(a.size, dtype=np.int64)
+    for start in range(0, a.size, _CHUNK // 8):
+        part = slice(start, start + _CHUNK // 8)
+        da, db = dihedral[a[part]], dihedral[b[part]]
+        forward = hamming_distance(da, db[:, :1]).min(axis=1)
+        backward = hamming_distance(da[:, :1], db).min(axis=1)
+        out[part] = np.minimum(forward, backward)
     return out
 
 
@@ -86,18 +113,73 @@ def hash_pairs(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray,
     bits = np.unpackbits(hashes, axis=1)
     chunks = np.array_split(np.arange(8 * width), min(radius + 1, 8 * width))
     found_a, found_b = [], []
-    for chunk in chunks:
-        weights = (np.uint64(1) << np.arange(chunk.size, dtype=np.uint64))
-        keys = (bits[:, chunk].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    for keys in _chunk_keys(bits, chunks):
         a, b = _runs_pairs(keys)
         found_a.append(a)
         found_b.append(b)
+    return _within(found_a, found_b, n, lambda a, b: hamming_rows(hashes, a, b), radius)
+
+
+def _within(found_a: list[np.ndarray], found_b: list[np.ndarray], n: int,
+            distance_of: Callable[[np.ndarray, np.ndarray], np.ndarray], radius: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct found pairs whose exact distance (``distance_of``) is within ``radius``, with it."""
     a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
     b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
     a, b = _unique_pairs(a, b, n)
-    distance = hamming_rows(hashes, a, b)
+    distance = distance_of(a, b)
     keep = distance <= radius
     return a[keep], b[keep], distance[keep]
+
+
+def dihedral_pairs(dihedral: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of rows within ``radius`` bits under some rotation or flip: ``(rows_a, rows_b, distances)``.
+
+    ``dihedral`` is (n, 8, bytes): each image's hash under its 8 rotations and flips
+    (:func:`lookalike.features.dihedral_hashes`, row 0 the hash itself). A pair is found when
+    ``h_0`` of one is within ``radius`` of some ``h_t`` of the other; the distance is
+    :func:`dihedral_rows`' (the least over both directions). Exact, by multi-index hashing as
+    :func:`hash_pairs`: the ``h_0`` are split into ``radius + 1`` chunks once, and for each ``t``
+    every ``h_t`` meets the ``h_0`` that agree with it on a whole chunk (a sorted join, no pair of
+    one side enumerated).
+    """
+    n, _eight, width = dihedral.shape
+    chunks = np.array_split(np.arange(8 * width), min(radius + 1, 8 * width))
+    plain = _chunk_keys(np.unpackbits(np.ascontiguousarray(dihedral[:, 0]), axis=1), chunks)
+    found_a, found_b = [], []
+    hashes = np.ascontiguousarray(dihedral[:, 0])
+    for t in range(dihedral.shape[1]):
+        other = np.ascontiguousarray(dihedral[:, t])
+        turned = plain if t == 0 else _chunk_keys(np.unpackbits(other, axis=1), chunks)
+        for left, right in zip(plain, turned, strict=True):
+            i, j = _equal_keys(left, right)
+            keep = i != j
+            i, j = i[keep], j[keep]
+            near = _hamming_between(hashes, other, i, j) <= radius  # this t's distance: most go here
+            found_a.append(np.minimum(i[near], j[near]))
+            found_b.append(np.maximum(i[near], j[near]))
+    return _within(found_a, found_b, n, lambda a, b: dihedral_rows(dihedral, a, b), radius)
+
+
+def _chunk_keys(bits: np.ndarray, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """Each row's value on each chunk of bit positions, as uint64 keys (one array per chunk)."""
+    keys = []
+    for chunk in chunks:
+        weights = np.uint64(1) << np.arange(chunk.size, dtype=np.uint64)
+        keys.append((bits[:, chunk].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
+    return keys
+
+
+def _equal_keys(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(i, j)`` with ``left[i] == right[j]`` (a sorted join; vectorised)."""
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    low = np.searchsorted(ordered, left, side="left")
+    counts = np.searchsorted(ordered, left, side="right") - low
+    total = int(counts.sum())
+    i = np.repeat(np.arange(left.size), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, order[np.repeat(low, counts) + offsets]
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

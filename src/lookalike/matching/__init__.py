@@ -26,6 +26,7 @@ from lookalike.matching._similarity import (
     copy_similarity,
     global_similarity,
     hash_reach,
+    matched_share,
     semantic_similarity,
 )
 from lookalike.matching._similarity import sigmoid as similarity_from_logit
@@ -61,6 +62,7 @@ __all__ = [
     "load_for_descriptors",
     "match_descriptors",
     "match_many",
+    "matched_share",
     "prefers_flann",
     "ratio_matches",
     "result_from_matches",

@@ -6,7 +6,11 @@ arrays (no Python loop per pair until verification):
 - exact duplicates: files with the same SHA-256 in the catalogue (similarity 1);
 - hash candidates: every pair within a few bits of pHash (:data:`HASH_RADIUS`, more when the
   threshold lets hash evidence alone reach it), by an exact multi-index self-join
-  (:func:`hash_pairs`);
+  (:func:`hash_pairs`); where the index stores the dihedral pHashes (the default since they were
+  added; ``lookalike index update`` adds them to an older index), under any of the 8 rotations and
+  flips (:func:`dihedral_pairs`), so a copy turned by 90 degrees or mirrored is a hash pair like
+  any other, with the distance search measures (the least over the rotations and flips, which is
+  what the ``copy`` similarity was calibrated on);
 - embedding candidates: each file's ``neighbours`` nearest by cosine (:func:`embedding_neighbours`:
   brute force up to :data:`EXACT_NEIGHBOURS` files, a PCA + IVF self-join with exact re-ranking
   above);
@@ -66,7 +70,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lookalike.errors import ParameterError
-from lookalike.features import hamming_distance
 from lookalike.matching import global_similarity, hash_reach
 from lookalike.parallel import Jobs, check_jobs
 from lookalike.pipelines._verifier import KeypointCache, extract_mirrored, verify_candidates
@@ -100,6 +103,15 @@ VERIFY_MAX_PAIRS = 2000
 #: A pair that fails verification is tried mirrored only at or above this cosine (a mirrored
 #: copy keeps most of its embedding; the mirrored keypoints are extracted from the file).
 MIRROR_MIN_COSINE = 0.85
+#: Each file's this many best others by visual-word score are candidates (where the index holds words) ...
+WORD_NEIGHBOURS = 5
+#: ... and those among its first this many are verified whatever their cosine (ranked by word score).
+WORD_RANK = 5
+#: Up to this many files the visual words are used. Their self-join scores every pair of files that
+#: share a word (4,096 words): 1.6 s for 2,000 files, 7.1 s for 4,000 (synthetic Zipf-distributed words,
+#: 400 a file, load about 5), quadratic beyond (6.5 s of candidates at 5,000 benchmark files of 850
+#: keypoints); above, duplicates ranks by cosine alone, as before (benchmarks/README.md, issue 12).
+WORD_MAX_FILES = 2000
 #: Hash pairs within this many bits are always candidates (more when the threshold needs them).
 HASH_RADIUS = 3
 #: Threads verifying pairs at once.
@@ -254,6 +266,8 @@ class _Candidates:
     distance: np.ndarray  # Hamming bits; -1 without hashes
     cosine: np.ndarray  # NaN without embeddings
     rank: np.ndarray  # 0 = each other's nearest by cosine; a large value when not an embedding neighbour
+    words: np.ndarray  # visual-word score (cosine of tf-idf histograms); NaN without words
+    word_rank: np.ndarray  # 0 = each other's best by word score; a large value when not a word neighbour
 
 
 class _Pairs:
@@ -270,7 +284,14 @@ class _Pairs:
         self.ids = np.array(sorted(records), dtype=np.int64)
         self.row = {int(i): r for r, i in enumerate(self.ids)}
         self.hashes, self.has_hash = self._load(self.hash_spec)
+        dihedral_spec = next((s for s in index.descriptors if s.kind == "dihedral"), None)
+        dihedral, self.has_dihedral = self._load(dihedral_spec if self.hash_spec is not None else None)
+        self.dihedral = None if dihedral is None else dihedral.reshape(dihedral.shape[0], 8, -1)
         self.vectors, self.has_vector = self._load(self.embed_spec)
+        self.histograms: Any = None
+        self.has_words = np.zeros(self.ids.size, dtype=bool)
+        if verify and self.ids.size <= WORD_MAX_FILES:  # the words only choose which pairs to verify
+            self.histograms, self.has_words = self._load_words()
         codes: dict[str, int] = {}
         self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
                                  for i in self.ids], dtype=np.int64)
@@ -296,18 +317,62 @@ class _Pairs:
         present[position[inside]] = True
         return full, present
 
+    def _load_words(self) -> tuple[Any, np.ndarray]:
+        """The files' visual-word histograms (a CSR matrix, a row per file, zeros where a file has none)."""
+        from lookalike.index import word_histograms
+
+        got, words, n_words = self.index.words()
+        present = np.zeros(self.ids.size, dtype=bool)
+        if not n_words:
+            return None, present
+        position = np.searchsorted(self.ids, got)
+        inside = position < self.ids.size
+        inside[inside] = self.ids[position[inside]] == got[inside]
+        full: list[np.ndarray] = [np.zeros(0, np.uint16)] * self.ids.size
+        for p, w, ok in zip(position.tolist(), words, inside.tolist(), strict=True):
+            if ok:
+                full[p] = w
+                present[p] = w.size > 0
+        return word_histograms(full, n_words), present
+
     # candidates ------------------------------------------------------------------------------------
     def candidates(self, neighbours: int, min_similarity: float) -> _Candidates:
         """Hash pairs within the radius that can matter, and each file's ``neighbours`` nearest by cosine."""
-        from lookalike.index import cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
+        from lookalike.index import (
+            cosine_rows,
+            dihedral_pairs,
+            embedding_neighbours,
+            hash_pairs,
+            word_neighbours,
+            word_scores,
+        )
 
         n = self.ids.size
-        parts_a, parts_b, parts_rank, parts_cos = [], [], [], []
-        if self.hashes is not None and self.has_hash.any():
-            rows = np.flatnonzero(self.has_hash)
-            a, b, _d = hash_pairs(np.ascontiguousarray(self.hashes[rows]), _hash_radius(min_similarity))
+        parts_a, parts_b, parts_rank, parts_cos, parts_word_rank = [], [], [], [], []
+        radius = _hash_radius(min_similarity)
+        plain = self.has_hash & ~self.has_dihedral  # files indexed without the dihedral hashes (an upgrade left them)
+        if self.hashes is not None and plain.any():
+            rows = np.flatnonzero(self.has_hash)  # they meet every file by the plain hash
+            a, b, _d = hash_pairs(np.ascontiguousarray(self.hashes[rows]), radius)
             parts_a.append(rows[a])
             parts_b.append(rows[b])
+        if self.dihedral is not None and self.has_dihedral.any():
+            rows = np.flatnonzero(self.has_dihedral)
+            a, b, _d = dihedral_pairs(np.ascontiguousarray(self.dihedral[rows]), radius)
+            parts_a.append(rows[a])
+            parts_b.append(rows[b])
+        parts_rank += [np.full(a.size, _NOT_RANKED, np.int64) for a in parts_a]
+        parts_cos += [np.full(a.size, np.nan) for a in parts_a]
+        parts_word_rank += [np.full(a.size, _NOT_RANKED, np.int64) for a in parts_a]
+        if self.histograms is not None and self.has_words.any():
+            found, _scores = word_neighbours(self.histograms, WORD_NEIGHBOURS)
+            k = found.shape[1]
+            a, b = np.repeat(np.arange(n), k), found.ravel()
+            valid = b >= 0
+            a, b = a[valid], b[valid]
+            parts_a.append(np.minimum(a, b))
+            parts_b.append(np.maximum(a, b))
+            parts_word_rank.append(np.tile(np.arange(k), n)[valid])
             parts_rank.append(np.full(a.size, _NOT_RANKED, np.int64))
             parts_cos.append(np.full(a.size, np.nan))
         if self.vectors is not None and self.has_vector.any():
@@ -323,25 +388,44 @@ class _Pairs:
             parts_b.append(np.maximum(a, b))
             parts_rank.append(rank)
             parts_cos.append(cosines.ravel()[valid].astype(np.float64))
+            parts_word_rank.append(np.full(a.size, _NOT_RANKED, np.int64))
         if not parts_a:
             empty = np.zeros(0, np.int64)
-            return _Candidates(empty, empty, empty, np.zeros(0), empty)
+            return _Candidates(empty, empty, empty, np.zeros(0), empty, np.zeros(0), empty)
         a, b, rank = np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_rank)
-        cosine = np.concatenate(parts_cos)
+        cosine, word_rank = np.concatenate(parts_cos), np.concatenate(parts_word_rank)
         key = a * n + b
         order = np.lexsort((rank, key))  # per pair, its best rank first (neighbour lists before hash pairs)
-        key, rank, cosine = key[order], rank[order], cosine[order]
-        first = np.concatenate(([True], key[1:] != key[:-1])) if key.size else np.zeros(0, bool)
-        key, rank, cosine = key[first], rank[first], cosine[first]
+        key, rank, cosine, word_rank = key[order], rank[order], cosine[order], word_rank[order]
+        start = np.concatenate(([True], key[1:] != key[:-1])) if key.size else np.zeros(0, bool)
+        word_rank = np.minimum.reduceat(word_rank, np.flatnonzero(start)) if key.size else word_rank
+        key, rank, cosine = key[start], rank[start], cosine[start]
         a, b = key // n, key % n
-        distance = np.full(a.size, -1, np.int64)
-        if self.hashes is not None:
-            both = self.has_hash[a] & self.has_hash[b]
-            distance[both] = hamming_rows(self.hashes, a[both], b[both])
+        words = np.full(a.size, np.nan)
+        if self.histograms is not None:
+            both = self.has_words[a] & self.has_words[b]
+            words[both] = word_scores(self.histograms, a[both], b[both])
+        distance = self.hash_distances(a, b)
         if self.vectors is not None:  # hash pairs that are not embedding neighbours
             both = np.isnan(cosine) & self.has_vector[a] & self.has_vector[b]
             cosine[both] = cosine_rows(self.vectors, a[both], b[both])
-        return _Candidates(a, b, distance, cosine, rank)
+        return _Candidates(a, b, distance, cosine, rank, words, word_rank)
+
+    def hash_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """pHash distances of rows ``a`` and ``b``: the least over the 8 rotations and flips where both files
+        hold the dihedral hashes, else the plain distance; -1 where a file has no hash."""
+        from lookalike.index import dihedral_rows, hamming_rows
+
+        distance = np.full(a.size, -1, np.int64)
+        if self.hashes is None:
+            return distance
+        both = self.has_hash[a] & self.has_hash[b]
+        turned = both & self.has_dihedral[a] & self.has_dihedral[b]
+        if self.dihedral is not None and turned.any():
+            distance[turned] = dihedral_rows(self.dihedral, a[turned], b[turned])
+        both &= ~turned
+        distance[both] = hamming_rows(self.hashes, a[both], b[both])
+        return distance
 
     # verification ----------------------------------------------------------------------------------
     def load_features(self, file_ids: Sequence[int]) -> dict[int, LocalFeatures]:
@@ -397,7 +481,7 @@ class _Pairs:
         ra, rb = self.row[a], self.row[b]
         distance = cosine = None
         if self.hashes is not None and self.has_hash[ra] and self.has_hash[rb]:
-            distance = int(hamming_distance(self.hashes[ra], self.hashes[rb]))
+            distance = int(self.hash_distances(np.array([ra]), np.array([rb]))[0])
         if self.vectors is not None and self.has_vector[ra] and self.has_vector[rb]:
             cosine = float(np.dot(self.vectors[ra].astype(np.float32), self.vectors[rb].astype(np.float32)))
         return distance, cosine
@@ -435,7 +519,7 @@ def _pair_score(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosi
     """``score`` raised by keypoint verification of two files' features, also mirrored (see
     :meth:`_Pairs._verified_score`); ``mirrored()`` gives the keypoints of the first file's mirrored pixels."""
     from lookalike.features import mirror_features
-    from lookalike.matching import copy_similarity
+    from lookalike.matching import copy_similarity, matched_share
 
     [result] = verify_candidates(fa, [fb])
     if not result.verified and (cosine is None or cosine >= MIRROR_MIN_COSINE):
@@ -446,7 +530,8 @@ def _pair_score(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosi
                 [result] = verify_candidates(extracted, [fb])
     if result.verified:
         score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
-                                           inliers=result.n_inliers, verified=True))
+                                           inliers=result.n_inliers, verified=True,
+                                           matched=matched_share(result.n_inliers, result.keypoints)))
     return score
 
 
@@ -637,6 +722,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         keep &= side_rows[found.a] != side_rows[found.b]
     a, b = found.a[keep], found.b[keep]
     distance, cosine, rank = found.distance[keep], found.cosine[keep], found.rank[keep]
+    words, word_rank = found.words[keep], found.word_rank[keep]
     scores = global_similarity(distance, cosine)
     accepted = scores >= min_similarity
     for i, j, s in zip(ids[a[accepted]].tolist(), ids[b[accepted]].tolist(), scores[accepted].tolist(), strict=True):
@@ -644,9 +730,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
         pairs.remember(i, j, s)
     lap("scoring")
     if verify:
-        gate = ~accepted & (cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)  # NaN cosine: False
+        # embedding neighbours close by cosine (NaN: False), and the best word neighbours, whatever their cosine
+        gate = ~accepted & (((cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)) | (word_rank < WORD_RANK))
         candidates = np.flatnonzero(gate)
-        order = candidates[np.argsort(-cosine[candidates], kind="stable")]  # the most plausible first
+        # the most plausible first: by word score where the index holds words, then by cosine
+        evidence = np.nan_to_num(words[candidates], nan=-1.0)
+        order = candidates[np.lexsort((-np.nan_to_num(cosine[candidates], nan=-2.0), -evidence))]
         todo = _PairList(ids[a[order]], ids[b[order]], distance[order], cosine[order], scores[order])
         unverified = _verify_pairs(pairs, union, todo, min_similarity, budget, executor)
         pairs.forget()

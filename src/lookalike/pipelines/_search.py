@@ -26,7 +26,8 @@ The similarity comes from the evidence, three calibrated pieces of it (constants
 
     z_hash   = A_HASH + B_HASH * max(0, HASH_MARGIN - hash_distance)
     z_cosine = A_COSINE + B_COSINE * cosine
-    z_verify = A_VERIFY + B_VERIFY * log(1 + inliers)               (verified candidates only)
+    z_verify = A_VERIFY + B_VERIFY * log(1 + inliers) + C_VERIFY * matched   (verified candidates only;
+               matched: inliers over the keypoints of the image with fewer)
     similarity = 1 / (1 + exp(-max(z_hash, z_cosine, z_verify)))    (1.0 for byte-identical files)
 
 Each line is a logistic regression of "this candidate is the query's original" on the candidates
@@ -65,6 +66,7 @@ from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in 
     SEMANTIC_CALIBRATION,
     copy_logit,
     copy_similarity,
+    matched_share,
     semantic_similarity,
     similarity_from_logit,
 )
@@ -145,6 +147,8 @@ class Evidence:
         Keypoint verification was run on this candidate.
     exact : bool
         The query's bytes equal the file's (same SHA-256).
+    matched : float
+        Inliers over the keypoints of the image with fewer (0 when not verified).
     """
 
     id: int
@@ -155,11 +159,12 @@ class Evidence:
     mirrored: bool = False
     tried: bool = False
     exact: bool = False
+    matched: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "cosine": self.cosine, "hash_distance": self.hash_distance,
                 "inliers": self.inliers, "verified": self.verified, "mirrored": self.mirrored,
-                "exact": self.exact}
+                "exact": self.exact, "matched": self.matched}
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ def _logit(e: Evidence, *, use_verify: bool) -> float:
     if e.exact:
         return math.inf
     return copy_logit(hash_distance=e.hash_distance, cosine=e.cosine, inliers=e.inliers if use_verify else 0,
-                      verified=e.verified and use_verify)
+                      verified=e.verified and use_verify, matched=e.matched if use_verify else 0.0)
 
 
 
@@ -358,6 +363,7 @@ class _Engine:
             for (j, features), result in zip(todo, results, strict=True):
                 if result.verified:
                     out[j] = _replace(candidates[j], tried=True, verified=True, inliers=result.n_inliers,
+                                      matched=matched_share(result.n_inliers, result.keypoints),
                                       mirrored=mirrored)
                 else:
                     out[j] = _replace(candidates[j], tried=True)
