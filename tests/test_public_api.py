@@ -79,7 +79,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "CLASSIFY_METHODS", "DEFAULT_K", "DEFAULT_METRIC_SIZE", "UNKNOWN", "ClassifyResult", "Evaluation",
         "KNNClassifier", "LabelledSet", "LogisticClassifier", "Neighbour", "Prediction", "classify", "evaluate",
         "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
-        "Alignment", "align_pair",
+        "Alignment", "align_pair", "DIFF_THRESHOLD", "DiffAnalysis", "diff_analysis", "diff_regions",
     }),
     "lookalike.cli": frozenset({"main"}),
     "lookalike.web": frozenset({

@@ -50,8 +50,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.pipelines import diff_analysis
     from lookalike.viz import DIFF_THRESHOLD as DEFAULT_THRESHOLD
-    from lookalike.viz import diff_analysis, render_diff
+    from lookalike.viz import render_diff
 
     target = Path(args.out)
     check_picture_path(target, option="--out", example="diff.png")

@@ -34,6 +34,8 @@ from lookalike.pipelines._compare import (
     resize_pair,
     resolve_metrics,
 )
+from lookalike.pipelines._diff import DEFAULT_THRESHOLD as DIFF_THRESHOLD
+from lookalike.pipelines._diff import DiffAnalysis, diff_analysis, diff_regions
 from lookalike.pipelines._duplicates import (
     DEFAULT_DUPLICATE_SIMILARITY,
     VERIFY_MAX_PAIRS,
@@ -62,6 +64,7 @@ __all__ = [
     "DEFAULT_MATRIX_METHOD",
     "DEFAULT_METRICS",
     "DEFAULT_METRIC_SIZE",
+    "DIFF_THRESHOLD",
     "MATRIX_WORKING_SIZE",
     "PROGRESS_LABELS",
     "RESIZE_CHOICES",
@@ -71,6 +74,7 @@ __all__ = [
     "Alignment",
     "ClassifyResult",
     "Comparison",
+    "DiffAnalysis",
     "DuplicateGroup",
     "DuplicateMember",
     "DuplicateReport",
@@ -95,6 +99,8 @@ __all__ = [
     "compare",
     "compare_many",
     "compare_pairs",
+    "diff_analysis",
+    "diff_regions",
     "evaluate",
     "find_duplicates",
     "find_images",
