@@ -21,6 +21,7 @@ __all__ = [
     "ImageReadError",
     "ImageSizeError",
     "IndexFormatError",
+    "IndexReadOnlyError",
     "LookalikeError",
     "MissingDependencyError",
     "ParameterError",
@@ -72,6 +73,13 @@ class MissingDependencyError(LookalikeError, ImportError):
 
 class IndexFormatError(LookalikeError, OSError):
     """An index folder is missing, damaged, or written by an incompatible version."""
+
+
+class IndexReadOnlyError(LookalikeError, PermissionError):
+    """An index on a read-only medium (or without write permission) was asked to change.
+
+    It can still be opened and searched; the message says how to change it.
+    """
 
 
 class CheckpointFormatError(LookalikeError, ValueError):

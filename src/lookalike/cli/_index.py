@@ -51,6 +51,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
                        help="vector index of the embedding (default auto: exact up to 50,000 images, HNSW "
                        "up to 250,000, IVF beyond)")
+    build.add_argument("--force", action="store_true",
+                       help="replace the index at IDX (a damaged one too) with a new one, reading every file again")
     _common(build)
     build.set_defaults(run=run_build)
 
@@ -106,11 +108,16 @@ def _check_jobs(args: argparse.Namespace) -> None:
 # -- actions ---------------------------------------------------------------------------------------
 
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.index import build_index, default_index_path
+    from lookalike.index import Index, build_index, default_index_path
 
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
+    if args.force and existed:
+        if not os.path.isdir(args.folder):
+            raise ParameterError(f"expected a folder of images, got {args.folder!r}: it is not a folder")
+        Index.discard(path)
+        existed = False
     started = time.perf_counter()
     with ProgressBar(err) as progress:
         index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=args.backend,

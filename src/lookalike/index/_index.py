@@ -18,6 +18,7 @@ log (or rebuilt from it) when it is opened.
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import secrets
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
-from lookalike.index._catalog import Catalog, FileRecord
+from lookalike.index._catalog import REBUILD_HINT, Catalog, FileRecord
 from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, parse_specs
 from lookalike.index._vectors import (
     VectorStore,
@@ -178,7 +179,7 @@ def _read_manifest(path: str) -> dict[str, Any]:
             f"{path!r} is not a lookalike index (it has no {MANIFEST}); build one with `lookalike index build`"
         ) from None
     except (OSError, ValueError) as exc:
-        raise IndexFormatError(f"the manifest of the index at {path!r} is damaged ({exc}); rebuild the index") from None
+        raise IndexFormatError(f"the manifest of the index at {path!r} is damaged ({exc}); {REBUILD_HINT}") from None
     if not isinstance(data, dict) or data.get("format") != _FORMAT_NAME:
         raise IndexFormatError(f"{manifest_path!r} is not a lookalike index manifest")
     version = data.get("format_version")
@@ -190,7 +191,8 @@ def _read_manifest(path: str) -> dict[str, Any]:
             f"{FORMAT_VERSION}: upgrade lookalike"
         )
     if not isinstance(data.get("descriptors"), list) or not data["descriptors"]:
-        raise IndexFormatError(f"the manifest of the index at {path!r} lists no descriptors; it is damaged")
+        raise IndexFormatError(
+            f"the manifest of the index at {path!r} lists no descriptors; it is damaged: {REBUILD_HINT}")
     return data
 
 
@@ -361,6 +363,40 @@ class Index:
         manifest = _read_manifest(text)
         catalog = Catalog(os.path.join(text, CATALOG))
         return cls(text, manifest, catalog)
+
+    @staticmethod
+    def discard(path: str | os.PathLike[str]) -> None:
+        """Delete the index at ``path`` (a damaged one too) so a new one can be created there.
+
+        Only what an index writes is deleted (its manifest first, so a half-deleted
+        folder is never taken for an index; then the catalogue and the vector
+        snapshots); other files in the folder, and the folder, stay.
+
+        Raises
+        ------
+        IndexReadOnlyError
+            The folder is read-only.
+        """
+        import shutil
+
+        from lookalike.errors import IndexReadOnlyError
+
+        text = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(text):
+            return
+        try:
+            for name in (MANIFEST, *sorted(_OWN_FILES - {MANIFEST})):
+                target = os.path.join(text, name)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                elif os.path.lexists(target):
+                    os.unlink(target)
+        except PermissionError as exc:
+            raise IndexReadOnlyError(f"cannot replace the index at {text!r}: {exc.strerror}") from None
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise IndexReadOnlyError(f"cannot replace the index at {text!r}: {exc.strerror}") from None
+            raise
 
     def close(self) -> None:
         """Close the catalogue (snapshots were saved by the operations that changed them)."""
@@ -781,7 +817,7 @@ class Index:
         return store
 
     def _writable(self) -> bool:
-        return os.access(self.path, os.W_OK)
+        return not self.catalog.readonly and os.access(self.path, os.W_OK)
 
     def _save(self, name: str) -> None:
         """Write the in-memory store of ``name`` as the current snapshot (if it is newer than the saved one)."""
@@ -832,6 +868,8 @@ class Index:
                 pass
 
     def _compact_log(self) -> None:
+        if not self._writable():
+            return
         generations = []
         for spec in self._vector_specs():
             meta = self._snapshot_meta(spec.name)
