@@ -22,8 +22,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "similarity_matrix",
     }),
     "lookalike.errors": frozenset({
-        "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError",
-        "MissingDependencyError", "ParameterError",
+        "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexBusyError", "IndexFormatError",
+        "IndexReadOnlyError", "LookalikeError", "MissingDependencyError", "ParameterError",
     }),
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
@@ -188,6 +188,8 @@ def test_errors_refine_the_builtins() -> None:
     assert issubclass(errors.ParameterError, ValueError)
     assert issubclass(errors.MissingDependencyError, ImportError)
     assert issubclass(errors.IndexFormatError, OSError)
+    assert issubclass(errors.IndexReadOnlyError, PermissionError)
+    assert issubclass(errors.IndexBusyError, BlockingIOError)
     assert issubclass(errors.CheckpointFormatError, ValueError)
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.LookalikeError)

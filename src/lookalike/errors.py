@@ -20,6 +20,7 @@ __all__ = [
     "CheckpointFormatError",
     "ImageReadError",
     "ImageSizeError",
+    "IndexBusyError",
     "IndexFormatError",
     "IndexReadOnlyError",
     "LookalikeError",
@@ -80,6 +81,10 @@ class IndexReadOnlyError(LookalikeError, PermissionError):
 
     It can still be opened and searched; the message says how to change it.
     """
+
+
+class IndexBusyError(LookalikeError, BlockingIOError):
+    """Another process is changing the index (one writer at a time); searching it still works."""
 
 
 class CheckpointFormatError(LookalikeError, ValueError):

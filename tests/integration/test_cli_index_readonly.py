@@ -66,7 +66,7 @@ def test_a_read_only_mount_is_searched_and_refuses_changes_as_read_only(built: t
         assert done.returncode == 2, done.stderr
         assert "read-only" in done.stderr and "damaged" not in done.stderr and "Traceback" not in done.stderr
         assert done.stderr.count("\n") == 1
-    assert sorted(p.name for p in index.iterdir()) == ["catalog.sqlite", "manifest.json", "vectors"]
+    assert sorted(p.name for p in index.iterdir()) == ["catalog.sqlite", "manifest.json", "vectors", "writer.lock"]
 
 
 def test_without_write_permission_the_catalogue_opens_read_only(built: tuple[Path, Path],
