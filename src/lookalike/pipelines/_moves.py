@@ -49,19 +49,55 @@ def _sha256(path: str) -> str:
 
 
 def _move_no_overwrite(src: str, dst: str) -> None:
-    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``."""
+    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``.
+
+    When ``src`` cannot be deleted (a read-only folder), the copy just made at
+    ``dst`` is deleted again before the error goes up: a failed move leaves no stray copy.
+    """
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     try:
         os.link(src, dst)  # fails if dst exists: no window in which a file could be replaced
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             raise
-        with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        shutil.copystat(src, dst)
-    os.unlink(src)
+        try:
+            with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
+                shutil.copyfileobj(reader, writer, 1 << 20)
+                writer.flush()
+                os.fsync(writer.fileno())
+            shutil.copystat(src, dst)
+        except BaseException:
+            _unlink_quietly(dst)
+            raise
+    try:
+        os.unlink(src)
+    except BaseException:
+        _unlink_quietly(dst)  # the copy (or second link) is not a move: take it back
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _cannot_change(folder: str) -> str | None:
+    """Why files cannot be created in or deleted from ``folder`` (None when they can, as far as we can tell)."""
+    probe = folder
+    while not os.path.isdir(probe):  # a destination not made yet: its first existing parent decides
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if os.access(probe, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "it is on a read-only medium" if read_only else "you have no write permission there"
 
 
 def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]) -> None:
@@ -120,6 +156,13 @@ def move_duplicates(
     missing = [src for src, _dst in plan if not os.path.isfile(src)]
     if missing:
         raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
+    for folder in [*sorted({os.path.dirname(src) for src, _dst in plan}), dest]:
+        why = _cannot_change(folder)
+        if why is not None:
+            raise ParameterError(
+                f"refusing to move: files cannot be {'moved out of' if folder != dest else 'put in'} {folder!r} "
+                f"({why}); nothing was moved"
+            )
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     manifest_path = os.path.abspath(os.fspath(manifest)) if manifest is not None else os.path.join(
         dest, f"lookalike-moves-{stamp}.json")
@@ -128,14 +171,25 @@ def move_duplicates(
     os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
     moves: list[dict[str, str]] = []
     done: list[tuple[str, str]] = []
-    try:
-        for src, dst in plan:
-            digest = _sha256(src)
+    for src, dst in plan:
+        digest = _sha256(src)
+        # the manifest names each move before it happens: a process killed mid-move leaves a manifest
+        # that --undo understands (an entry whose file is still in its place is "already restored")
+        _write_manifest(manifest_path, [*moves, {"from": src, "to": dst, "sha256": digest}], report.roots)
+        try:
             _move_no_overwrite(src, dst)
-            moves.append({"from": src, "to": dst, "sha256": digest})
-            done.append((src, dst))
-    finally:
-        _write_manifest(manifest_path, moves, report.roots)
+        except OSError as exc:
+            if moves:
+                _write_manifest(manifest_path, moves, report.roots)
+            else:
+                _unlink_quietly(manifest_path)  # nothing moved: nothing to undo
+            where = (f"{len(moves)} file{'s' if len(moves) != 1 else ''} moved before it, listed in "
+                     f"{manifest_path!r} (undo: lookalike duplicates --undo {manifest_path})" if moves
+                     else "nothing was moved")
+            raise ParameterError(f"cannot move {src!r} to {dst!r}: {exc.strerror or exc}; {where}") from None
+        moves.append({"from": src, "to": dst, "sha256": digest})
+        done.append((src, dst))
+    _write_manifest(manifest_path, moves, report.roots)
     return MoveReport(tuple(done), manifest_path)
 
 

@@ -1,0 +1,106 @@
+"""Moves that cannot happen leave everything as it was (issue 11 item 8); the review folder is never scanned
+and undo run twice says "already restored" (item 17).
+
+Root ignores permission bits: the real read-only folder is a read-only bind mount in a
+user namespace (``unshare -rm``, skipped where the kernel forbids it); a folder whose files
+cannot be deleted half-way through is an injected ``PermissionError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lookalike.errors import ParameterError
+from lookalike.pipelines import DuplicateReport, find_duplicates, move_duplicates, undo_moves
+from tests.index.conftest import make_photos
+
+pytest.importorskip("faiss")
+
+
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three photos and two byte copies of them in a sub-folder: two exact duplicates to move."""
+    folder = tmp_path_factory.mktemp("moves") / "photos"
+    make_photos(folder, ("astronaut", "camera", "coffee"), longest=160)
+    (folder / "backup").mkdir()
+    shutil.copyfile(folder / "camera.png", folder / "backup" / "camera.png")
+    shutil.copyfile(folder / "coffee.jpg", folder / "backup" / "coffee.jpg")
+    return folder
+
+
+@pytest.fixture
+def folder(tmp_path: Path, _template: Path) -> Path:
+    return Path(shutil.copytree(_template, tmp_path / "photos"))
+
+
+@pytest.fixture
+def report(folder: Path) -> DuplicateReport:
+    found = find_duplicates(folder, min_similarity=1.0, verify=False, jobs=1)
+    assert found.duplicates == 2
+    return found
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_read_only_folder_is_refused_before_anything_moves(folder: Path, tmp_path: Path) -> None:
+    review = tmp_path / "review"
+    before = _files(folder)
+    line = shlex.join([sys.executable, "-m", "lookalike.cli", "duplicates", str(folder), "-s", "100%",
+                       "--move-to", str(review), "-j", "1"])
+    script = f"mount --bind -o ro {shlex.quote(str(folder))} {shlex.quote(str(folder))} && {line}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, check=False,
+                          timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    if "mount" in done.stderr and done.returncode != 2:
+        pytest.skip(f"no read-only bind mount here: {done.stderr.strip()}")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert "read-only medium" in done.stderr and "nothing was moved" in done.stderr
+    assert _files(folder) == before
+    assert _files(review) == []  # no stray copy, no manifest with 0 moves
+
+
+def _deny_delete(monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
+    real_unlink = os.unlink
+
+    def unlink(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if os.fspath(path) == victim:
+            raise PermissionError(13, "Permission denied", victim)
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", unlink)
+
+
+def test_a_file_that_cannot_be_deleted_leaves_no_copy_and_a_manifest_of_what_moved(
+        report: DuplicateReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    review = tmp_path / "review"
+    victims = [m.path for g in report.groups for m in g.members]
+    _deny_delete(monkeypatch, victims[-1])  # the last of the two moves fails
+    with pytest.raises(ParameterError, match="Permission denied; 1 file moved before it") as caught:
+        move_duplicates(report, review, manifest=tmp_path / "m.json")
+    assert "lookalike duplicates --undo" in str(caught.value)
+    assert os.path.isfile(victims[-1])
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert [m["from"] for m in manifest["moves"]] == victims[:1]
+    assert _files(review) == [str(Path(manifest["moves"][0]["to"]).relative_to(review))]  # no stray copy
+    monkeypatch.undo()
+    assert len(undo_moves(tmp_path / "m.json").moved) == 1
+
+
+def test_when_the_first_move_fails_nothing_is_left(report: DuplicateReport, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    review = tmp_path / "review"
+    first = report.groups[0].members[0].path
+    _deny_delete(monkeypatch, first)
+    with pytest.raises(ParameterError, match="nothing was moved"):
+        move_duplicates(report, review)
+    assert os.path.isfile(first) and _files(review) == []
