@@ -21,6 +21,7 @@ import pytest
 from lookalike.errors import ParameterError
 from lookalike.pipelines import DuplicateReport, find_duplicates, move_duplicates, undo_moves
 from tests.index.conftest import make_photos
+from tests.integration.runner import run_cli
 
 pytest.importorskip("faiss")
 
@@ -104,3 +105,28 @@ def test_when_the_first_move_fails_nothing_is_left(report: DuplicateReport, tmp_
     with pytest.raises(ParameterError, match="nothing was moved"):
         move_duplicates(report, review)
     assert os.path.isfile(first) and _files(review) == []
+
+
+def test_a_review_folder_inside_the_searched_folder_is_refused_before_the_search(folder: Path) -> None:
+    before = _files(folder)
+    for inside in (folder / "review", folder, folder / "backup" / "deeper"):
+        code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--move-to", str(inside), "-j", "1")
+        assert code == 2 and out == ""
+        assert err == (f"lookalike: error: the destination {str(inside)!r} is inside the searched folder "
+                       f"{str(folder)!r}: the moved files would be found again by the next search; choose a folder "
+                       "outside it\n")
+    assert _files(folder) == before and not (folder / "review").exists()
+    # through a symbolic link too
+    (folder.parent / "link").symlink_to(folder)
+    code, _out, err = run_cli("duplicates", str(folder), "--move-to", str(folder.parent / "link" / "r"), "-j", "1")
+    assert code == 2 and "inside the searched folder" in err
+
+
+def test_undo_run_twice_says_already_restored(report: DuplicateReport, tmp_path: Path) -> None:
+    moved = move_duplicates(report, tmp_path / "review")
+    assert moved.manifest is not None and len(moved.moved) == 2
+    code, out, err = run_cli("duplicates", "--undo", moved.manifest)
+    assert (code, out, err) == (0, "put back 2 files\n", "")
+    code, out, err = run_cli("duplicates", "--undo", moved.manifest)
+    assert (code, out, err) == (0, "put back 0 files; 2 already restored (in place, unchanged)\n", "")
+    assert undo_moves(moved.manifest).already_restored == tuple(reversed([src for src, _dst in moved.moved]))

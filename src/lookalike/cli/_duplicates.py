@@ -75,12 +75,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.folders or args.move_to:
             raise ParameterError("--undo MANIFEST takes no folder and no --move-to")
         undone = undo_moves(args.undo)
-        out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}\n")
+        already = len(undone.already_restored)
+        out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}"
+                  + (f"; {already} already restored (in place, unchanged)" if already else "") + "\n")
         for problem in undone.problems:
             err.write(f"lookalike: not put back: {problem}\n")
         return 2 if undone.problems and not undone.moved else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
+    if args.move_to is not None:
+        from lookalike.pipelines import check_destination
+
+        check_destination(args.move_to, args.folders)  # before the search, not after it
     from lookalike.cli._progress import ProgressBar
 
     threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity

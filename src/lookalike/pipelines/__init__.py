@@ -51,7 +51,7 @@ from lookalike.pipelines._matrix import (
     PairScore,
     similarity_matrix,
 )
-from lookalike.pipelines._moves import MoveReport, move_duplicates, undo_moves
+from lookalike.pipelines._moves import MoveReport, check_destination, move_duplicates, undo_moves
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
 __all__ = [
@@ -89,6 +89,7 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "align_pair",
+    "check_destination",
     "classify",
     "compare",
     "compare_many",

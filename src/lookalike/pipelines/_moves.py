@@ -24,7 +24,7 @@ from lookalike.pipelines._duplicates import _under
 if TYPE_CHECKING:
     from lookalike.pipelines._duplicates import DuplicateReport
 
-__all__ = ["MoveReport", "move_duplicates", "undo_moves"]
+__all__ = ["MoveReport", "check_destination", "move_duplicates", "undo_moves"]
 
 _MANIFEST_FORMAT = "lookalike-moves"
 
@@ -36,6 +36,8 @@ class MoveReport:
     moved: tuple[tuple[str, str], ...] = ()
     manifest: str | None = None
     problems: tuple[str, ...] = field(default=())
+    #: Files :func:`undo_moves` found back in their place already (an undo run before), unchanged.
+    already_restored: tuple[str, ...] = field(default=())
 
 
 # -- moving --------------------------------------------------------------------------------------------
@@ -112,6 +114,26 @@ def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]
     os.replace(tmp, path)
 
 
+def check_destination(destination: str | os.PathLike[str], roots: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse a destination inside a searched folder: a later search would find the moved files again.
+
+    Raises
+    ------
+    ParameterError
+        ``destination`` is one of ``roots`` or lies inside one (symbolic links resolved).
+    """
+    from lookalike.io import resolve_path
+
+    dest = resolve_path(destination)
+    for root in roots:
+        resolved = resolve_path(root)
+        if _under(dest, resolved):
+            raise ParameterError(
+                f"the destination {os.fspath(destination)!r} is inside the searched folder {os.fspath(root)!r}: the "
+                "moved files would be found again by the next search; choose a folder outside it"
+            )
+
+
 def move_duplicates(
     report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
 ) -> MoveReport:
@@ -131,6 +153,7 @@ def move_duplicates(
     MoveReport
     """
     dest = os.path.abspath(os.fspath(destination))
+    check_destination(dest, report.roots)
     plan: list[tuple[str, str]] = []
     for group in report.groups:
         for member in group.members:
@@ -211,6 +234,7 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
     if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT or not isinstance(data.get("moves"), list):
         raise ParameterError(f"{path!r} is not a manifest written by lookalike duplicates --move-to")
     restored: list[tuple[str, str]] = []
+    already: list[str] = []
     problems: list[str] = []
     for entry in reversed(data["moves"]):
         try:
@@ -218,7 +242,9 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
         except (KeyError, TypeError):
             problems.append(f"a damaged entry in the manifest: {entry!r}")
             continue
-        if os.path.lexists(src):
+        if os.path.lexists(src) and not os.path.lexists(dst) and os.path.isfile(src) and _sha256(src) == digest:
+            already.append(src)  # put back by an earlier undo (or never moved: a run stopped before its move)
+        elif os.path.lexists(src):
             problems.append(f"{src}: something is already there; {dst} left where it is")
         elif not os.path.isfile(dst):
             problems.append(f"{dst}: no longer there; cannot put back {src}")
@@ -231,4 +257,4 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
                 problems.append(f"{dst}: cannot move back to {src}: {exc.strerror or exc}")
                 continue
             restored.append((dst, src))
-    return MoveReport(tuple(restored), path, tuple(problems))
+    return MoveReport(tuple(restored), path, tuple(problems), tuple(already))
