@@ -104,6 +104,12 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
             failed += 1
             err.write(f"lookalike: error: {_options.cli_message(str(result.error), args)}\n")
             continue
+        if result.missing:
+            n = len(result.missing)
+            update = f"`lookalike index update DIR --index {args.index}`" if args.index else "`lookalike index update`"
+            err.write(f"lookalike: note: {n} result{'s' if n != 1 else ''} of {result.query} "
+                      f"{'are' if n != 1 else 'is'} no longer on disk ({result.missing[0]}"
+                      f"{', ...' if n > 1 else ''}); the index is out of date: run {update}\n")
         if args.json:
             out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
             continue
@@ -111,8 +117,10 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
         if not result.results:
             floor = f" at or above {args.min_similarity:.0%}" if args.min_similarity > 0 else ""
             out.write(f"  no results{floor}\n")
+        gone = set(result.missing)
         for rank, (path, similarity) in enumerate(result.results, 1):
-            out.write(f"  {rank:>3}  {_percent(similarity):>6}  {path}\n")
+            mark = "  (no longer on disk)" if path in gone else ""
+            out.write(f"  {rank:>3}  {_percent(similarity):>6}  {path}{mark}\n")
     return 2 if failed == len(results) else 0  # the job ran unless every query failed
 
 

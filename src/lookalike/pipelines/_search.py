@@ -177,6 +177,10 @@ class SearchResult:
     error : str or None
         Why the query could not be answered (only with ``on_error="record"``); ``results`` is
         then empty.
+    missing : tuple of str
+        The paths of ``results`` that are no longer on disk (deleted or moved since they
+        were indexed: the index is out of date; ``Index.update`` or ``lookalike index
+        update`` brings it in line). They stay in ``results``: their stored descriptors matched.
     """
 
     query: str
@@ -184,6 +188,7 @@ class SearchResult:
     evidence: tuple[Evidence, ...] = field(default=(), repr=False)
     kind: str = "copy"
     error: str | None = None
+    missing: tuple[str, ...] = ()
 
     def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
         """``{"query": ..., "similarity_scale": ..., "results": [{"path": ..., "similarity": ...}, ...]}``.
@@ -202,6 +207,8 @@ class SearchResult:
         data: dict[str, Any] = {"query": self.query, "similarity_scale": f"calibrated-{self.kind}", "results": rows}
         if self.error is not None:
             data["error"] = self.error
+        if self.missing:
+            data["missing"] = list(self.missing)  # results deleted since they were indexed
         return data
 
 
@@ -556,12 +563,15 @@ def search(
             ranked = engine.rank(query, top=int(top), verify=verify, shortlist=int(shortlist))
             kept = [(s, e) for s, _z, e in ranked if s >= min_similarity]
             paths = opened.paths([e.id for _s, e in kept])
-            hits, proofs = [], []
+            hits, proofs, missing = [], [], []
             for (s, e), path in zip(kept, paths, strict=True):
-                if path is not None:
-                    hits.append(SearchHit(path, float(s)))
-                    proofs.append(e)
-            out.append(SearchResult(query.name, tuple(hits), tuple(proofs), kind))
+                if path is None:
+                    continue
+                if not os.path.lexists(path):  # deleted since it was indexed: a stale index
+                    missing.append(path)
+                hits.append(SearchHit(path, float(s)))
+                proofs.append(e)
+            out.append(SearchResult(query.name, tuple(hits), tuple(proofs), kind, missing=tuple(missing)))
         return out
     finally:
         if engine is not None:
