@@ -7,7 +7,7 @@ import csv
 import json
 from typing import Any, TextIO
 
-from lookalike.cli._options import cli_message, similarity
+from lookalike.cli._options import cli_message, shown_path, similarity
 from lookalike.errors import ParameterError
 
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
                                  progress=progress, max_verify=budget)
     for item in report.errors:
-        err.write(f"lookalike: skipped {item.path}: {cli_message(item.reason, args)}\n")
+        err.write(f"lookalike: skipped {shown_path(item.path)}: {cli_message(item.reason, args)}\n")
     if report.files == 0 and report.errors:
         err.write(f"lookalike: error: none of the {len(report.errors)} image files could be read; nothing to "
                   "compare\n")
@@ -148,18 +148,20 @@ def _write_text(report: Any, out: TextIO) -> None:
     out.write(_summary(report) + "\n")
     for number, group in enumerate(report.groups, 1):
         kind = " (exact copies)" if group.exact else ""
-        out.write(f"\ngroup {number}{kind}\n  keeper  {group.keeper.path}  ({_describe(group.keeper)})\n")
+        out.write(f"\ngroup {number}{kind}\n  keeper  {shown_path(group.keeper.path)}  ({_describe(group.keeper)})\n")
         for member in group.members:
-            note = "exact copy, " if member.exact else ""
-            out.write(f"  {_percent(member.similarity):>6}  {member.path}  ({note}{_describe(member)})\n")
+            note = ("hard link of the keeper (the same file: moving it frees nothing), " if member.hard_link
+                    else "exact copy, " if member.exact else "")
+            out.write(f"  {_percent(member.similarity):>6}  {shown_path(member.path)}  ({note}{_describe(member)})\n")
 
 
 def _write_csv(report: Any, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["group", "role", "path", "similarity", "exact", "width", "height", "bytes"])
+    writer.writerow(["group", "role", "path", "similarity", "exact", "hard_link", "width", "height", "size"])
     for number, group in enumerate(report.groups, 1):
         for role, member in [("keeper", group.keeper)] + [("duplicate", m) for m in group.members]:
             writer.writerow([number, role, member.path, f"{member.similarity:.6f}", int(member.exact),
+                             int(member.hard_link),
                              member.width if member.width is not None else "",
                              member.height if member.height is not None else "",
                              member.size if member.size is not None else ""])

@@ -124,3 +124,11 @@ def _clause_end(text: str, position: int) -> int:
         elif depth == 0 and (text.startswith("; ", i) or (char == "." and (i + 1 == len(text) or text[i + 1] == " "))):
             return i
     return len(text)
+
+
+def shown_path(path: str) -> str:
+    """A path for one line of text output: as it is, or quoted with escapes when it holds a line break,
+    a tab or another control character (a file name may), so one file is always one line."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return repr(path)
+    return path

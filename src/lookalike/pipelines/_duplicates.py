@@ -123,13 +123,16 @@ class DuplicateMember:
     similarity : float
         ``copy`` similarity to the group's keeper (1.0 for the keeper itself and for exact copies).
     exact : bool
-        Same bytes (SHA-256) as the keeper.
+        Same bytes (SHA-256) as the keeper; for the keeper itself: every member of its group is.
     width, height : int or None
         Size in pixels (after EXIF orientation).
     size : int or None
         File size in bytes.
     root : int
         Which folder searched it came from: 0, or 1 for the second folder of a two-folder search.
+    hard_link : bool
+        The same file as the keeper under another name (same device and inode): not a copy;
+        moving it would free no space, so :func:`move_duplicates` leaves it.
     """
 
     path: str
@@ -139,10 +142,11 @@ class DuplicateMember:
     height: int | None
     size: int | None
     root: int = 0
+    hard_link: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "similarity": round(float(self.similarity), 6), "exact": self.exact,
-                "width": self.width, "height": self.height, "size": self.size}
+                "hard_link": self.hard_link, "width": self.width, "height": self.height, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -661,7 +665,26 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
                        verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
                        missing_pairs=float(pairs.stats["missing_pairs"]))
     shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
-    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+    return DuplicateReport(tuple(_with_links(g) for g in groups), tuple(shown_roots), len(records), min_similarity,
+                           errors, unverified)
+
+
+def _with_links(group: DuplicateGroup) -> DuplicateGroup:
+    """The group with its hard links marked, and its keeper ``exact`` only when every member is."""
+    import dataclasses
+
+    def inode(path: str) -> tuple[int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino) if info.st_nlink > 1 else None
+
+    own = inode(group.keeper.path)
+    members = tuple(dataclasses.replace(m, hard_link=True) if own is not None and inode(m.path) == own else m
+                    for m in group.members)
+    keeper = dataclasses.replace(group.keeper, exact=all(m.exact for m in members))
+    return DuplicateGroup(keeper, members)
 
 
 def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> _Union:

@@ -146,7 +146,8 @@ def move_duplicates(
     ``from``, ``to`` and ``sha256`` of every move, and is written even if a
     move fails part-way; :func:`undo_moves` reverses it.
 
-    In a two-folder report only files of the second folder are moved.
+    In a two-folder report only files of the second folder are moved. Hard links of
+    a keeper (``DuplicateMember.hard_link``) are not moved: they take no space of their own.
 
     Returns
     -------
@@ -158,8 +159,8 @@ def move_duplicates(
     for group in report.groups:
         for member in group.members:
             root = report.roots[member.root] if member.root < len(report.roots) else ""
-            if len(report.roots) == 2 and member.root != 1:
-                continue
+            if (len(report.roots) == 2 and member.root != 1) or member.hard_link:
+                continue  # a hard link of the keeper is the keeper's own bytes: moving it frees nothing
             relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
                 member.path.lstrip(os.sep))
             plan.append((member.path, os.path.join(dest, relative)))
