@@ -71,17 +71,19 @@ def source_photos() -> list[Path]:
     return [folder / n for n in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")]
 
 
-def make_photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
-    """``n`` JPEGs of 1-3 MP: random crops of real photos, resized, quality 90."""
+def make_photos(folder: Path, n: int, seed: int = 0, *, megapixels: tuple[float, float] = (1.0, 3.0),
+                side_share: tuple[float, float] = (0.6, 1.0)) -> list[Path]:
+    """``n`` JPEGs of 1-3 MP (``megapixels``): random crops (``side_share`` of each side) of real photos, resized,
+    quality 90."""
     rng = np.random.default_rng(seed)
     opened = [Image.open(p).convert("RGB") for p in source_photos()]
     paths = []
     for i in range(n):
         image = opened[i % len(opened)]
         width, height = image.size
-        cw, ch = int(width * rng.uniform(0.6, 1.0)), int(height * rng.uniform(0.6, 1.0))
+        cw, ch = int(width * rng.uniform(*side_share)), int(height * rng.uniform(*side_share))
         left, top = int(rng.integers(0, width - cw + 1)), int(rng.integers(0, height - ch + 1))
-        scale = (rng.uniform(1.0, 3.0) * 1_000_000 / (cw * ch)) ** 0.5
+        scale = (rng.uniform(*megapixels) * 1_000_000 / (cw * ch)) ** 0.5
         crop = image.crop((left, top, left + cw, top + ch)).resize(
             (round(cw * scale), round(ch * scale)), Image.Resampling.BILINEAR
         )

@@ -75,15 +75,20 @@ def source_photos() -> list[Path]:
     return photos
 
 
-def _crop_one(task: tuple[str, str, int]) -> None:
-    source, target, seed = task
-    rng = np.random.default_rng(seed)
-    image = Image.open(source).convert("RGB")
+def random_crop(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A random window of 60-100 % of each side (also used by bench_serve.py)."""
     w, h = image.size
     fx, fy = rng.uniform(0.6, 1.0, 2)
     cw, ch = max(16, round(w * fx)), max(16, round(h * fy))
     x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    crop = image.crop((x, y, x + cw, y + ch))
+    return image.crop((x, y, x + cw, y + ch))
+
+
+def _crop_one(task: tuple[str, str, int]) -> None:
+    source, target, seed = task
+    rng = np.random.default_rng(seed)
+    crop = random_crop(Image.open(source).convert("RGB"), rng)
+    cw, ch = crop.size
     scale = (float(rng.uniform(0.3e6, 1.0e6)) / (cw * ch)) ** 0.5
     crop = crop.resize((max(16, round(cw * scale)), max(16, round(ch * scale))), Image.Resampling.LANCZOS)
     crop.save(target, quality=90)

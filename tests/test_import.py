@@ -28,7 +28,7 @@ def test_import_lookalike_is_light() -> None:
 
 @pytest.mark.parametrize(
     "subpackage", ["io", "metrics", "features", "matching", "index", "pipelines", "viz", "cli", "color", "errors",
-                   "parallel"]
+                   "parallel", "web"]
 )
 def test_subpackage_import_is_light(subpackage: str) -> None:
     modules = imported_after(f"import lookalike.{subpackage}")

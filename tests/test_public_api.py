@@ -23,16 +23,18 @@ PUBLIC: dict[str, frozenset[str]] = {
     }),
     "lookalike.errors": frozenset({
         "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexBusyError", "IndexFormatError",
-        "IndexReadOnlyError", "LookalikeError", "MissingDependencyError", "ParameterError",
+        "IndexReadOnlyError", "LookalikeError", "MissingDependencyError", "ParameterError", "ServiceError",
     }),
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
         "RejectedFile", "find_images", "read_bytes", "resolve_path", "sniff_image_format", "exif_orientation",
-        "oriented_size", "UnusableFile",
+        "oriented_size", "UnusableFile", "common_root", "display_name",
+        "SourceStat", "is_url", "list_url", "read_url", "stat_url",
     }),
     "lookalike.parallel": frozenset({
         "Jobs", "available_cpus", "check_jobs", "process_pool", "single_threaded_opencv", "worker_count",
     }),
+    "lookalike.engines": frozenset({"ENGINES", "RayExecutor", "default_temp_dir", "make_engine"}),
     "lookalike.color": frozenset({"rgb2gray", "rgb2yiq"}),
     "lookalike.metrics": frozenset({
         "SSIM_CONVENTIONS", "MetricInfo", "fsim", "fsimc", "get_metric", "gmsd", "hist_bhattacharyya",
@@ -61,11 +63,13 @@ PUBLIC: dict[str, frozenset[str]] = {
         "cosine_rows", "describe_keypoints", "Backend", "PersistentStore", "backend_info", "backend_names",
         "register_backend", "unregister_backend", "embedding_neighbours", "hamming_rows", "hash_pairs",
         "DESCRIPTOR_ALPHA", "load_for_descriptors",
+        "MilvusStore", "vectors_backend", "EXPORT_VERSION", "export_index", "import_index",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
         "MatrixResult", "PairScore", "RejectedFile", "compare", "compare_many", "compare_pairs", "find_images",
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
+        "PROGRESS_LABELS",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
         "check_destination", "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
@@ -75,6 +79,9 @@ PUBLIC: dict[str, frozenset[str]] = {
         "Alignment", "align_pair",
     }),
     "lookalike.cli": frozenset({"main"}),
+    "lookalike.web": frozenset({
+        "ServeConfig", "create_app",
+    }),
     "lookalike.viz": frozenset({
         "HEATMAP_COLORMAPS", "DiffAnalysis", "diff_analysis", "diff_image", "diff_regions", "draw_heatmap",
         "render_diff", "draw_matches", "DIFF_THRESHOLD",

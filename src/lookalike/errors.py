@@ -26,6 +26,7 @@ __all__ = [
     "LookalikeError",
     "MissingDependencyError",
     "ParameterError",
+    "ServiceError",
 ]
 
 
@@ -70,6 +71,10 @@ class ParameterError(LookalikeError, ValueError):
 
 class MissingDependencyError(LookalikeError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
+
+
+class ServiceError(LookalikeError, ConnectionError):
+    """A cluster or database lookalike was pointed at (Ray, Milvus) cannot be reached or refused the work."""
 
 
 class IndexFormatError(LookalikeError, OSError):

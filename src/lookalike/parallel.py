@@ -74,8 +74,13 @@ def single_threaded_opencv() -> None:
 
 
 def worker_count(jobs: int | Executor, tasks: int) -> int:
-    """How many workers ``tasks`` pieces of work keep busy: at most ``jobs`` (an executor: as many as tasks)."""
-    limit = tasks if isinstance(jobs, Executor) else min(jobs, tasks)
+    """How many workers ``tasks`` pieces of work keep busy: at most ``jobs`` (an executor: as many as tasks, or
+    at most its ``workers`` where it says how many it has, as :class:`lookalike.engines.RayExecutor` does)."""
+    if isinstance(jobs, Executor):
+        known = getattr(jobs, "workers", None)
+        limit = min(known, tasks) if isinstance(known, int) and known > 0 else tasks
+    else:
+        limit = min(jobs, tasks)
     return max(1, limit)
 
 

@@ -67,6 +67,23 @@ def make_photos(folder: Path, names: Sequence[str] = PHOTOS, *, longest: int = 2
     return paths
 
 
+def make_crops(folder: Path, variants: int, *, longest: int, step: int) -> list[Path]:
+    """``variants`` overlapping crops of each photo (shifted by ``step`` pixels), JPEG quality 90:
+    ``len(PHOTOS) * variants`` distinct images."""
+    import numpy as np
+    from PIL import Image
+
+    paths = []
+    for name in PHOTOS:
+        pixels = photo(name, longest=longest)
+        for k in range(variants):
+            crop = pixels[step * k : pixels.shape[0] - step * (variants - k), step * k :]
+            path = folder / f"{name}-{k}.jpg"
+            Image.fromarray(np.ascontiguousarray(crop)).save(path, quality=90)
+            paths.append(path)
+    return paths
+
+
 @pytest.fixture(scope="session")
 def _photo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("photo-template")

@@ -19,7 +19,7 @@ from PIL import Image
 
 from lookalike.errors import IndexFormatError
 from lookalike.index import Index
-from tests.index.conftest import PHOTOS, photo
+from tests.index.conftest import PHOTOS, make_crops, photo
 
 pytest.importorskip("faiss")
 
@@ -46,11 +46,7 @@ CHILD = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kill-template")
-    for name in PHOTOS:
-        pixels = photo(name, longest=320)
-        for k in range(VARIANTS):
-            crop = pixels[8 * k : pixels.shape[0] - 8 * (VARIANTS - k), 8 * k :]
-            Image.fromarray(np.ascontiguousarray(crop)).save(folder / f"{name}-{k}.jpg", quality=90)
+    make_crops(folder, VARIANTS, longest=320, step=8)
     return folder
 
 

@@ -51,6 +51,8 @@ def test_json_lists_regions(gates: tuple[str, str], tmp_path: Path) -> None:
     assert payload["ssim"] == pytest.approx(ssim(load_image(gates[0]), load_image(gates[1])), rel=0, abs=1e-12)
     assert round(payload["ssim"], 4) == 0.6963
     assert payload["regions"] and set(payload["regions"][0]) == {"x", "y", "w", "h"}
+    assert list(payload) == ["a", "b", "ssim", "threshold", "size", "regions", "out"]  # DiffAnalysis.to_dict()
+    assert payload["out"] == str(target)
     assert cv2.imread(str(target)) is not None
 
 

@@ -63,6 +63,17 @@ def test_json_and_csv(folder: Path) -> None:
     assert {Path(r["path"]).name for r in rows if r["role"] == "duplicate"} == {"coffee.jpg", EVIL}
 
 
+def test_no_recursive_leaves_the_sub_folder_out(folder: Path) -> None:
+    # old/coffee.jpg, the exact copy, is in the sub-folder: without it one group remains (astronaut's)
+    code, out, err = run(str(folder), "--json", "-j", "1", "--no-recursive")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["files"] == 4 and len(data["groups"]) == 1
+    [group] = data["groups"]
+    assert Path(group["keeper"]["path"]).name == "astronaut.jpg"
+    assert [Path(m["path"]).name for m in group["duplicates"]] == [EVIL]
+
+
 def test_html_report_embeds_thumbnails_and_escapes_names(folder: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     code, out, err = run(str(folder), "--html", str(page), "-j", "1")

@@ -41,8 +41,9 @@ def test_json_is_the_documented_object(graf: tuple[str, str]) -> None:
     assert code == 0, err
     assert err == ""
     payload = json.loads(out)
-    assert list(payload) == ["method", "keypoints", "matches", "inliers", "homography", "similarity",
-                             "similarity_scale"]
+    assert list(payload) == ["a", "b", "method", "keypoints", "matches", "inliers", "verified", "homography",
+                             "similarity", "similarity_scale"]
+    assert (payload["a"], payload["b"]) == graf and payload["verified"] is True  # it names its two images
     expected = match(*graf).to_dict()
     assert payload == json.loads(json.dumps(expected))
     assert payload["method"] == "rootsift"
@@ -87,8 +88,9 @@ def test_unverified_text_says_why(tmp_path: Path, graf: tuple[str, str]) -> None
     assert code == 0, err
     assert "  verified    no: too few matches to verify: 0 (need 10)" in out.splitlines()
     code, out, _ = run("match", str(flat), graf[0], "--json")
-    assert json.loads(out) == {"method": "rootsift", "keypoints": [0, json.loads(out)["keypoints"][1]],
-                               "matches": 0, "inliers": 0, "homography": None, "similarity": 0.0,
+    assert json.loads(out) == {"a": str(flat), "b": graf[0], "method": "rootsift",
+                               "keypoints": [0, json.loads(out)["keypoints"][1]], "matches": 0, "inliers": 0,
+                               "verified": False, "homography": None, "similarity": 0.0,
                                "similarity_scale": "inliers"}
 
 

@@ -66,10 +66,13 @@ def test_json_lines_one_object_per_query(indexed: tuple[Path, Path], queries: Pa
     objects = [json.loads(line) for line in out.splitlines()]
     assert [o["query"] for o in objects] == [str(queries / "cat mirrored.jpg"), str(queries / "coffee-q20.jpg")]
     for o in objects:
-        assert set(o) == {"query", "similarity_scale", "results"} and o["similarity_scale"] == "calibrated-copy"
-        assert o["results"] and all(set(r) == {"path", "similarity"} and 0.7 <= r["similarity"] <= 1
-                                    for r in o["results"])
+        assert set(o) == {"query", "kind", "similarity_scale", "results"} and o["kind"] == "copy"
+        assert o["similarity_scale"] == "calibrated-copy"
+        # SearchResult.to_dict(): the document the web API returns too (there without path), with the full path
+        assert o["results"] and all(set(r) == {"id", "name", "path", "similarity", "evidence"}
+                                    and 0.7 <= r["similarity"] <= 1 for r in o["results"])
     assert Path(objects[0]["results"][0]["path"]).name == "chelsea.jpg"
+    assert objects[0]["results"][0]["name"] == "chelsea.jpg"  # relative to the indexed folder
 
 
 def test_no_verify_and_semantic(indexed: tuple[Path, Path], queries: Path) -> None:
@@ -105,6 +108,16 @@ def test_search_a_folder_without_an_index(indexed: tuple[Path, Path], queries: P
     assert code == 0, err
     assert out.splitlines()[1].endswith("chelsea.jpg")
     assert sorted(p.name for p in photos.iterdir()) == before  # the temporary index went elsewhere
+    # --no-recursive: the folder's own files only (chelsea moved into a sub-folder drops out)
+    (photos / "sub").mkdir()
+    (photos / "chelsea.jpg").rename(photos / "sub" / "chelsea.jpg")
+    code, out, err = run(str(queries / "cat mirrored.jpg"), str(photos), "--json", "-j", "1")
+    assert code == 0, err
+    assert json.loads(out)["results"][0]["name"] == "sub/chelsea.jpg"
+    code, out, err = run(str(queries / "cat mirrored.jpg"), str(photos), "--json", "-j", "1", "--no-recursive")
+    assert code == 0, err
+    names = [r["name"] for r in json.loads(out)["results"]]
+    assert names and "sub/chelsea.jpg" not in names and all("/" not in n for n in names)
 
 
 def test_errors(indexed: tuple[Path, Path], queries: Path, tmp_path: Path) -> None:

@@ -51,9 +51,10 @@ def test_result_of_an_image_with_itself() -> None:
     assert result.points is not None
     np.testing.assert_array_equal(result.points[:, :2], result.points[:, 2:])
     payload = json.loads(json.dumps(result.to_dict()))
-    assert list(payload) == ["method", "keypoints", "matches", "inliers", "homography", "similarity",
-                             "similarity_scale"]
-    assert payload["keypoints"] == [len(f), len(f)]
+    assert list(payload) == ["a", "b", "method", "keypoints", "matches", "inliers", "verified", "homography",
+                             "similarity", "similarity_scale"]
+    assert payload["a"] is None and payload["b"] is None  # matched from features: no image named
+    assert payload["verified"] is True and payload["keypoints"] == [len(f), len(f)]
     assert payload["matches"] == result.n_matches and payload["inliers"] == result.n_inliers
     np.testing.assert_allclose(payload["homography"], result.model)
     assert payload["similarity"] == result.similarity

@@ -42,10 +42,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     values = compare(args.a, args.b, metrics=names, resize=args.resize, convention=args.convention,
                      data_range=args.data_range, max_pixels=args.max_pixels)
     if args.json:
-        payload: dict[str, Any] = Comparison(args.a, args.b, values).to_dict()
-        if args.convention:
-            payload["convention"] = args.convention
-        out.write(json.dumps(payload, allow_nan=False) + "\n")
+        comparison = Comparison(args.a, args.b, values, convention=args.convention)
+        out.write(json.dumps(comparison.to_dict(), allow_nan=False) + "\n")
         return 0
     width = max(len(n) for n in values)
     out.write(f"{args.a}  vs  {args.b}\n")

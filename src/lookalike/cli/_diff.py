@@ -80,22 +80,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     height, width = pixels0.shape[:2]
     if args.json:
-        payload = {
-            "a": args.a,
-            "b": args.b,
-            "ssim": result.score,
-            "threshold": result.threshold,
-            "size": [width, height],
-            "regions": [{"x": x, "y": y, "w": w, "h": h} for x, y, w, h in result.regions],
-            "out": str(target),
-        }
-        if aligned is not None:
-            payload["aligned"] = {
-                "homography": aligned.homography.tolist(), "inliers": aligned.match.n_inliers,
-                "overlap": round(aligned.overlap_fraction, 6),
-                "compared": round(float(result.valid.mean()) if result.valid is not None else 1.0, 6),
-            }
-        out.write(json.dumps(payload) + "\n")
+        out.write(json.dumps(result.to_dict(a=args.a, b=args.b, out=str(target), aligned=aligned),
+                             allow_nan=False) + "\n")
         return 0
     count = len(result.regions)
     out.write(f"{args.a}  vs  {args.b}  ({describe_shape((height, width))})\n")

@@ -52,6 +52,8 @@ def register(subparsers: Any) -> None:
                         help="put back the files moved by an earlier --move-to (from its manifest)")
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes for indexing (default: every CPU)")
+    parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the sub-folders (default: yes)")
     parser.set_defaults(run=run)
 
 
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
-                                 progress=progress, max_verify=budget)
+                                 progress=progress, max_verify=budget, recursive=args.recursive)
     for item in report.errors:
         err.write(f"lookalike: skipped {shown_path(item.path)}: {cli_message(item.reason, args)}\n")
     if report.files == 0 and report.errors:

@@ -1,4 +1,4 @@
-"""``lookalike index build|update|add|remove|info``: make and keep a persistent index of a folder.
+"""``lookalike index build|update|add|remove|export|import|info``: make and keep a persistent index of a folder.
 
 Where the index lives: ``--index IDX`` everywhere. ``build`` and ``update``
 default to ``DIR/.lookalike-index`` (a hidden folder inside the folder indexed,
@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any, TextIO
 
+from lookalike.cli._engine import add_engine_options, engine_jobs
 from lookalike.cli._options import cli_message
 from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
@@ -53,6 +54,10 @@ def register(subparsers: Any) -> None:
                        "up to 250,000, IVF beyond)")
     build.add_argument("--force", action="store_true",
                        help="replace the index at IDX (a damaged one too) with a new one, reading every file again")
+    build.add_argument("--vectors", default=None, metavar="URL",
+                       help="keep the embedding's vectors in Milvus instead of the index folder, for a new index: "
+                       "milvus-lite:///ABS/PATH.db or milvus-lite:REL/PATH.db (a Milvus Lite file), "
+                       "milvus://HOST:PORT/COLLECTION (a server); remembered by the index")
     _common(build)
     build.set_defaults(run=run_build)
 
@@ -70,6 +75,7 @@ def register(subparsers: Any) -> None:
     add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     _index_option(add, required=True)
     add.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
+    add_engine_options(add)
     add.set_defaults(run=run_add)
 
     remove = actions.add_parser(
@@ -79,6 +85,22 @@ def register(subparsers: Any) -> None:
     remove.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to drop")
     _index_option(remove, required=True)
     remove.set_defaults(run=run_remove)
+
+    export = actions.add_parser("export", help="write the index to a folder of JSON and NPZ files (to move it)",
+                                description="Write every catalogue row and descriptor of the index to OUT "
+                                "(files.jsonl, one .npz per descriptor, export.json with checksums).")
+    export.add_argument("out", metavar="OUT", help="a new folder")
+    _index_option(export, required=True)
+    export.set_defaults(run=run_export)
+
+    imp = actions.add_parser("import", help="make a new index from a folder written by `index export`",
+                             description="Read an export folder into a new index, on any vector store.")
+    imp.add_argument("source", metavar="OUT", help="the folder `index export` wrote")
+    _index_option(imp, required=True)
+    imp.add_argument("--vectors", default=None, metavar="URL",
+                     help="vector store of the new index (milvus-lite:///PATH.db, milvus://HOST:PORT/COLLECTION; "
+                     "default: the exported index's own kind, the embedded store where it was Milvus)")
+    imp.set_defaults(run=run_import)
 
     info = actions.add_parser(
         "info", help="counts, descriptors, format version, size on disk",
@@ -98,6 +120,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every CPU)")
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="also index sub-folders (default: yes)")
+    add_engine_options(parser)
 
 
 def _check_jobs(args: argparse.Namespace) -> None:
@@ -119,9 +142,13 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Index.discard(path)
         existed = False
     started = time.perf_counter()
-    with ProgressBar(err) as progress:
-        index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=args.backend,
-                                    recursive=args.recursive, jobs=args.jobs, progress=progress)
+    backend, backend_params = _vectors(args)
+    if existed and backend_params is not None:
+        _check_same_vectors(path, backend_params)
+    with engine_jobs(args) as jobs, ProgressBar(err) as progress:
+        index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=backend,
+                                    backend_params=backend_params, recursive=args.recursive, jobs=jobs,
+                                    progress=progress)
     with index:
         verb = "updated" if existed else "built"
         _summary(report, time.perf_counter() - started, out, err, args, verb=verb)
@@ -136,8 +163,8 @@ def run_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = args.index or default_index_path(args.folder)
     started = time.perf_counter()
     with Index.open(path) as index:
-        with ProgressBar(err) as progress:
-            report = index.update(args.folder, recursive=args.recursive, jobs=args.jobs, progress=progress)
+        with engine_jobs(args) as jobs, ProgressBar(err) as progress:
+            report = index.update(args.folder, recursive=args.recursive, jobs=jobs, progress=progress)
         _summary(report, time.perf_counter() - started, out, err, args, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
     return _exit_code(report, err)
@@ -149,8 +176,8 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _check_jobs(args)
     started = time.perf_counter()
     with Index.open(args.index) as index:
-        with ProgressBar(err) as progress:
-            report = index.add(args.paths, jobs=args.jobs, progress=progress)
+        with engine_jobs(args) as jobs, ProgressBar(err) as progress:
+            report = index.add(args.paths, jobs=jobs, progress=progress)
         _summary(report, time.perf_counter() - started, out, err, args, verb="updated")
         out.write(f"index: {index.path} ({len(index)} images)\n")
     return _exit_code(report, err)
@@ -170,6 +197,24 @@ def run_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if count == 0:
         err.write("lookalike: error: none of the paths given was in the index\n")
         return 2
+    return 0
+
+
+def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index, export_index
+
+    with Index.open(args.index) as index:
+        summary = export_index(index, args.out)
+    out.write(f"exported {summary['files']} images ({summary['errors']} unreadable) to {os.path.abspath(args.out)}\n")
+    return 0
+
+
+def run_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import import_index, vectors_backend
+
+    backend, params = vectors_backend(args.vectors) if args.vectors else (None, None)
+    with import_index(args.source, args.index, backend=backend, backend_params=params) as index:
+        out.write(f"index: {index.path} ({len(index)} images, {_size(index.info().size_bytes)})\n")
     return 0
 
 
@@ -198,6 +243,28 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"  {name + ':':<14}{state}\n")
     out.write(f"size on disk:   {_size(info.size_bytes)}\n")
     return 0
+
+
+def _vectors(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
+    """``--backend`` and ``--vectors URL`` as a backend name and its parameters."""
+    if args.vectors is None:
+        return args.backend, None
+    from lookalike.index import vectors_backend
+
+    if args.backend != "auto":
+        raise ParameterError(f"--vectors {args.vectors} chooses the vector store; leave out --backend {args.backend}")
+    return vectors_backend(args.vectors)
+
+
+def _check_same_vectors(path: str, params: dict[str, Any]) -> None:
+    """``--vectors`` on an existing index must name the store it already has (it chooses a new index's store)."""
+    with open(os.path.join(path, "manifest.json"), encoding="utf-8") as handle:
+        held = json.load(handle).get("backend_params") or {}
+    if (held.get("uri"), held.get("collection")) != (params["uri"], params["collection"]):
+        where = f"{held['uri']} (collection {held.get('collection')})" if held.get("uri") else "the index folder"
+        raise ParameterError(
+            f"the index at {path} keeps its vectors in {where}; --vectors chooses the store of a new index: to move "
+            "this one, `lookalike index export` it and `lookalike index import --vectors URL` the export")
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from lookalike.cli._options import cli_message, record_options
 from lookalike.errors import LookalikeError
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
-_COMMANDS = ("compare", "matrix", "diff", "index", "match", "search", "duplicates", "classify", "evaluate")
+_COMMANDS = ("compare", "matrix", "diff", "index", "match", "search", "duplicates", "classify", "evaluate", "serve")
 
 
 class _Parser(argparse.ArgumentParser):

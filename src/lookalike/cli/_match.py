@@ -57,7 +57,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     image0 = load_image(args.a, max_pixels=args.max_pixels)
     image1 = load_image(args.b, max_pixels=args.max_pixels)
     result = match(image0, image1, method=args.method, ratio=args.ratio, verify=args.verify,
-                   model=args.model, max_keypoints=args.max_keypoints, affine_fallback=args.affine)
+                   model=args.model, max_keypoints=args.max_keypoints, affine_fallback=args.affine,
+                   names=(args.a, args.b))
     if target is not None:
         from lookalike.viz import draw_matches
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         write_picture(target, picture, option="--draw", example="matches.png")
 
     if args.json:
-        out.write(json.dumps(result.to_dict()) + "\n")
+        out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
         return 0
     n_a, n_b = result.keypoints
     out.write(f"{args.a}  vs  {args.b}\n")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from lookalike.cli._engine import add_engine_options, engine_jobs
 from lookalike.cli._options import add_max_pixels_option, cli_message
 from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
@@ -60,6 +61,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help="worker processes (default: every available CPU)")
     parser.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
+    add_engine_options(parser)
     width, height = MATRIX_WORKING_SIZE
     parser.add_argument(
         "--resize", default="auto",
@@ -89,11 +91,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ParameterError(f"--out {out_dir!r} is a file; give a folder (it is created if needed)")
     started = time.perf_counter()
-    with ProgressBar(err) as progress:
+    with ProgressBar(err) as progress, engine_jobs(args) as jobs:
         result = similarity_matrix(
             args.folder, args.folder_b,
             method=args.method, metric=args.metric, recursive=args.recursive, resize=args.resize,
-            max_keypoints=args.max_keypoints, jobs=args.jobs,
+            max_keypoints=args.max_keypoints, jobs=jobs,
             cache_dir=os.path.join(out_dir, "cache") if args.cache else None,
             keep_matches=args.draw_matches, exclude=[out_dir], progress=progress, max_pixels=args.max_pixels,
         )

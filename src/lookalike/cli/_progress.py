@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TextIO
 
+from lookalike.pipelines import PROGRESS_LABELS
+
 
 class ProgressBar:
     """A rich progress bar on the error stream when it is a terminal; otherwise nothing.
@@ -20,12 +22,8 @@ class ProgressBar:
     bar, labelled from ``LABELS`` (the stage's own name when it has no label).
     """
 
-    LABELS: ClassVar[dict[str, str]] = {
-        "indexing": "indexing images",  # lookalike.pipelines.build_index, Index.update / add
-        "features": "reading images",  # similarity_matrix, then "pairs"
-        "pairs": "comparing pairs",
-        "drawing": "drawing matches",  # lookalike matrix --draw-matches
-    }
+    #: The labels the web service's jobs show too (one callback, one wording).
+    LABELS: ClassVar[dict[str, str]] = PROGRESS_LABELS
 
     def __init__(self, err: TextIO) -> None:
         self.err = err

@@ -44,10 +44,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
     parser.add_argument("--json", action="store_true",
-                        help='JSON Lines: one {"query": ..., "similarity_scale": ..., "results": [{"path": ..., '
-                        '"similarity": ...}]} per query')
+                        help='JSON Lines: one {"query": ..., "kind": ..., "similarity_scale": ..., "results": '
+                        '[{"id": ..., "name": ..., "similarity": ..., "path": ..., "evidence": {...}}]} per query '
+                        '(the document the web API returns)')
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes when indexing a folder (default: every CPU)")
+    parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
+                        help="searching a folder DIR: also its sub-folders (default: yes)")
     parser.set_defaults(run=run)
 
 
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with tempfile.TemporaryDirectory(prefix="lookalike-search-") as tmp:
         with ProgressBar(err) as progress:
-            index, report = build_index(folder, os.path.join(tmp, "index"), jobs=args.jobs, progress=progress)
+            index, report = build_index(folder, os.path.join(tmp, "index"), recursive=args.recursive,
+                                        jobs=args.jobs, progress=progress)
         with index:
             for item in report.errors:
                 err.write(f"lookalike: skipped {_options.shown_path(item.path)}: "
@@ -95,8 +99,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.index import Index
+    from lookalike.io import common_root
     from lookalike.pipelines import search
 
+    if not isinstance(index, Index):
+        with Index.open(index) as opened:
+            return _answer(queries, opened, args, out, err)
+    roots = (common_root(r.path for r in index.records(status="ok")),) if args.json else ()
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
                      verify=args.verify, on_error="record")
     failed = 0
@@ -105,7 +115,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
             failed += 1
             err.write(f"lookalike: error: {_options.cli_message(str(result.error), args)}\n")
             if args.json:  # one record per query, a failed one too: {"query", "results": [], "error"}
-                out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+                out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")
             continue
         if result.missing:
             n = len(result.missing)
@@ -114,7 +124,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
                       f"{'are' if n != 1 else 'is'} no longer on disk ({result.missing[0]}"
                       f"{', ...' if n > 1 else ''}); the index is out of date: run {update}\n")
         if args.json:
-            out.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+            out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")
             continue
         out.write(f"{_options.shown_path(result.query)}\n")
         if not result.results:

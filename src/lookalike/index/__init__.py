@@ -16,7 +16,10 @@ white, :data:`DESCRIPTOR_ALPHA`).
 
 The vector stores (:class:`VectorStore`: exact, HNSW, IVF, binary Hamming, and
 numpy brute force) are usable on their own, and pluggable: :func:`register_backend`
-adds a store class under a name (persistence, ``save``/``load``, is optional). The self-joins that duplicates
+adds a store class under a name (persistence, ``save``/``load``, is optional); a Milvus
+server or Milvus Lite file is the backend ``"milvus"`` (:class:`MilvusStore`, named by a vectors URL:
+:func:`vectors_backend`). :func:`export_index` and :func:`import_index` move an index between stores
+and machines (a folder of JSON and NPZ files). The self-joins that duplicates
 needs (every close pair among the stored rows: :func:`hash_pairs`,
 :func:`embedding_neighbours`) live here too.
 """
@@ -33,8 +36,10 @@ from lookalike.index._descriptors import (
     descriptor_spec,
     load_for_descriptors,
 )
+from lookalike.index._export import EXPORT_VERSION, export_index, import_index
 from lookalike.index._index import FORMAT_VERSION, FileError, Index, IndexInfo, IndexReport
 from lookalike.index._ingest import DEFAULT_INDEX_NAME, build_index, default_index_path
+from lookalike.index._milvus import MilvusStore, vectors_backend
 from lookalike.index._selfjoin import EXACT_NEIGHBOURS, cosine_rows, embedding_neighbours, hamming_rows, hash_pairs
 from lookalike.index._vectors import (
     BACKENDS,
@@ -68,6 +73,7 @@ __all__ = [
     "DESCRIPTOR_ALPHA",
     "EXACT_MAX",
     "EXACT_NEIGHBOURS",
+    "EXPORT_VERSION",
     "FORMAT_VERSION",
     "HNSW_MAX",
     "INDEX_IVF_STORAGE",
@@ -85,6 +91,7 @@ __all__ = [
     "Index",
     "IndexInfo",
     "IndexReport",
+    "MilvusStore",
     "NumpyBinaryStore",
     "NumpyFlatStore",
     "PersistentStore",
@@ -98,12 +105,15 @@ __all__ = [
     "describe_keypoints",
     "descriptor_spec",
     "embedding_neighbours",
+    "export_index",
     "hamming_rows",
     "hash_pairs",
+    "import_index",
     "index_params",
     "load_for_descriptors",
     "load_store",
     "make_store",
     "register_backend",
     "unregister_backend",
+    "vectors_backend",
 ]

@@ -35,6 +35,7 @@ from lookalike.errors import IndexFormatError, ParameterError
 from lookalike.index._catalog import REBUILD_HINT, Catalog, FileRecord
 from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, DescriptorSpec, parse_specs
 from lookalike.index._vectors import (
+    _BUILT_IN,
     VectorStore,
     _write_atomic,
     backend_info,
@@ -336,7 +337,9 @@ class Index:
             :data:`~lookalike.index.EXACT_MAX` vectors, HNSW up to
             :data:`~lookalike.index.HNSW_MAX`, IVF with fast-scan codes re-ranked on 8-bit ones
             beyond), ``"flat"``,
-            ``"hnsw"``, ``"ivf"`` or ``"numpy"``. Hashes are always searched exactly.
+            ``"hnsw"``, ``"ivf"``, ``"numpy"``, ``"milvus"`` (parameters from
+            :func:`~lookalike.index.vectors_backend`) or any registered backend. Hashes are always
+            searched exactly.
         backend_params : dict, optional, keyword-only
             Parameters of the backend (``ef_search``, ``m`` for HNSW; ``nprobe``, ``nlist``, ``storage``,
             ``rerank`` for IVF: see :class:`~lookalike.index.IVFStore`).
@@ -841,10 +844,11 @@ class Index:
 
     def _new_store(self, spec: DescriptorSpec, n: int) -> VectorStore:
         backend = self._desired_backend(spec, n)
+        # a registered backend that is not built in (Milvus: uri, collection) takes every parameter
+        allowed = {"hnsw": ("m", "ef_construction", "ef_search"),
+                   "ivf": ("nlist", "nprobe", "storage", "rerank")}.get(backend, () if backend in _BUILT_IN else None)
         params = {} if spec.metric == "hamming" else {
-            k: v for k, v in self._backend_params.items()
-            if k in {"hnsw": ("m", "ef_construction", "ef_search"),
-                     "ivf": ("nlist", "nprobe", "storage", "rerank")}.get(backend, ())
+            k: v for k, v in self._backend_params.items() if allowed is None or k in allowed
         }
         if spec.metric != "hamming":
             params = {**index_params(backend), **params}

@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from lookalike.errors import LookalikeError, MissingDependencyError, ParameterError
-from lookalike.io import IMAGE_SUFFIXES, find_images
+from lookalike.io import IMAGE_SUFFIXES, find_images, is_url, list_url, read_url, stat_url
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, worker_count
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def build_index(
     *,
     descriptors: Iterable[str] | None = None,
     backend: str = "auto",
+    backend_params: dict[str, Any] | None = None,
     recursive: bool = True,
     jobs: Jobs = None,
     progress: Progress | None = None,
@@ -77,6 +78,8 @@ def build_index(
         one they must match what it holds (or be None).
     backend : str, keyword-only
         Vector backend of a new index (see :meth:`lookalike.index.Index.create`).
+    backend_params : dict, optional, keyword-only
+        Its parameters (for ``"milvus"``, as :func:`lookalike.index.vectors_backend` gives them).
     recursive, jobs, progress
         As for :func:`update_index`.
 
@@ -118,7 +121,7 @@ def build_index(
 
         created = None if os.path.exists(path) else path
         opened = Index.create(path, descriptors=DEFAULT_DESCRIPTORS if descriptors is None else descriptors,
-                              backend=backend)
+                              backend=backend, backend_params=backend_params)
     try:
         report = opened.update(folder_text, recursive=recursive, jobs=jobs, progress=progress)
     except BaseException as exc:
@@ -128,6 +131,21 @@ def build_index(
             _discard_new_index(opened.path, created)
         raise
     return opened, report
+
+
+def _list_source(folder: str, recursive: bool, index_path: str) -> Any:
+    """The images of a folder, or of an fsspec folder URL (listed by suffix; content is checked when read)."""
+    if not is_url(folder):
+        return find_images(folder, recursive=recursive, exclude=[index_path])
+    from lookalike.io import ImageFile, ImageListing
+
+    urls = list_url(folder, recursive=recursive)
+    return ImageListing(folder, [ImageFile(url, url[len(folder.rstrip("/")) + 1:]) for url in urls])
+
+
+def _stat(path: str) -> Any:
+    """``os.stat(path)``, or the same fields of an fsspec URL."""
+    return stat_url(path) if is_url(path) else os.stat(path)
 
 
 def _discard_new_index(path: str, created: str | None) -> None:
@@ -149,6 +167,8 @@ def _discard_new_index(path: str, created: str | None) -> None:
 
 
 def _check_folder(folder: str) -> None:
+    if is_url(folder):
+        return  # listed by fsspec, which says when it is not a folder
     if not os.path.exists(folder):
         raise ParameterError(f"no such folder: {folder!r}; give a folder that holds images")
     if not os.path.isdir(folder):
@@ -199,7 +219,7 @@ def update_index(
     _check_folder(folder_text)
     jobs = check_jobs(jobs)
     root = resolve_path(folder_text)
-    listing = find_images(folder_text, recursive=recursive, exclude=[index.path])
+    listing = _list_source(folder_text, recursive, index.path)
     known = index.catalog.known(under=root)
     if not recursive:
         known = {p: row for p, row in known.items() if os.path.dirname(p) == root}
@@ -315,7 +335,7 @@ def _error_key(path: str) -> str:
 
 def _stat_or_none(path: str) -> tuple[int | None, int | None]:
     try:
-        info = os.stat(path)
+        info = _stat(path)
     except OSError:
         return None, None
     return int(info.st_size), int(info.st_mtime_ns)
@@ -402,9 +422,11 @@ def _process(
         return added, changed, done, errors
     if wants_embedding:
         _check_embedding_available()
-    # a caller's executor (its workers may be on other machines) keeps its libraries' own thread counts
+    # a caller's executor (its workers may be on other machines) keeps its libraries' own thread counts, unless
+    # it says how many threads a task gets (RayExecutor: its CPUs per task; else 64 tasks of 32 threads on a node)
     own = not isinstance(jobs, Executor)
-    threads = max(1, available_cpus() // workers) if own and (wants_embedding or wants_keypoints) else 0
+    threads = (max(1, available_cpus() // workers) if own else _threads_per_task(jobs)) if (
+        wants_embedding or wants_keypoints) else 0
     with process_pool(jobs if isinstance(jobs, Executor) else workers, initializer=_init_worker,
                       initargs=(threads,), preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
@@ -413,6 +435,12 @@ def _process(
         for future in as_completed(futures):
             commit(future.result())
     return added, changed, done, errors
+
+
+def _threads_per_task(executor: object) -> int:
+    """The threads an executor's task may use (its ``threads_per_task``; 0: the libraries' defaults)."""
+    value = getattr(executor, "threads_per_task", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _make_embedder(threads: int | None) -> Any:
@@ -523,7 +551,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
     data = b""
     for attempt in range(_READ_ATTEMPTS):
         try:
-            before = os.stat(path)
+            before = _stat(path)
             if stat.S_ISDIR(before.st_mode):
                 result.error = "it is a folder, not a file"
                 return result, None, None
@@ -531,7 +559,7 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
                 result.error = "not a regular file (a device, pipe or socket)"
                 return result, None, None
             data = _read_bytes(path)
-            after = os.stat(path)
+            after = _stat(path)
         except OSError as exc:
             result.error = _os_reason(exc)
             return result, None, None
@@ -562,6 +590,8 @@ def _read_one(path: str, draft: tuple[int, int], *, keep_data: bool = False) -> 
 
 
 def _read_bytes(path: str) -> bytes:
+    if is_url(path):
+        return read_url(path)
     with open(path, "rb") as handle:
         return handle.read()
 

@@ -23,7 +23,8 @@ from lookalike.errors import ParameterError
 from lookalike.io._load import sniff_image_format
 
 __all__ = [
-    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "UnusableFile", "find_images", "resolve_path",
+    "IMAGE_SUFFIXES", "ImageFile", "ImageListing", "RejectedFile", "UnusableFile", "common_root", "display_name",
+    "find_images", "resolve_path",
 ]
 
 #: File name suffixes (lower case) taken as images: the formats :func:`lookalike.io.load_image` decodes.
@@ -126,7 +127,12 @@ class ImageListing:
 
 
 def resolve_path(path: str | os.PathLike[str]) -> str:
-    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is)."""
+    """The catalogue key of a path: absolute, symbolic links resolved (a link loop is left as it is); an fsspec
+    URL (``s3://bucket/key``, ``file:///abs``) is its own key."""
+    from lookalike.io._sources import is_url
+
+    if is_url(path):
+        return str(path)
     text = os.path.abspath(os.fspath(path))
     try:
         return os.path.realpath(text)
@@ -135,6 +141,33 @@ def resolve_path(path: str | os.PathLike[str]) -> str:
     except (OSError, RuntimeError):  # pragma: no cover - loops do not raise with strict=False
         return text
 
+
+
+def common_root(paths: Iterable[str]) -> str | None:
+    """The deepest folder holding every path (None for no path): what result names are relative to.
+
+    >>> common_root(["/photos/a/1.jpg", "/photos/b/2.jpg"]) == os.path.normpath("/photos")
+    True
+    """
+    folders = {os.path.dirname(p) for p in paths}
+    if not folders:
+        return None
+    try:
+        return os.path.commonpath(sorted(folders))
+    except ValueError:  # paths on different drives (Windows), or absolute and relative mixed
+        return None
+
+
+def display_name(path: str, roots: Iterable[str | None]) -> str:
+    """``path`` relative to the first of ``roots`` that holds it, else its file name: never an absolute path.
+
+    >>> display_name("/photos/a/1.jpg", ["/photos"]) == os.path.join("a", "1.jpg")
+    True
+    """
+    for root in roots:
+        if root and (path == root or path.startswith(root.rstrip(os.sep) + os.sep)):
+            return os.path.relpath(path, root)
+    return os.path.basename(path)
 
 def find_images(
     root: str | os.PathLike[str],

@@ -53,6 +53,9 @@ class MatchResult:
     points : ndarray, float32, shape (M, 4), or None
         The matched positions, one row per match: ``x_a, y_a, x_b, y_b`` in
         original pixels (what :func:`lookalike.viz.draw_matches` draws).
+    a, b : str or None
+        The two images as named by whoever matched them (:func:`lookalike.pipelines.match` records the
+        paths given, or ``"<ndarray>"``, ...); None when matched from features alone.
     """
 
     method: str
@@ -66,6 +69,8 @@ class MatchResult:
     reason: str = ""
     affine: bool = False
     points: np.ndarray | None = None
+    a: str | None = None
+    b: str | None = None
 
     @property
     def n_matches(self) -> int:
@@ -83,9 +88,9 @@ class MatchResult:
         return self.model if self.model_kind == "homography" else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form ``lookalike match --json`` prints.
+        """The JSON form ``lookalike match --json`` prints and ``POST /api/v1/match`` returns.
 
-        ``{"method", "keypoints": [n_a, n_b], "matches": n, "inliers": n,
+        ``{"a", "b", "method", "keypoints": [n_a, n_b], "matches": n, "inliers": n, "verified",
         "homography": H as a list of 3 rows or null, "similarity": s, "similarity_scale": "inliers"}``.
 
         ``similarity_scale`` names the scale: ``"inliers"``, the evidence of the
@@ -96,10 +101,13 @@ class MatchResult:
         """
         h = self.homography
         return {
+            "a": self.a,
+            "b": self.b,
             "method": self.method,
             "keypoints": [int(self.keypoints[0]), int(self.keypoints[1])],
             "matches": self.n_matches,
             "inliers": self.n_inliers,
+            "verified": bool(self.verified),
             "homography": None if h is None else [[float(v) for v in row] for row in h],
             "similarity": float(self.similarity),
             "similarity_scale": "inliers",

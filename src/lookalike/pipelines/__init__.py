@@ -52,6 +52,7 @@ from lookalike.pipelines._matrix import (
     similarity_matrix,
 )
 from lookalike.pipelines._moves import MoveReport, check_destination, move_duplicates, undo_moves
+from lookalike.pipelines._progress import PROGRESS_LABELS
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "DEFAULT_METRIC_SIZE",
     "MATRIX_WORKING_SIZE",
+    "PROGRESS_LABELS",
     "RESIZE_CHOICES",
     "SEARCH_KINDS",
     "UNKNOWN",

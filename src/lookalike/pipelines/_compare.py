@@ -50,18 +50,24 @@ class Comparison:
         Each metric's value, in the order asked. Empty when ``error`` is set.
     error : str or None
         Why the pair could not be compared (``on_error="record"`` only).
+    convention : str or None
+        The SSIM convention the values were computed with, when one was chosen.
     """
 
     a: str
     b: str
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    convention: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"a": ..., "b": ..., "metrics": {...}}`` plus ``"error"`` when set; valid JSON: an infinite value
-        (PSNR of identical images) is the string ``"inf"``, NaN is ``null`` (``lookalike._json``)."""
-        metrics = {name: json_number(value) for name, value in self.metrics.items()}
+        """``{"a": ..., "b": ..., "metrics": {...}}`` plus ``"convention"`` and ``"error"`` when set; valid JSON:
+        an infinite value (PSNR of identical images) is the string ``"inf"``, NaN is ``null`` (``lookalike._json``).
+        What ``lookalike compare --json`` prints and ``POST /api/v1/compare`` returns."""
+        metrics = {name: json_number(float(value)) for name, value in self.metrics.items()}
         out: dict[str, Any] = {"a": self.a, "b": self.b, "metrics": metrics}
+        if self.convention:
+            out["convention"] = self.convention
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -151,7 +157,7 @@ def compare(
     pixels0 = _load(image0, max_pixels)
     pixels1 = pixels0 if _same_file(image0, image1) else _load(image1, max_pixels)
     return _compute(pixels0, pixels1, names, resize=resize, convention=convention, data_range=data_range,
-                    labels=(_label(image0), _label(image1)))
+                    labels=(source_label(image0), source_label(image1)))
 
 
 def compare_many(
@@ -203,7 +209,7 @@ def compare_many(
     _check_resize(resize)
     _check_on_error(on_error)
     decoder = _Decoder(max_pixels=max_pixels)
-    reference_label = _label(reference)
+    reference_label = source_label(reference)
     try:
         reference_pixels: np.ndarray | LookalikeError = decoder.load(reference)
     except LookalikeError as exc:
@@ -212,7 +218,7 @@ def compare_many(
         reference_pixels = exc
     return [
         _compare_one(reference_pixels, other, decoder, names, resize=resize, convention=convention,
-                     data_range=data_range, on_error=on_error, labels=(reference_label, _label(other)))
+                     data_range=data_range, on_error=on_error, labels=(reference_label, source_label(other)))
         for other in others
     ]
 
@@ -270,7 +276,7 @@ def compare_pairs(
             source0, source1 = pair
         except (TypeError, ValueError):
             raise ParameterError(f"each item of pairs must be a pair of images, got {type(pair).__name__}") from None
-        labels = (_label(source0), _label(source1))
+        labels = (source_label(source0), source_label(source1))
         try:
             pixels0: np.ndarray | LookalikeError = decoder.load(source0)
         except LookalikeError as exc:
@@ -336,7 +342,7 @@ class _Decoder:
         return hit
 
 
-def _label(source: object) -> str:
+def source_label(source: object) -> str:
     if isinstance(source, str | os.PathLike):
         return str(os.fspath(source))
     if isinstance(source, bytes | bytearray | memoryview):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from lookalike.errors import ParameterError
 from lookalike.features import LOCAL_METHODS, LocalFeatures, extract_local
 from lookalike.io import ImageSource, load_image
 from lookalike.matching import MODELS, MatchResult, compare_features
+from lookalike.pipelines._compare import source_label
 
 __all__ = ["AFFINE_WORKING_SIZE", "Alignment", "align_pair", "match"]
 
@@ -31,6 +33,7 @@ def match(
     max_keypoints: int = 4000,
     working_size: int = 1600,
     affine_fallback: bool = True,
+    names: tuple[str, str] | None = None,
 ) -> MatchResult:
     """Match two images: local features, ratio test, MAGSAC++ verification and a score.
 
@@ -57,6 +60,9 @@ def match(
         (ASIFT, Morel and Yu 2009, via ``cv2.AffineFeature``), which matches across
         strong viewpoint changes at several times the cost. Only runs when the
         plain pass fails, so pairs that match anyway pay nothing.
+    names : (str, str), keyword-only
+        What the result calls the two images (``result.a``, ``result.b``); by default the paths
+        given, or ``"<ndarray>"``, ``"<bytes>"``, ... for images in memory.
 
     Returns
     -------
@@ -78,12 +84,14 @@ def match(
     (True, 5)
     """
     _check_options(method, ratio, model)
+    a_name, b_name = names if names is not None else (source_label(image0), source_label(image1))
     images = [load_image(image0), load_image(image1)]
     options = {"method": method, "max_keypoints": max_keypoints, "working_size": working_size}
     a, b = _extract_both(images, **options)
     # without verification, reproduce the recipe exactly (brute force); with it, FLANN on large sets
     result = compare_features(a, b, ratio=ratio, verify=verify, model=model,
                               matcher="auto" if verify else "bruteforce")
+    result = dataclasses.replace(result, a=a_name, b=b_name)
     if not (verify and affine_fallback) or result.verified or min(len(a), len(b)) == 0:
         return result
     # the simulated views multiply the keypoints: keep twice as many in all
@@ -92,7 +100,7 @@ def match(
     retry = compare_features(a2, b2, ratio=ratio, verify=True, model=model)
     if not retry.verified:
         return result
-    return dataclasses.replace(retry, affine=True)
+    return dataclasses.replace(retry, affine=True, a=a_name, b=b_name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +131,11 @@ class Alignment:
     def overlap_fraction(self) -> float:
         """The share of ``image0``'s pixels that ``image1`` covers."""
         return float(np.count_nonzero(self.overlap)) / self.overlap.size
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"homography": 3 rows, "inliers": n, "overlap": share of image0 covered}`` (no pixels)."""
+        return {"homography": self.homography.tolist(), "inliers": self.match.n_inliers,
+                "overlap": round(self.overlap_fraction, 6)}
 
 
 def align_pair(image0: np.ndarray, image1: np.ndarray, *, method: str = "rootsift",

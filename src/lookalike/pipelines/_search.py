@@ -51,12 +51,14 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from lookalike.errors import ImageReadError, LookalikeError, ParameterError
+from lookalike.io import display_name
 from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in matching; named here as before
     CALIBRATION,
     HASH_MARGIN,
@@ -190,25 +192,35 @@ class SearchResult:
     error: str | None = None
     missing: tuple[str, ...] = ()
 
-    def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
-        """``{"query": ..., "similarity_scale": ..., "results": [{"path": ..., "similarity": ...}, ...]}``.
+    def to_dict(self, *, roots: Iterable[str | None] = (), show_paths: bool = True) -> dict[str, Any]:
+        """The JSON form: what ``lookalike search --json`` prints (a line per query) and ``POST /api/v1/search``
+        returns (plus a ``thumbnail`` link on each row).
 
-        The JSON Lines form. ``similarity_scale`` is ``"calibrated-copy"`` or
-        ``"calibrated-semantic"``: the calibrated similarity of the module docstring
-        (>= 0.70: right in >= 90% / 80% of cases on the calibration set), not the
-        inlier score of :func:`lookalike.pipelines.match` (``"inliers"``).
+        ``{"query", "kind", "results": [{"id", "name", "path", "similarity", "evidence"}, ...]}`` plus ``"error"``
+        and ``"missing"`` (the results no longer on disk) when set. ``id`` is the index's file id; ``name`` the path relative to the first of ``roots`` that
+        holds it, else the file name (:func:`lookalike.io.display_name`); ``path`` the indexed path, left out
+        with ``show_paths=False`` (a server that does not show its folders); ``evidence`` what the
+        similarity was computed from (:class:`Evidence`). ``similarity_scale`` is ``"calibrated-copy"`` or
+        ``"calibrated-semantic"``: the calibrated similarity of the module docstring (>= 0.70: right in >= 90% /
+        80% of cases on the calibration set), not the inlier score of :func:`lookalike.pipelines.match`
+        (``"inliers"``).
         """
+        roots = tuple(roots)
         rows: list[dict[str, Any]] = []
-        for i, hit in enumerate(self.results):
-            row: dict[str, Any] = {"path": hit.path, "similarity": round(float(hit.similarity), 6)}
-            if evidence:
-                row["evidence"] = self.evidence[i].to_dict()
+        for hit, evidence in zip(self.results, self.evidence, strict=True):
+            row: dict[str, Any] = {"id": evidence.id, "name": display_name(hit.path, roots)}
+            if show_paths:
+                row["path"] = hit.path
+            row["similarity"] = round(float(hit.similarity), 6)
+            row["evidence"] = evidence.to_dict()
             rows.append(row)
-        data: dict[str, Any] = {"query": self.query, "similarity_scale": f"calibrated-{self.kind}", "results": rows}
+        data: dict[str, Any] = {"query": self.query, "kind": self.kind, "similarity_scale": f"calibrated-{self.kind}",
+                                "results": rows}
         if self.error is not None:
             data["error"] = self.error
         if self.missing:
-            data["missing"] = list(self.missing)  # results deleted since they were indexed
+            # results deleted since they were indexed (names only where paths are not shown)
+            data["missing"] = [p if show_paths else display_name(p, roots) for p in self.missing]
         return data
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from lookalike._json import json_number
 from lookalike.errors import ParameterError
 from lookalike.metrics import check_pair, infer_data_range, ssim
 
@@ -59,6 +61,29 @@ class DiffAnalysis:
     regions: list[Box]
     threshold: float
     valid: np.ndarray | None = None
+
+    def to_dict(self, *, a: str, b: str, out: str | None = None, aligned: Any = None) -> dict[str, Any]:
+        """The JSON form ``lookalike diff --json`` prints: ``{"a", "b", "ssim", "threshold", "size": [w, h],
+        "regions": [{"x", "y", "w", "h"}, ...]}`` plus ``"out"`` (the picture written) when given, and
+        ``"aligned"`` (``aligned.to_dict()`` of :func:`lookalike.pipelines.align_pair`'s
+        :class:`~lookalike.pipelines.Alignment`, plus ``"compared"``: the share of A's pixels compared)
+        when B was aligned onto A.
+
+        ``a`` and ``b`` name the two images (the analysis itself saw only their pixels); ``ssim`` is
+        ``null`` when it is NaN (``lookalike._json``).
+        """
+        height, width = self.ssim_map.shape[:2]
+        data: dict[str, Any] = {
+            "a": a, "b": b, "ssim": json_number(float(self.score)), "threshold": float(self.threshold),
+            "size": [int(width), int(height)],
+            "regions": [{"x": int(x), "y": int(y), "w": int(w), "h": int(h)} for x, y, w, h in self.regions],
+        }
+        if out is not None:
+            data["out"] = out
+        if aligned is not None:
+            compared = float(self.valid.mean()) if self.valid is not None else 1.0
+            data["aligned"] = {**aligned.to_dict(), "compared": round(compared, 6)}
+        return data
 
 
 def diff_analysis(
