@@ -60,6 +60,10 @@ def build_parser(*, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     return parser
 
 
+#: Commands that handle SIGTERM themselves (the web server stops gracefully on it).
+_OWN_SIGNALS = frozenset({"serve"})
+
+
 class _Terminated(BaseException):
     """SIGTERM arrived: unwind like Ctrl-C, so process pools stop and release what they hold."""
 
@@ -95,8 +99,10 @@ def main(
     parser = build_parser(stdout=out, stderr=err)
     args = None
     try:
+        args = parser.parse_args(argv)
+        if args.command in _OWN_SIGNALS:
+            return int(args.run(args, out, err))
         with _sigterm_unwinds():
-            args = parser.parse_args(argv)
             return int(args.run(args, out, err))
     except _Terminated:
         err.write("lookalike: terminated\n")
