@@ -197,13 +197,13 @@ class SearchResult:
         returns (plus a ``thumbnail`` link on each row).
 
         ``{"query", "kind", "results": [{"id", "name", "path", "similarity", "evidence"}, ...]}`` plus ``"error"``
-        and ``"missing"`` (the results no longer on disk) when set. ``id`` is the index's file id; ``name`` the
-        path relative to the first of ``roots`` that holds it, else the file name (:func:`lookalike.io.display_name`); ``path`` the indexed path, left out
-        with ``show_paths=False`` (a server that does not show its folders); ``evidence`` what the
-        similarity was computed from (:class:`Evidence`). ``similarity_scale`` is ``"calibrated-copy"`` or
-        ``"calibrated-semantic"``: the calibrated similarity of the module docstring (>= 0.70: right in >= 90% /
-        80% of cases on the calibration set), not the inlier score of :func:`lookalike.pipelines.match`
-        (``"inliers"``).
+        and ``"missing"`` (the results no longer on disk) when set. ``id`` is the index's file id; ``name`` the path
+        relative to the first of ``roots`` that holds it, else the file name (:func:`lookalike.io.display_name`);
+        ``path`` the indexed path, left out with ``show_paths=False`` (a server that does not show its folders);
+        ``evidence`` what the similarity was computed from (:class:`Evidence`). ``similarity_scale`` is
+        ``"calibrated-copy"`` or ``"calibrated-semantic"``: the calibrated similarity of the module docstring (>=
+        0.70: right in >= 90% / 80% of cases on the calibration set), not the inlier score of
+        :func:`lookalike.pipelines.match` (``"inliers"``).
         """
         roots = tuple(roots)
         rows: list[dict[str, Any]] = []
