@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from lookalike.cli._options import cli_message, record_options
+from lookalike.cli._options import ErrorsOnly, add_quiet_option, cli_message, record_options
 from lookalike.errors import LookalikeError
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
@@ -56,6 +56,7 @@ def build_parser(*, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     subparsers.required = True
     for name in _COMMANDS:
         importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
+    add_quiet_option(parser)
     record_options(parser)
     return parser
 
@@ -100,6 +101,8 @@ def main(
     args = None
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "quiet", False):
+            err = ErrorsOnly(err)  # type: ignore[assignment]
         if args.command in _OWN_SIGNALS:
             return int(args.run(args, out, err))
         with _sigterm_unwinds():
