@@ -102,7 +102,7 @@ def main(
     try:
         args = parser.parse_args(argv)
         if getattr(args, "quiet", False):
-            err = ErrorsOnly(err)  # type: ignore[assignment]
+            err = ErrorsOnly(err)
         if args.command in _OWN_SIGNALS:
             return int(args.run(args, out, err))
         with _sigterm_unwinds():
