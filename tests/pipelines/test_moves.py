@@ -130,3 +130,29 @@ def test_undo_run_twice_says_already_restored(report: DuplicateReport, tmp_path:
     code, out, err = run_cli("duplicates", "--undo", moved.manifest)
     assert (code, out, err) == (0, "put back 0 files; 2 already restored (in place, unchanged)\n", "")
     assert undo_moves(moved.manifest).already_restored == tuple(reversed([src for src, _dst in moved.moved]))
+
+
+@pytest.mark.parametrize("kind", ["hard", "symbolic"])
+def test_link_leaves_a_link_to_the_keeper_and_undo_puts_the_file_back(folder: Path, tmp_path: Path,
+                                                                        kind: str) -> None:
+    import hashlib
+
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    review = tmp_path / "review"
+    code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1",
+                             "--move-to", str(review), "--link", kind)
+    assert code == 0, err
+    for name in ("camera.png", "coffee.jpg"):
+        place, keeper = folder / name, folder / "backup" / name  # the keeper: the same pixels, the first path
+        assert (place.is_symlink() and os.readlink(place) == str(keeper.resolve())) if kind == "symbolic" else (
+            not place.is_symlink() and place.samefile(keeper))
+        assert (review / name).is_file()
+    manifest = out.splitlines()[-1].split("--undo ", 1)[1]
+    assert {m["link"] for m in json.loads(Path(manifest).read_text())["moves"]} == {kind}
+    code, out, err = run_cli("duplicates", "--undo", manifest)
+    assert (code, out, err) == (0, "put back 2 files\n", "")
+    assert not (folder / "camera.png").is_symlink()
+    assert not (folder / "camera.png").samefile(folder / "backup" / "camera.png")
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()} == before
+    code, _out, err = run_cli("duplicates", str(folder), "--link", kind)
+    assert code == 2 and "give --move-to DEST too" in err

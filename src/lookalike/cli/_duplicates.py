@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
                         help="write an HTML page with the thumbnails of each group side by side to OUT")
     parser.add_argument("--move-to", metavar="DEST", default=None,
                         help="move every non-keeper into DEST, keeping its path relative to DIR, and write a manifest")
+    parser.add_argument("--link", choices=("hard", "symbolic"), default=None,
+                        help="with --move-to: leave in each moved file's place a hard or symbolic link to its "
+                        "group's keeper (undone by --undo like the move)")
     parser.add_argument("--undo", metavar="MANIFEST", default=None,
                         help="put back the files moved by an earlier --move-to (from its manifest)")
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
@@ -85,6 +88,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2 if undone.problems and not undone.moved else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
+    if args.link is not None and args.move_to is None:
+        raise ParameterError("--link replaces moved files with links: give --move-to DEST too (the files are "
+                             "moved there, never deleted)")
     if args.move_to is not None:
         from lookalike.pipelines import check_destination
 
@@ -123,7 +129,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         _write_text(report, out)
     if args.move_to is not None:
-        moved = move_duplicates(report, args.move_to)
+        moved = move_duplicates(report, args.move_to, link=args.link)
         stream = err if (args.json or args.csv) else out
         stream.write(f"moved {len(moved.moved)} file{'s' if len(moved.moved) != 1 else ''} to {args.move_to}; "
                      f"manifest {moved.manifest}\nto undo: lookalike duplicates --undo {moved.manifest}\n")

@@ -78,6 +78,27 @@ def _move_no_overwrite(src: str, dst: str) -> None:
         raise
 
 
+def _make_link(keeper: str, place: str, kind: str, *, moved_to: str) -> None:
+    """A link to ``keeper`` at ``place`` (just vacated); on failure the file at ``moved_to`` goes back there."""
+    try:
+        if kind == "hard":
+            os.link(keeper, place)
+        else:
+            os.symlink(keeper, place)
+    except OSError:
+        _move_no_overwrite(moved_to, place)
+        raise
+
+
+def _is_link_to(place: str, keeper: str, kind: str) -> bool:
+    try:
+        if kind == "symbolic":
+            return os.path.islink(place) and os.readlink(place) == keeper
+        return not os.path.islink(place) and os.path.samefile(place, keeper)
+    except OSError:
+        return False
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
@@ -135,9 +156,15 @@ def check_destination(destination: str | os.PathLike[str], roots: Sequence[str |
 
 
 def move_duplicates(
-    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
+    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None,
+    link: str | None = None,
 ) -> MoveReport:
     """Move every non-keeper of ``report`` into ``destination``, keeping its path relative to its folder.
+
+    With ``link="hard"`` or ``"symbolic"``, each moved file's old place then gets a
+    link to its group's keeper (a hard link needs the same file system), so whatever
+    opened it there still finds the picture; :func:`undo_moves` removes the link
+    (only when it still is that link) and puts the file back.
 
     Nothing is deleted and nothing is overwritten: if any target already
     exists, or a file changed since it was indexed (its SHA-256 differs), no
@@ -153,9 +180,12 @@ def move_duplicates(
     -------
     MoveReport
     """
+    if link not in (None, "hard", "symbolic"):
+        raise ParameterError(f"link must be None, 'hard' or 'symbolic'; got {link!r}")
     dest = os.path.abspath(os.fspath(destination))
     check_destination(dest, report.roots)
     plan: list[tuple[str, str]] = []
+    keeper_of: dict[str, str] = {}
     for group in report.groups:
         for member in group.members:
             root = report.roots[member.root] if member.root < len(report.roots) else ""
@@ -164,6 +194,7 @@ def move_duplicates(
             relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
                 member.path.lstrip(os.sep))
             plan.append((member.path, os.path.join(dest, relative)))
+            keeper_of[member.path] = group.keeper.path
     for src, _dst in plan:
         if _under(dest, src):
             raise ParameterError(f"cannot move {src!r} into a folder inside itself")
@@ -197,11 +228,16 @@ def move_duplicates(
     done: list[tuple[str, str]] = []
     for src, dst in plan:
         digest = _sha256(src)
+        entry = {"from": src, "to": dst, "sha256": digest}
+        if link is not None:
+            entry.update(link=link, keeper=keeper_of[src])
         # the manifest names each move before it happens: a process killed mid-move leaves a manifest
         # that --undo understands (an entry whose file is still in its place is "already restored")
-        _write_manifest(manifest_path, [*moves, {"from": src, "to": dst, "sha256": digest}], report.roots)
+        _write_manifest(manifest_path, [*moves, entry], report.roots)
         try:
             _move_no_overwrite(src, dst)
+            if link is not None:
+                _make_link(keeper_of[src], src, link, moved_to=dst)
         except OSError as exc:
             if moves:
                 _write_manifest(manifest_path, moves, report.roots)
@@ -211,7 +247,7 @@ def move_duplicates(
                      f"{manifest_path!r} (undo: lookalike duplicates --undo {manifest_path})" if moves
                      else "nothing was moved")
             raise ParameterError(f"cannot move {src!r} to {dst!r}: {exc.strerror or exc}; {where}") from None
-        moves.append({"from": src, "to": dst, "sha256": digest})
+        moves.append(entry)
         done.append((src, dst))
     _write_manifest(manifest_path, moves, report.roots)
     return MoveReport(tuple(done), manifest_path)
@@ -243,6 +279,10 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
         except (KeyError, TypeError):
             problems.append(f"a damaged entry in the manifest: {entry!r}")
             continue
+        kind, keeper = entry.get("link"), entry.get("keeper")
+        if kind in ("hard", "symbolic") and isinstance(keeper, str) and os.path.isfile(dst) and _is_link_to(
+                src, keeper, str(kind)) and _sha256(dst) == digest:
+            os.unlink(src)  # the link --link left in the file's place: the file itself comes back
         if os.path.lexists(src) and not os.path.lexists(dst) and os.path.isfile(src) and _sha256(src) == digest:
             already.append(src)  # put back by an earlier undo (or never moved: a run stopped before its move)
         elif os.path.lexists(src):
