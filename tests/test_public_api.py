@@ -69,7 +69,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
         "MatrixResult", "PairScore", "RejectedFile", "compare", "compare_many", "compare_pairs", "find_images",
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
-        "PROGRESS_LABELS",
+        "PROGRESS_LABELS", "KEEP_RULES",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
         "check_destination", "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",

@@ -156,3 +156,33 @@ def test_link_leaves_a_link_to_the_keeper_and_undo_puts_the_file_back(folder: Pa
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()} == before
     code, _out, err = run_cli("duplicates", str(folder), "--link", kind)
     assert code == 2 and "give --move-to DEST too" in err
+
+
+def _keepers(*options: str, folder: Path) -> dict[str, str]:
+    code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1", "--json", *options)
+    assert code == 0, err
+    root = folder.resolve()
+    return {Path(g["keeper"]["path"]).name: str(Path(g["keeper"]["path"]).relative_to(root))
+            for g in json.loads(out)["groups"]}
+
+
+def test_keep_include_exclude_and_min_size_choose_the_files(folder: Path) -> None:
+    # the default keeps the first path of the same pixels and size: the copy in backup/
+    assert _keepers(folder=folder) == {"camera.png": "backup/camera.png", "coffee.jpg": "backup/coffee.jpg"}
+    assert _keepers("--keep", "shortest-path", folder=folder) == {"camera.png": "camera.png",
+                                                                  "coffee.jpg": "coffee.jpg"}
+    assert _keepers("--keep", "pattern:*/backup/*", folder=folder) == {"camera.png": "backup/camera.png",
+                                                                       "coffee.jpg": "backup/coffee.jpg"}
+    info = (folder / "coffee.jpg").stat()
+    os.utime(folder / "coffee.jpg", ns=(info.st_atime_ns, info.st_mtime_ns + 10**10))
+    assert _keepers("--keep", "newest", folder=folder)["coffee.jpg"] == "coffee.jpg"
+    assert _keepers("--keep", "oldest", folder=folder)["coffee.jpg"] == "backup/coffee.jpg"
+    assert _keepers("--exclude", "*/backup/*", folder=folder) == {}
+    assert set(_keepers("--include", "*.png", folder=folder)) == {"camera.png"}
+    sizes = {name: (folder / name).stat().st_size for name in ("camera.png", "coffee.jpg")}
+    larger = max(sizes, key=lambda n: sizes[n])
+    assert set(_keepers("--min-size", str(min(sizes.values()) + 1), folder=folder)) == {larger}
+    code, _out, err = run_cli("duplicates", str(folder), "--keep", "prettiest")
+    assert code == 2 and "expected one of pixels, largest, oldest, newest, shortest-path, pattern:GLOB" in err
+    code, _out, err = run_cli("duplicates", str(folder), "--min-size", "lots")
+    assert code == 2 and "expected a size in bytes" in err

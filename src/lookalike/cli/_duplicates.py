@@ -48,6 +48,15 @@ def register(subparsers: Any) -> None:
                         help="write an HTML page with the thumbnails of each group side by side to OUT")
     parser.add_argument("--move-to", metavar="DEST", default=None,
                         help="move every non-keeper into DEST, keeping its path relative to DIR, and write a manifest")
+    parser.add_argument("--keep", type=_keep_rule, default="pixels", metavar="RULE",
+                        help="which file of a group to keep: pixels (default: most pixels, then largest file), "
+                        "largest, oldest, newest, shortest-path, or pattern:GLOB (a file whose path or name matches)")
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="only files whose path or name matches GLOB (repeatable), e.g. '*.jpg'")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave out files whose path or name matches GLOB (repeatable), e.g. '*/thumbs/*'")
+    parser.add_argument("--min-size", type=_size, default=0, metavar="SIZE",
+                        help="leave out files smaller than SIZE bytes (a number, or with K, M or G: 20K)")
     parser.add_argument("--link", choices=("hard", "symbolic"), default=None,
                         help="with --move-to: leave in each moved file's place a hard or symbolic link to its "
                         "group's keeper (undone by --undo like the move)")
@@ -71,6 +80,27 @@ def _budget(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative whole number or 'all', got {text!r}")
     return value
+
+
+def _keep_rule(text: str) -> str:
+    from lookalike.pipelines import KEEP_RULES
+
+    if text not in KEEP_RULES[:-1] and not (text.startswith("pattern:") and len(text) > len("pattern:")):
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(KEEP_RULES)}; got {text!r}")
+    return text
+
+
+def _size(text: str) -> int:
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+    body = text.strip().upper().removesuffix("B")
+    unit = body[-1:] if body[-1:] in ("K", "M", "G") else ""
+    try:
+        value = float(body[: len(body) - len(unit)])
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes (20000, 20K, 1.5M), got {text!r}")
+    return int(value * units[unit])
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -106,7 +136,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
-                                 progress=progress, max_verify=budget, recursive=args.recursive)
+                                 progress=progress, max_verify=budget, recursive=args.recursive, keep=args.keep,
+                                 include=args.include, exclude=args.exclude, min_size=args.min_size)
     for item in report.errors:
         err.write(f"lookalike: skipped {shown_path(item.path)}: {cli_message(item.reason, args)}\n")
     if report.files == 0 and report.errors:

@@ -54,6 +54,7 @@ from lookalike.pipelines._matrix import (
 from lookalike.pipelines._moves import MoveReport, check_destination, move_duplicates, undo_moves
 from lookalike.pipelines._progress import PROGRESS_LABELS
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
+from lookalike.pipelines._selection import KEEP_RULES
 
 __all__ = [
     "CLASSIFY_METHODS",
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_MATRIX_METHOD",
     "DEFAULT_METRICS",
     "DEFAULT_METRIC_SIZE",
+    "KEEP_RULES",
     "MATRIX_WORKING_SIZE",
     "PROGRESS_LABELS",
     "RESIZE_CHOICES",

@@ -69,6 +69,7 @@ from lookalike.errors import ParameterError
 from lookalike.features import hamming_distance
 from lookalike.matching import global_similarity, hash_reach
 from lookalike.parallel import Jobs, check_jobs
+from lookalike.pipelines._selection import Selection
 from lookalike.pipelines._verifier import KeypointCache, extract_mirrored, verify_candidates
 
 if TYPE_CHECKING:
@@ -494,6 +495,10 @@ def find_duplicates(
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
     max_verified: Any = _UNSET,
+    keep: str = "pixels",
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    min_size: int = 0,
 ) -> DuplicateReport:
     """Find groups of exact and near-duplicate images, each with a suggested keeper.
 
@@ -536,6 +541,10 @@ def find_duplicates(
         (for benchmarks; ``benchmarks/bench_duplicates.py`` prints them).
     max_verified : keyword-only
         Deprecated name of ``max_verify`` (a DeprecationWarning).
+    keep, include, exclude, min_size : keyword-only
+        Which file of a group is kept (``"pixels"``, ``"largest"``, ``"oldest"``, ``"newest"``,
+        ``"shortest-path"``, ``"pattern:GLOB"``) and which files are considered (globs, a
+        size in bytes): see :mod:`lookalike.pipelines._selection`.
 
     Returns
     -------
@@ -557,6 +566,7 @@ def find_duplicates(
     """
     if not isinstance(min_similarity, int | float) or not 0.0 < float(min_similarity) <= 1.0:
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
+    selection = Selection(keep, tuple(include), tuple(exclude), min_size)
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
     if max_verified is not _UNSET:
@@ -574,7 +584,7 @@ def find_duplicates(
         if other is not None:
             raise ParameterError("a two-folder search needs two folders; give source and other as folders")
         return _find(source, None, float(min_similarity), verify, neighbours, (), timings, budget=budget,
-                     executor=executor)
+                     executor=executor, selection=selection)
     folders = [os.fspath(source)] + ([os.fspath(other)] if other is not None else [])
     for folder in folders:
         if not os.path.isdir(folder):
@@ -591,7 +601,7 @@ def find_duplicates(
             for folder in folders:
                 errors += opened.update(folder, recursive=recursive, jobs=jobs, progress=progress).errors
             return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), timings,
-                         budget=budget, executor=executor, recursive=recursive)
+                         budget=budget, executor=executor, recursive=recursive, selection=selection)
         finally:
             if owned:
                 opened.close()
@@ -610,9 +620,10 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
           errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
-          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True
-          ) -> DuplicateReport:
+          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True,
+          selection: Selection | None = None) -> DuplicateReport:
     """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
+    selection = selection or Selection()
     clock = time.perf_counter()
     stages: dict[str, float] = {}
 
@@ -626,6 +637,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     if roots is not None:
         records = {i: r for i, r in records.items()
                    if any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root for root in roots)}
+    records = {i: r for i, r in records.items() if selection.wanted(r)}
     two = roots is not None and len(roots) == 2
     side = {i: int(_under(r.path, roots[1])) for i, r in records.items()} if two and roots is not None else {}
     pairs = _Pairs(index, records, verify)
@@ -657,7 +669,8 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     else:
         unverified = 0
     lap("verification")
-    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify, executor)
+    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify, executor,
+                     keeper_key=selection.keeper_key)
     lap("grouping")
     if timings is not None:
         timings.update(stages)
@@ -707,7 +720,8 @@ def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> 
 
 
 def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: dict[int, int] | None,
-            min_similarity: float, verify: bool, executor: Executor | None = None) -> list[DuplicateGroup]:
+            min_similarity: float, verify: bool, executor: Executor | None = None, *,
+            keeper_key: Callable[[FileRecord], Any] | None = None) -> list[DuplicateGroup]:
     """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
     (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
     two = side is not None
@@ -719,7 +733,8 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
     needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
         eligible = [i for i in members if sides.get(i, 0) == 0] if two else members
-        keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
+        rule = keeper_key or _keeper_key
+        keeper = min(eligible, key=lambda i: rule(records[i]))
         others = [i for i in members if i != keeper and (not two or sides.get(i, 0) == 1)]
         if not others:
             continue
