@@ -68,3 +68,19 @@ def test_the_keeper_of_a_near_duplicate_group_is_not_marked_exact(tmp_path: Path
     [group] = report.groups
     assert not group.members[0].exact and not group.exact
     assert group.keeper.exact is False and group.to_dict()["keeper"]["exact"] is False
+
+
+def test_symbolic_links_are_followed_as_index_build_and_matrix_do(tmp_path: Path) -> None:
+    """One rule (README): a link to an image is followed; the file is known by its real path."""
+    outside = tmp_path / "elsewhere"
+    make_photos(outside, ("coffee",), longest=160)
+    folder = tmp_path / "photos"
+    make_photos(folder, ("coffee", "camera"), longest=160)
+    (folder / "linked-coffee.jpg").symlink_to(outside / "coffee.jpg")
+    report = find_duplicates(folder, min_similarity=1.0, verify=False, jobs=1)
+    [group] = report.groups
+    assert {Path(m.path).parent.name for m in group.files} == {"photos", "elsewhere"}
+    assert report.files == 3
+    # a link to a file inside the folder is the same file, never its own duplicate
+    (folder / "camera-again.png").symlink_to(folder / "camera.png")
+    assert len(find_duplicates(folder, min_similarity=1.0, verify=False, jobs=1).groups) == 1

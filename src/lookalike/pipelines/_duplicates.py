@@ -601,10 +601,28 @@ def find_duplicates(
             for folder in folders:
                 errors += opened.update(folder, recursive=recursive, jobs=jobs, progress=progress).errors
             return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), timings,
-                         budget=budget, executor=executor, recursive=recursive, selection=selection)
+                         budget=budget, executor=executor, recursive=recursive, selection=selection,
+                         linked=_linked_files(folders, roots, recursive))
         finally:
             if owned:
                 opened.close()
+
+
+def _linked_files(folders: Sequence[str], roots: Sequence[str], recursive: bool) -> dict[str, int]:
+    """``{real path: folder number}`` of the files that symbolic links in the folders point to outside them.
+
+    Listing follows links (as ``index build`` and ``matrix`` do) and the index keeps each file
+    under its real path; these files belong to the folder holding the link.
+    """
+    from lookalike.io import find_images, resolve_path
+
+    linked: dict[str, int] = {}
+    for number, folder in enumerate(folders):
+        for image in find_images(folder, recursive=recursive, check_content=False).images:
+            real = resolve_path(image.path)
+            if not any(_under(real, r) for r in roots) and real not in linked:
+                linked[real] = number
+    return linked
 
 
 def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tuple[Index, bool]:
@@ -621,9 +639,11 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
           errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
           budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True,
-          selection: Selection | None = None) -> DuplicateReport:
-    """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
+          selection: Selection | None = None, linked: dict[str, int] | None = None) -> DuplicateReport:
+    """The report over an index's files (``budget``: most pairs verified, -1 for no limit; ``linked``: files
+    outside the roots that links inside them point to, with the number of the root holding the link)."""
     selection = selection or Selection()
+    linked = linked or {}
     clock = time.perf_counter()
     stages: dict[str, float] = {}
 
@@ -636,10 +656,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     records = {r.id: r for r in index.records(status="ok")}
     if roots is not None:
         records = {i: r for i, r in records.items()
-                   if any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root for root in roots)}
+                   if r.path in linked or any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root
+                                              for root in roots)}
     records = {i: r for i, r in records.items() if selection.wanted(r)}
     two = roots is not None and len(roots) == 2
-    side = {i: int(_under(r.path, roots[1])) for i, r in records.items()} if two and roots is not None else {}
+    side = {i: linked[r.path] if r.path in linked else int(_under(r.path, roots[1]))
+            for i, r in records.items()} if two and roots is not None else {}
     pairs = _Pairs(index, records, verify)
     ids = pairs.ids
     side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
