@@ -22,8 +22,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "similarity_matrix",
     }),
     "lookalike.errors": frozenset({
-        "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexFormatError", "LookalikeError",
-        "MissingDependencyError", "ParameterError", "ServiceError",
+        "CheckpointFormatError", "ImageReadError", "ImageSizeError", "IndexBusyError", "IndexFormatError",
+        "IndexReadOnlyError", "LookalikeError", "MissingDependencyError", "ParameterError", "ServiceError",
     }),
     "lookalike.io": frozenset({
         "DEFAULT_MAX_PIXELS", "ImageSource", "load_image", "open_image", "IMAGE_SUFFIXES", "ImageFile", "ImageListing",
@@ -72,10 +72,10 @@ PUBLIC: dict[str, frozenset[str]] = {
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",
         "MatrixResult", "PairScore", "RejectedFile", "compare", "compare_many", "compare_pairs", "find_images",
         "match", "resize_pair", "resolve_metrics", "similarity_matrix", "DEFAULT_DUPLICATE_SIMILARITY",
-        "PROGRESS_LABELS",
+        "PROGRESS_LABELS", "KEEP_RULES",
         "DuplicateGroup", "DuplicateMember", "DuplicateReport", "Evidence", "MoveReport", "SEARCH_KINDS",
         "SearchHit", "SearchResult", "find_duplicates", "move_duplicates", "search", "search_arrays", "undo_moves",
-        "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
+        "check_destination", "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
         "CLASSIFY_METHODS", "DEFAULT_K", "DEFAULT_METRIC_SIZE", "UNKNOWN", "ClassifyResult", "Evaluation",
         "KNNClassifier", "LabelledSet", "LogisticClassifier", "Neighbour", "Prediction", "classify", "evaluate",
         "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
@@ -198,6 +198,8 @@ def test_errors_refine_the_builtins() -> None:
     assert issubclass(errors.ParameterError, ValueError)
     assert issubclass(errors.MissingDependencyError, ImportError)
     assert issubclass(errors.IndexFormatError, OSError)
+    assert issubclass(errors.IndexReadOnlyError, PermissionError)
+    assert issubclass(errors.IndexBusyError, BlockingIOError)
     assert issubclass(errors.CheckpointFormatError, ValueError)
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.LookalikeError)

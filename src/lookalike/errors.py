@@ -20,7 +20,9 @@ __all__ = [
     "CheckpointFormatError",
     "ImageReadError",
     "ImageSizeError",
+    "IndexBusyError",
     "IndexFormatError",
+    "IndexReadOnlyError",
     "LookalikeError",
     "MissingDependencyError",
     "ParameterError",
@@ -77,6 +79,17 @@ class ServiceError(LookalikeError, ConnectionError):
 
 class IndexFormatError(LookalikeError, OSError):
     """An index folder is missing, damaged, or written by an incompatible version."""
+
+
+class IndexReadOnlyError(LookalikeError, PermissionError):
+    """An index on a read-only medium (or without write permission) was asked to change.
+
+    It can still be opened and searched; the message says how to change it.
+    """
+
+
+class IndexBusyError(LookalikeError, BlockingIOError):
+    """Another process is changing the index (one writer at a time); searching it still works."""
 
 
 class CheckpointFormatError(LookalikeError, ValueError):

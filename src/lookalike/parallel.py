@@ -122,4 +122,60 @@ def _local_pool(workers: int, initializer: Callable[..., None] | None, initargs:
             context.set_forkserver_preload(list(_preloaded))
     else:  # pragma: no cover - Windows
         context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                               initargs=(os.getpid(), initializer, initargs))
+
+
+def _start_worker(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """Every worker of a pool made here: it dies with the process that made the pool, then runs ``initializer``.
+
+    A pool's workers block on a queue whose other end they hold themselves, so
+    they would outlive a killed parent (with the fork server and the resource
+    tracker, which wait for them). Two guards: the kernel kills the worker when
+    the process that forked it (the fork server) dies (Linux ``PR_SET_PDEATHSIG``),
+    and a thread waits for the pool's owner to end (a pidfd where the kernel has
+    them, else a check every half second) and then ends the worker.
+    """
+    _die_with_forker()
+    import threading
+
+    threading.Thread(target=_exit_when_gone, args=(parent,), name="lookalike-parent-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _die_with_forker() -> None:
+    """``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills this process when the one that forked it dies."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the watching thread still guards
+        pass
+
+
+def _exit_when_gone(parent: int) -> None:
+    """Wait until process ``parent`` ends, then end this worker at once (no clean-up: its work is lost anyway)."""
+    import time
+
+    try:
+        import select
+
+        fd = os.pidfd_open(parent)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll
+        while True:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pragma: no cover - alive, another user's (cannot happen for our parent)
+                pass
+            time.sleep(0.5)
+    select.select([fd], [], [])  # readable once the process has ended
+    os._exit(1)

@@ -222,3 +222,94 @@ def test_a_parallel_build_killed_midway_resumes(folder: Path, tmp_path: Path) ->
     assert kill_when(start("build", folder, index_path, jobs=2), index=index_path, files=total // 2)
     assert total // 2 <= check_usable(index_path) < total
     finish_and_check(folder, index_path, total)
+
+
+# -- nothing left behind (issue 11 item 10) ---------------------------------------------------------
+
+def _session_processes(sid: int) -> list[str]:
+    """``pid command`` of every live process of session ``sid`` (zombies excluded)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+            found.append(f"{entry} {cmdline.strip()[:120]}")
+    return found
+
+
+def _cli_build(folder: Path, index: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "lookalike.cli", "index", "build", str(folder), "--index", str(index), "-j", "2",
+         "-d", "phash", "-d", "rootsift"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def _wait_for_workers(proc: subprocess.Popen[bytes], index: Path) -> None:
+    """Until the pool's workers have committed a few files (so the fork server, tracker and workers all run)."""
+    deadline = time.monotonic() + 120
+    while committed(index) < 4:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else proc.returncode
+        assert time.monotonic() < deadline, "the build committed nothing in 120 s"
+        time.sleep(0.02)
+    assert len(_session_processes(proc.pid)) >= 3  # the command, its fork server / tracker, workers
+
+
+def _gone(sid: int, seconds: float) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while (left := _session_processes(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.fixture
+def many(tmp_path: Path, _template: Path) -> Path:
+    """The 40 crops four times over (160 files): a build that runs for a while on two workers."""
+    import shutil
+
+    folder = tmp_path / "many"
+    for copy in range(4):
+        shutil.copytree(_template, folder / str(copy))
+    return folder
+
+
+def test_killing_the_command_alone_takes_its_workers_with_it(many: Path, tmp_path: Path) -> None:
+    proc = _cli_build(many, tmp_path / "idx")
+    try:
+        _wait_for_workers(proc, tmp_path / "idx")
+        os.kill(proc.pid, signal.SIGKILL)  # the command only, as `kill -9 PID` does: not its process group
+        proc.wait()
+        left = _gone(proc.pid, 15)
+        assert left == [], f"still running 15 s after the command was killed: {left}"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_sigterm_stops_cleanly_without_a_leaked_semaphore_warning(many: Path, tmp_path: Path) -> None:
+    proc = _cli_build(many, tmp_path / "idx")
+    try:
+        _wait_for_workers(proc, tmp_path / "idx")
+        os.kill(proc.pid, signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+        left = _gone(proc.pid, 15)
+        text = err.decode()
+        assert "leaked" not in text and "Traceback" not in text, text
+        assert proc.returncode == 128 + signal.SIGTERM and text.endswith("lookalike: terminated\n"), text
+        assert left == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

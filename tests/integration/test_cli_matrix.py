@@ -218,3 +218,19 @@ def test_match_picture_names_are_unique_after_sanitising() -> None:
     assert len(set(n.casefold() for n in names)) == len(names) == 10
     assert all(len(n.encode()) <= 200 and "/" not in n and n.endswith(".jpg") for n in names)
     assert all(n.isascii() for n in names)
+
+
+def test_resize_none_names_the_files_of_a_pair_that_differ_in_size(tmp_path: Path) -> None:
+    """Issue 11 item 19: errors.csv said '<ndarray> is 498x415' instead of the files."""
+    from PIL import Image
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    Image.new("L", (60, 40), 90).save(folder / "small.png")
+    Image.new("L", (80, 50), 90).save(folder / "large.png")
+    code, _out, err = run(str(folder), "--metric", "mse", "--resize", "none", "--out", str(tmp_path / "o"),
+                          "--jobs", "1")
+    assert code == 2, err
+    [issue] = read_csv(tmp_path / "o" / "errors.csv")[1:]
+    assert "<ndarray>" not in issue[4] and "<ndarray>" not in err
+    assert "large.png is 80x50" in issue[4] and "small.png is 60x40" in issue[4]

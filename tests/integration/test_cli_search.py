@@ -90,8 +90,11 @@ def test_an_unreadable_query_is_one_error_line_the_others_are_answered(
                          "--json", "-k", "1")
     assert code == 0  # the job ran: the unreadable query is listed, the other answered (the README's rule)
     assert err.count("\n") == 1 and err.startswith("lookalike: error: cannot read image") and "broken.jpg" in err
-    [answered] = [json.loads(line) for line in out.splitlines()]
-    assert answered["query"].endswith("coffee-q20.jpg")
+    # JSON Lines keep one record per query: the failed one says why (issue 11 item 19), it is not dropped
+    failed, answered = [json.loads(line) for line in out.splitlines()]
+    assert failed["query"].endswith("broken.jpg") and failed["results"] == []
+    assert failed["error"].startswith("cannot read image")
+    assert answered["query"].endswith("coffee-q20.jpg") and "error" not in answered
     # every query failed: exit 2
     code, out, err = run(str(queries / "broken.jpg"), "--index", str(index), "-k", "1")
     assert code == 2 and out == "" and "broken.jpg" in err

@@ -7,7 +7,7 @@ import csv
 import json
 from typing import Any, TextIO
 
-from lookalike.cli._options import cli_message, similarity
+from lookalike.cli._options import cli_message, shown_path, similarity
 from lookalike.errors import ParameterError
 
 
@@ -48,6 +48,18 @@ def register(subparsers: Any) -> None:
                         help="write an HTML page with the thumbnails of each group side by side to OUT")
     parser.add_argument("--move-to", metavar="DEST", default=None,
                         help="move every non-keeper into DEST, keeping its path relative to DIR, and write a manifest")
+    parser.add_argument("--keep", type=_keep_rule, default="pixels", metavar="RULE",
+                        help="which file of a group to keep: pixels (default: most pixels, then largest file), "
+                        "largest, oldest, newest, shortest-path, or pattern:GLOB (a file whose path or name matches)")
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="only files whose path or name matches GLOB (repeatable), e.g. '*.jpg'")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave out files whose path or name matches GLOB (repeatable), e.g. '*/thumbs/*'")
+    parser.add_argument("--min-size", type=_size, default=0, metavar="SIZE",
+                        help="leave out files smaller than SIZE bytes (a number, or with K, M or G: 20K)")
+    parser.add_argument("--link", choices=("hard", "symbolic"), default=None,
+                        help="with --move-to: leave in each moved file's place a hard or symbolic link to its "
+                        "group's keeper (undone by --undo like the move)")
     parser.add_argument("--undo", metavar="MANIFEST", default=None,
                         help="put back the files moved by an earlier --move-to (from its manifest)")
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
@@ -70,6 +82,27 @@ def _budget(text: str) -> int:
     return value
 
 
+def _keep_rule(text: str) -> str:
+    from lookalike.pipelines import KEEP_RULES
+
+    if text not in KEEP_RULES[:-1] and not (text.startswith("pattern:") and len(text) > len("pattern:")):
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(KEEP_RULES)}; got {text!r}")
+    return text
+
+
+def _size(text: str) -> int:
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+    body = text.strip().upper().removesuffix("B")
+    unit = body[-1:] if body[-1:] in ("K", "M", "G") else ""
+    try:
+        value = float(body[: len(body) - len(unit)])
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes (20000, 20K, 1.5M), got {text!r}")
+    return int(value * units[unit])
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from lookalike.pipelines import DEFAULT_DUPLICATE_SIMILARITY, find_duplicates, move_duplicates, undo_moves
 
@@ -77,12 +110,21 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.folders or args.move_to:
             raise ParameterError("--undo MANIFEST takes no folder and no --move-to")
         undone = undo_moves(args.undo)
-        out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}\n")
+        already = len(undone.already_restored)
+        out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}"
+                  + (f"; {already} already restored (in place, unchanged)" if already else "") + "\n")
         for problem in undone.problems:
             err.write(f"lookalike: not put back: {problem}\n")
         return 2 if undone.problems and not undone.moved else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
+    if args.link is not None and args.move_to is None:
+        raise ParameterError("--link replaces moved files with links: give --move-to DEST too (the files are "
+                             "moved there, never deleted)")
+    if args.move_to is not None:
+        from lookalike.pipelines import check_destination
+
+        check_destination(args.move_to, args.folders)  # before the search, not after it
     from lookalike.cli._progress import ProgressBar
 
     threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity
@@ -94,9 +136,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
                                  min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
-                                 progress=progress, max_verify=budget, recursive=args.recursive)
+                                 progress=progress, max_verify=budget, recursive=args.recursive, keep=args.keep,
+                                 include=args.include, exclude=args.exclude, min_size=args.min_size)
     for item in report.errors:
-        err.write(f"lookalike: skipped {item.path}: {cli_message(item.reason, args)}\n")
+        err.write(f"lookalike: skipped {shown_path(item.path)}: {cli_message(item.reason, args)}\n")
     if report.files == 0 and report.errors:
         err.write(f"lookalike: error: none of the {len(report.errors)} image files could be read; nothing to "
                   "compare\n")
@@ -117,7 +160,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         _write_text(report, out)
     if args.move_to is not None:
-        moved = move_duplicates(report, args.move_to)
+        moved = move_duplicates(report, args.move_to, link=args.link)
         stream = err if (args.json or args.csv) else out
         stream.write(f"moved {len(moved.moved)} file{'s' if len(moved.moved) != 1 else ''} to {args.move_to}; "
                      f"manifest {moved.manifest}\nto undo: lookalike duplicates --undo {moved.manifest}\n")
@@ -144,18 +187,20 @@ def _write_text(report: Any, out: TextIO) -> None:
     out.write(_summary(report) + "\n")
     for number, group in enumerate(report.groups, 1):
         kind = " (exact copies)" if group.exact else ""
-        out.write(f"\ngroup {number}{kind}\n  keeper  {group.keeper.path}  ({_describe(group.keeper)})\n")
+        out.write(f"\ngroup {number}{kind}\n  keeper  {shown_path(group.keeper.path)}  ({_describe(group.keeper)})\n")
         for member in group.members:
-            note = "exact copy, " if member.exact else ""
-            out.write(f"  {_percent(member.similarity):>6}  {member.path}  ({note}{_describe(member)})\n")
+            note = ("hard link of the keeper (the same file: moving it frees nothing), " if member.hard_link
+                    else "exact copy, " if member.exact else "")
+            out.write(f"  {_percent(member.similarity):>6}  {shown_path(member.path)}  ({note}{_describe(member)})\n")
 
 
 def _write_csv(report: Any, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["group", "role", "path", "similarity", "exact", "width", "height", "bytes"])
+    writer.writerow(["group", "role", "path", "similarity", "exact", "hard_link", "width", "height", "size"])
     for number, group in enumerate(report.groups, 1):
         for role, member in [("keeper", group.keeper)] + [("duplicate", m) for m in group.members]:
             writer.writerow([number, role, member.path, f"{member.similarity:.6f}", int(member.exact),
+                             int(member.hard_link),
                              member.width if member.width is not None else "",
                              member.height if member.height is not None else "",
                              member.size if member.size is not None else ""])

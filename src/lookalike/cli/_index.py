@@ -53,6 +53,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
                        help="vector index of the embedding (default auto: exact up to 50,000 images, HNSW "
                        "up to 250,000, IVF beyond)")
+    build.add_argument("--force", action="store_true",
+                       help="replace the index at IDX (a damaged one too) with a new one, reading every file again")
     build.add_argument("--vectors", default=None, metavar="URL",
                        help="keep the embedding's vectors in Milvus instead of the index folder, for a new index: "
                        "milvus-lite:///ABS/PATH.db or milvus-lite:REL/PATH.db (a Milvus Lite file), "
@@ -130,11 +132,16 @@ def _check_jobs(args: argparse.Namespace) -> None:
 # -- actions ---------------------------------------------------------------------------------------
 
 def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.index import build_index, default_index_path
+    from lookalike.index import Index, build_index, default_index_path
 
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
+    if args.force and existed:
+        if not os.path.isdir(args.folder):
+            raise ParameterError(f"expected a folder of images, got {args.folder!r}: it is not a folder")
+        Index.discard(path)
+        existed = False
     started = time.perf_counter()
     backend, backend_params = _vectors(args)
     if existed and backend_params is not None:

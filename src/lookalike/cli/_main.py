@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from lookalike.cli._options import cli_message, record_options
+from lookalike.cli._options import ErrorsOnly, add_quiet_option, cli_message, record_options
 from lookalike.errors import LookalikeError
 
 # Each module defines ``register(subparsers)``; the parser it adds sets ``run(args, out, err) -> int``.
@@ -53,21 +56,60 @@ def build_parser(*, stdout: TextIO | None = None, stderr: TextIO | None = None) 
     subparsers.required = True
     for name in _COMMANDS:
         importlib.import_module(f"lookalike.cli._{name}").register(subparsers)
+    add_quiet_option(parser)
     record_options(parser)
     return parser
+
+
+#: Commands that handle SIGTERM themselves (the web server stops gracefully on it).
+_OWN_SIGNALS = frozenset({"serve"})
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so process pools stop and release what they hold."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While the command runs, SIGTERM raises ``_Terminated`` (where nobody else handles SIGTERM).
+
+    Killed by the default action, the process would leave its pool's semaphores for the
+    resource tracker to report as leaked; unwinding shuts the pool down and releases them.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+            signal.SIG_DFL, None):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code (143 after SIGTERM, 130 after Ctrl-C)."""
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     parser = build_parser(stdout=out, stderr=err)
     args = None
     try:
         args = parser.parse_args(argv)
-        return int(args.run(args, out, err))
+        if getattr(args, "quiet", False):
+            err = ErrorsOnly(err)
+        if args.command in _OWN_SIGNALS:
+            return int(args.run(args, out, err))
+        with _sigterm_unwinds():
+            return int(args.run(args, out, err))
+    except _Terminated:
+        err.write("lookalike: terminated\n")
+        return 128 + signal.SIGTERM
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else 2
     except LookalikeError as exc:

@@ -72,6 +72,55 @@ def similarity(text: str) -> float:
     return value / 100 if percent else value
 
 
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` on every command (every parser that runs something): only errors on standard error."""
+    has_actions = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            has_actions = True
+            for child in action.choices.values():
+                add_quiet_option(child)
+    if not has_actions and parser.get_default("run") is not None:
+        parser.add_argument("--quiet", action="store_true",
+                            help="only errors on standard error: no progress bar, no notes, no list of skipped "
+                            "files (the results are printed as usual)")
+
+
+#: What ``--quiet`` keeps of the messages on standard error.
+_KEPT = ("lookalike: error", "lookalike: terminated", "lookalike: interrupted")
+
+
+class ErrorsOnly:
+    """The error stream of a ``--quiet`` command: passes error lines (``lookalike: error: ...`` and the
+    indented lines that continue them), drops every other message, and is never a terminal (no progress bar)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self._passing = True
+        self._pending = ""
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if not line.startswith(" "):
+                self._passing = line.startswith(_KEPT) or not line.startswith("lookalike: ")
+            if self._passing:
+                self.stream.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending and self._passing:
+            self.stream.write(self._pending)
+            self._pending = ""
+        flush = getattr(self.stream, "flush", None)
+        if callable(flush):
+            flush()
+
+
 def record_options(parser: argparse.ArgumentParser) -> None:
     """Store in every (sub)parser's defaults the option strings it accepts, for :func:`cli_message`."""
     options: set[str] = set()
@@ -124,3 +173,11 @@ def _clause_end(text: str, position: int) -> int:
         elif depth == 0 and (text.startswith("; ", i) or (char == "." and (i + 1 == len(text) or text[i + 1] == " "))):
             return i
     return len(text)
+
+
+def shown_path(path: str) -> str:
+    """A path for one line of text output: as it is, or quoted with escapes when it holds a line break,
+    a tab or another control character (a file name may), so one file is always one line."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return repr(path)
+    return path

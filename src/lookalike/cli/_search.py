@@ -90,7 +90,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                         jobs=args.jobs, progress=progress)
         with index:
             for item in report.errors:
-                err.write(f"lookalike: skipped {item.path}: {_options.cli_message(item.reason, args)}\n")
+                err.write(f"lookalike: skipped {_options.shown_path(item.path)}: "
+                          f"{_options.cli_message(item.reason, args)}\n")
             if len(index) == 0:
                 raise ParameterError(f"none of the {len(report.errors)} image files of {folder!r} could be read; "
                                      "nothing to search")
@@ -113,16 +114,26 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
         if result.error is not None:
             failed += 1
             err.write(f"lookalike: error: {_options.cli_message(str(result.error), args)}\n")
+            if args.json:  # one record per query, a failed one too: {"query", "results": [], "error"}
+                out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")
             continue
+        if result.missing:
+            n = len(result.missing)
+            update = f"`lookalike index update DIR --index {args.index}`" if args.index else "`lookalike index update`"
+            err.write(f"lookalike: note: {n} result{'s' if n != 1 else ''} of {result.query} "
+                      f"{'are' if n != 1 else 'is'} no longer on disk ({result.missing[0]}"
+                      f"{', ...' if n > 1 else ''}); the index is out of date: run {update}\n")
         if args.json:
             out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")
             continue
-        out.write(f"{result.query}\n")
+        out.write(f"{_options.shown_path(result.query)}\n")
         if not result.results:
             floor = f" at or above {args.min_similarity:.0%}" if args.min_similarity > 0 else ""
             out.write(f"  no results{floor}\n")
+        gone = set(result.missing)
         for rank, (path, similarity) in enumerate(result.results, 1):
-            out.write(f"  {rank:>3}  {_percent(similarity):>6}  {path}\n")
+            mark = "  (no longer on disk)" if path in gone else ""
+            out.write(f"  {rank:>3}  {_percent(similarity):>6}  {_options.shown_path(path)}{mark}\n")
     return 2 if failed == len(results) else 0  # the job ran unless every query failed
 
 

@@ -33,6 +33,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.errors import IndexFormatError
+from lookalike.errors import IndexFormatError, IndexReadOnlyError
 
-__all__ = ["SCHEMA_VERSION", "Catalog", "FileRecord", "FileResult"]
+__all__ = ["REBUILD_HINT", "SCHEMA_VERSION", "Catalog", "FileRecord", "FileResult"]
 
 #: ``PRAGMA user_version`` of the catalogue this code writes.
 SCHEMA_VERSION = 1
@@ -132,24 +133,33 @@ class Catalog:
     def __init__(self, path: str, *, create: bool = False) -> None:
         self.path = path
         if not create and not os.path.isfile(path):
-            raise IndexFormatError(f"the index catalogue {path!r} is missing; rebuild the index")
+            raise IndexFormatError(f"the index catalogue {path!r} is missing; {REBUILD_HINT}")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._closed = False
-        try:
-            db = self._db
-            if create:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(
-                    "BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};" + "COMMIT;"
-                )
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise IndexFormatError(f"the index catalogue {path!r} is damaged ({exc}); rebuild the index") from None
+        #: How the file is opened: "rw", "ro" (read-only; sees what other processes commit) or "immutable"
+        #: (a read-only medium without a write-ahead log, where SQLite cannot create its lock file).
+        self.mode = "rw"
+        modes = ["rw"] if create else (["rw", "ro", "immutable"] if _can_write(path) else ["ro", "immutable"])
+        for mode in modes:
+            self.mode = mode
+            try:
+                version, tables = self._probe(create)
+                break
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                self._closed, self._local = False, threading.local()
+                last_mode = mode == modes[-1] or (mode == "ro" and _has_log(path))  # immutable would miss the log
+                if not _is_permission_error(exc):
+                    raise IndexFormatError(f"the index catalogue {path!r} is damaged ({exc}); {REBUILD_HINT}") from None
+                if last_mode:
+                    raise IndexReadOnlyError(
+                        f"the index catalogue {path!r} cannot be opened ({exc}): you may not read it, or it is on "
+                        "a read-only medium without the write-ahead log files it needs; copy the index folder to "
+                        "a place you can write to"
+                    ) from None
         if version > SCHEMA_VERSION:
             raise IndexFormatError(
                 f"the index catalogue {path!r} has schema version {version}; this lookalike reads up to "
@@ -159,8 +169,31 @@ class Catalog:
         if missing:
             raise IndexFormatError(
                 f"the index catalogue {path!r} lacks the tables {sorted(missing)}; it is damaged or not a "
-                "lookalike index: rebuild the index"
+                f"lookalike index: {REBUILD_HINT}"
             )
+
+    def _probe(self, create: bool) -> tuple[int, set[str]]:
+        """Open this thread's connection (creating the schema when asked): the schema version and tables."""
+        db = self._db
+        if create:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};" + "COMMIT;")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return version, tables
+
+    @property
+    def readonly(self) -> bool:
+        """The catalogue was opened read-only (a read-only medium, or no write permission): it cannot change."""
+        return self.mode != "rw"
+
+    def read_only_error(self, reason: str = "") -> IndexReadOnlyError:
+        """The error a write to this read-only catalogue raises."""
+        folder = os.path.dirname(os.path.abspath(self.path))
+        return IndexReadOnlyError(
+            f"the index at {folder!r} is read-only{f' ({reason})' if reason else ''}: it can be searched but "
+            "not changed; copy the index folder to a place you can write to, or make it writable"
+        )
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -169,7 +202,12 @@ class Catalog:
         if db is None:
             if self._closed:
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
-            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            if self.mode == "rw":
+                db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            else:
+                query = "mode=ro" if self.mode == "ro" else "immutable=1"
+                uri = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?{query}"
+                db = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
             try:
                 db.execute("PRAGMA busy_timeout = 60000")
                 db.execute("PRAGMA foreign_keys = ON")
@@ -202,14 +240,33 @@ class Catalog:
         if db.in_transaction:
             yield db
             return
+        if self.readonly:
+            raise self.read_only_error()
         with self._write_lock:
-            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_permission_error(exc):
+                    raise self.read_only_error(str(exc)) from None
+                raise
             try:
                 yield db
+            except sqlite3.OperationalError as exc:
+                db.execute("ROLLBACK")
+                if _is_permission_error(exc):
+                    raise self.read_only_error(str(exc)) from None
+                raise
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+            try:
+                db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if _is_permission_error(exc):
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise self.read_only_error(str(exc)) from None
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -377,6 +434,34 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('changes_floor', ?)", (str(upto),))
+
+
+#: What an error message about a damaged index tells the user to do.
+REBUILD_HINT = ("rebuild the index: `lookalike index build DIR --index IDX --force` replaces it "
+                "(in Python, Index.create in a new folder)")
+
+#: SQLite results that mean "you may not write (or open) this file", not "this file is damaged".
+_PERMISSION_ERRORS = frozenset({"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"})
+
+
+def _is_permission_error(exc: sqlite3.Error) -> bool:
+    """``SQLITE_READONLY_*``, ``SQLITE_CANTOPEN``, ...: the file may not be written or opened; it is not damaged."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    return "_".join(name.split("_")[:2]) in _PERMISSION_ERRORS
+
+
+def _can_write(path: str) -> bool:
+    """Whether this process may change ``path`` and create its lock files beside it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def _has_log(path: str) -> bool:
+    """Whether a write-ahead log with content lies beside the catalogue (opening it immutable would miss it)."""
+    try:
+        return os.path.getsize(path + "-wal") > 0
+    except OSError:
+        return False
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

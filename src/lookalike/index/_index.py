@@ -17,20 +17,22 @@ log (or rebuilt from it) when it is opened.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import errno
 import json
 import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lookalike.errors import IndexFormatError, ParameterError
-from lookalike.index._catalog import Catalog, FileRecord
+from lookalike.index._catalog import REBUILD_HINT, Catalog, FileRecord
 from lookalike.index._descriptors import DEFAULT_DESCRIPTORS, UPGRADES, DescriptorSpec, descriptor_spec, parse_specs
 from lookalike.index._vectors import (
     _BUILT_IN,
@@ -62,8 +64,11 @@ CATALOG = "catalog.sqlite"
 VECTORS = "vectors"
 #: The visual-word vocabulary, under VECTORS.
 VOCABULARY_FILE = "words-vocabulary.npz"
+#: The lock file a process changing the index holds (``flock``); it names that process.
+WRITER_LOCK = "writer.lock"
 _FORMAT_NAME = "lookalike-index"
-_OWN_FILES = frozenset({MANIFEST, CATALOG, CATALOG + "-wal", CATALOG + "-shm", CATALOG + "-journal", VECTORS})
+_OWN_FILES = frozenset({MANIFEST, CATALOG, CATALOG + "-wal", CATALOG + "-shm", CATALOG + "-journal", VECTORS,
+                        WRITER_LOCK})
 #: Patching a snapshot beyond this many changes (or half its size) costs more than rebuilding it.
 _PATCH_LIMIT = 0.5
 #: A snapshot patched on open is written back once it is this many changes behind.
@@ -189,7 +194,7 @@ def _read_manifest(path: str) -> dict[str, Any]:
             f"{path!r} is not a lookalike index (it has no {MANIFEST}); build one with `lookalike index build`"
         ) from None
     except (OSError, ValueError) as exc:
-        raise IndexFormatError(f"the manifest of the index at {path!r} is damaged ({exc}); rebuild the index") from None
+        raise IndexFormatError(f"the manifest of the index at {path!r} is damaged ({exc}); {REBUILD_HINT}") from None
     if not isinstance(data, dict) or data.get("format") != _FORMAT_NAME:
         raise IndexFormatError(f"{manifest_path!r} is not a lookalike index manifest")
     version = data.get("format_version")
@@ -201,7 +206,8 @@ def _read_manifest(path: str) -> dict[str, Any]:
             f"{FORMAT_VERSION}: upgrade lookalike"
         )
     if not isinstance(data.get("descriptors"), list) or not data["descriptors"]:
-        raise IndexFormatError(f"the manifest of the index at {path!r} lists no descriptors; it is damaged")
+        raise IndexFormatError(
+            f"the manifest of the index at {path!r} lists no descriptors; it is damaged: {REBUILD_HINT}")
     return data
 
 
@@ -227,6 +233,39 @@ def _folder_size(path: str) -> int:
 
 
 # -- the index -------------------------------------------------------------------------------------
+
+def _take_writer_lock(folder: str) -> int | None:
+    """An open descriptor of ``folder/writer.lock`` holding an exclusive ``flock`` (None where there is no flock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: SQLite's own lock still keeps the catalogue consistent
+        return None
+    from lookalike.errors import IndexBusyError, IndexReadOnlyError
+
+    path = os.path.join(folder, WRITER_LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise IndexReadOnlyError(f"the index at {folder!r} is read-only ({exc.strerror}): it can be searched "
+                                     "but not changed") from None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        finally:
+            os.close(fd)
+        raise IndexBusyError(
+            f"another process is changing the index at {folder!r}{f' ({holder})' if holder else ''}; "
+            "one writer at a time: run this again when it has finished (searching the index works meanwhile)"
+        ) from None
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()}, since {started}\n".encode(), 0)
+    return fd
+
 
 class Index:
     """A persistent, updatable index of image files: their descriptors in SQLite, searchable vector snapshots.
@@ -272,6 +311,9 @@ class Index:
         self._saved: dict[str, int] = {}
         # the in-memory stores are patched in place: one thread at a time uses or refreshes them
         self._stores_lock = threading.RLock()
+        self._writer_depth = 0
+        self._writer_fd: int | None = None
+        self._writer_guard = threading.Lock()
 
     # -- opening -----------------------------------------------------------------------------------
 
@@ -378,6 +420,40 @@ class Index:
         manifest = _read_manifest(text)
         catalog = Catalog(os.path.join(text, CATALOG))
         return cls(text, manifest, catalog)
+
+    @staticmethod
+    def discard(path: str | os.PathLike[str]) -> None:
+        """Delete the index at ``path`` (a damaged one too) so a new one can be created there.
+
+        Only what an index writes is deleted (its manifest first, so a half-deleted
+        folder is never taken for an index; then the catalogue and the vector
+        snapshots); other files in the folder, and the folder, stay.
+
+        Raises
+        ------
+        IndexReadOnlyError
+            The folder is read-only.
+        """
+        import shutil
+
+        from lookalike.errors import IndexReadOnlyError
+
+        text = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(text):
+            return
+        try:
+            for name in (MANIFEST, *sorted(_OWN_FILES - {MANIFEST})):
+                target = os.path.join(text, name)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                elif os.path.lexists(target):
+                    os.unlink(target)
+        except PermissionError as exc:
+            raise IndexReadOnlyError(f"cannot replace the index at {text!r}: {exc.strerror}") from None
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise IndexReadOnlyError(f"cannot replace the index at {text!r}: {exc.strerror}") from None
+            raise
 
     def close(self) -> None:
         """Close the catalogue (snapshots were saved by the operations that changed them)."""
@@ -510,7 +586,8 @@ class Index:
         """
         from lookalike.index._ingest import update_index
 
-        return update_index(self, folder, recursive=recursive, jobs=jobs, progress=progress)
+        with self.writing():
+            return update_index(self, folder, recursive=recursive, jobs=jobs, progress=progress)
 
     def add(
         self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, jobs: Jobs = None,
@@ -519,7 +596,8 @@ class Index:
         """Index files (a folder stands for every image under it); unchanged files are skipped."""
         from lookalike.index._ingest import add_to_index
 
-        return add_to_index(self, paths, jobs=jobs, progress=progress)
+        with self.writing():
+            return add_to_index(self, paths, jobs=jobs, progress=progress)
 
     def remove(self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> int:
         """Drop files from the index (a folder drops everything indexed under it); returns how many went.
@@ -533,10 +611,40 @@ class Index:
         for path in paths:
             key = resolve_path(path)
             (folders if os.path.isdir(key) else files).append(key)
-        count = self.catalog.remove(files, under=folders)
-        if count:
-            self.refresh()
+        with self.writing():
+            count = self.catalog.remove(files, under=folders)
+            if count:
+                self.refresh()
         return count
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the index's writer lock: one process changes an index at a time (readers are never blocked).
+
+        :meth:`update`, :meth:`add` and :meth:`remove` take it; nested uses in this
+        process join the outer one. A read-only index takes no lock (its writes fail
+        with :class:`~lookalike.errors.IndexReadOnlyError`).
+
+        Raises
+        ------
+        IndexBusyError
+            Another process holds the lock: it is updating the index now.
+        """
+        if self.catalog.readonly:
+            yield
+            return
+        with self._writer_guard:
+            if self._writer_depth == 0:
+                self._writer_fd = _take_writer_lock(self.path)
+            self._writer_depth += 1
+        try:
+            yield
+        finally:
+            with self._writer_guard:
+                self._writer_depth -= 1
+                if self._writer_depth == 0 and self._writer_fd is not None:
+                    os.close(self._writer_fd)  # closing the descriptor releases the flock
+                    self._writer_fd = None
 
     def held(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
         """How many catalogue rows each path stands for: a file 1 or 0, a folder every file indexed under it.
@@ -889,7 +997,7 @@ class Index:
         return store
 
     def _writable(self) -> bool:
-        return os.access(self.path, os.W_OK)
+        return not self.catalog.readonly and os.access(self.path, os.W_OK)
 
     def _save(self, name: str) -> None:
         """Write the in-memory store of ``name`` as the current snapshot (if it is newer than the saved one)."""
@@ -940,6 +1048,8 @@ class Index:
                 pass
 
     def _compact_log(self) -> None:
+        if not self._writable():
+            return
         generations = []
         for spec in self._vector_specs():
             meta = self._snapshot_meta(spec.name)

@@ -125,7 +125,7 @@ def build_index(
         opened = Index.create(path, descriptors=DEFAULT_DESCRIPTORS if descriptors is None else descriptors,
                               backend=backend, backend_params=backend_params)
     try:
-        report = update_index(opened, folder_text, recursive=recursive, jobs=jobs, progress=progress)
+        report = opened.update(folder_text, recursive=recursive, jobs=jobs, progress=progress)
     except BaseException as exc:
         nothing_kept = isinstance(exc, LookalikeError) and opened.catalog.counts() == (0, 0)
         opened.close()

@@ -53,9 +53,10 @@ from lookalike.pipelines._matrix import (
     PairScore,
     similarity_matrix,
 )
-from lookalike.pipelines._moves import MoveReport, move_duplicates, undo_moves
+from lookalike.pipelines._moves import MoveReport, check_destination, move_duplicates, undo_moves
 from lookalike.pipelines._progress import PROGRESS_LABELS
 from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
+from lookalike.pipelines._selection import KEEP_RULES
 
 __all__ = [
     "CLASSIFY_METHODS",
@@ -65,6 +66,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "DEFAULT_METRIC_SIZE",
     "DIFF_THRESHOLD",
+    "KEEP_RULES",
     "MATRIX_WORKING_SIZE",
     "PROGRESS_LABELS",
     "RESIZE_CHOICES",
@@ -95,6 +97,7 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "align_pair",
+    "check_destination",
     "classify",
     "compare",
     "compare_many",

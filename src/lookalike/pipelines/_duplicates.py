@@ -72,6 +72,7 @@ import numpy as np
 from lookalike.errors import ParameterError
 from lookalike.matching import global_similarity, hash_reach
 from lookalike.parallel import Jobs, check_jobs
+from lookalike.pipelines._selection import Selection
 from lookalike.pipelines._verifier import KeypointCache, extract_mirrored, verify_candidates
 
 if TYPE_CHECKING:
@@ -135,13 +136,16 @@ class DuplicateMember:
     similarity : float
         ``copy`` similarity to the group's keeper (1.0 for the keeper itself and for exact copies).
     exact : bool
-        Same bytes (SHA-256) as the keeper.
+        Same bytes (SHA-256) as the keeper; for the keeper itself: every member of its group is.
     width, height : int or None
         Size in pixels (after EXIF orientation).
     size : int or None
         File size in bytes.
     root : int
         Which folder searched it came from: 0, or 1 for the second folder of a two-folder search.
+    hard_link : bool
+        The same file as the keeper under another name (same device and inode): not a copy;
+        moving it would free no space, so :func:`move_duplicates` leaves it.
     """
 
     path: str
@@ -151,10 +155,11 @@ class DuplicateMember:
     height: int | None
     size: int | None
     root: int = 0
+    hard_link: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "similarity": round(float(self.similarity), 6), "exact": self.exact,
-                "width": self.width, "height": self.height, "size": self.size}
+                "hard_link": self.hard_link, "width": self.width, "height": self.height, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -575,6 +580,10 @@ def find_duplicates(
     progress: Callable[[str, int, int], None] | None = None,
     timings: dict[str, float] | None = None,
     max_verified: Any = _UNSET,
+    keep: str = "pixels",
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    min_size: int = 0,
 ) -> DuplicateReport:
     """Find groups of exact and near-duplicate images, each with a suggested keeper.
 
@@ -617,6 +626,10 @@ def find_duplicates(
         (for benchmarks; ``benchmarks/bench_duplicates.py`` prints them).
     max_verified : keyword-only
         Deprecated name of ``max_verify`` (a DeprecationWarning).
+    keep, include, exclude, min_size : keyword-only
+        Which file of a group is kept (``"pixels"``, ``"largest"``, ``"oldest"``, ``"newest"``,
+        ``"shortest-path"``, ``"pattern:GLOB"``) and which files are considered (globs, a
+        size in bytes): see :mod:`lookalike.pipelines._selection`.
 
     Returns
     -------
@@ -638,6 +651,7 @@ def find_duplicates(
     """
     if not isinstance(min_similarity, int | float) or not 0.0 < float(min_similarity) <= 1.0:
         raise ParameterError(f"min_similarity must be a number in (0, 1] (0.85 for 85%), got {min_similarity!r}")
+    selection = Selection(keep, tuple(include), tuple(exclude), min_size)
     if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
         raise ParameterError(f"neighbours must be a positive integer, got {neighbours!r}")
     if max_verified is not _UNSET:
@@ -655,7 +669,7 @@ def find_duplicates(
         if other is not None:
             raise ParameterError("a two-folder search needs two folders; give source and other as folders")
         return _find(source, None, float(min_similarity), verify, neighbours, (), timings, budget=budget,
-                     executor=executor)
+                     executor=executor, selection=selection)
     folders = [os.fspath(source)] + ([os.fspath(other)] if other is not None else [])
     for folder in folders:
         if not os.path.isdir(folder):
@@ -672,10 +686,28 @@ def find_duplicates(
             for folder in folders:
                 errors += opened.update(folder, recursive=recursive, jobs=jobs, progress=progress).errors
             return _find(opened, roots, float(min_similarity), verify, neighbours, tuple(errors), timings,
-                         budget=budget, executor=executor, recursive=recursive)
+                         budget=budget, executor=executor, recursive=recursive, selection=selection,
+                         linked=_linked_files(folders, roots, recursive))
         finally:
             if owned:
                 opened.close()
+
+
+def _linked_files(folders: Sequence[str], roots: Sequence[str], recursive: bool) -> dict[str, int]:
+    """``{real path: folder number}`` of the files that symbolic links in the folders point to outside them.
+
+    Listing follows links (as ``index build`` and ``matrix`` do) and the index keeps each file
+    under its real path; these files belong to the folder holding the link.
+    """
+    from lookalike.io import find_images, resolve_path
+
+    linked: dict[str, int] = {}
+    for number, folder in enumerate(folders):
+        for image in find_images(folder, recursive=recursive, check_content=False).images:
+            real = resolve_path(image.path)
+            if not any(_under(real, r) for r in roots) and real not in linked:
+                linked[real] = number
+    return linked
 
 
 def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tuple[Index, bool]:
@@ -691,9 +723,12 @@ def _index_for(index: Index | str | os.PathLike[str] | None, scratch: str) -> tu
 
 def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, verify: bool, neighbours: int,
           errors: tuple[FileError, ...], timings: dict[str, float] | None = None, *,
-          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True
-          ) -> DuplicateReport:
-    """The report over an index's files (``budget``: most pairs verified, -1 for no limit)."""
+          budget: int = VERIFY_MAX_PAIRS, executor: Executor | None = None, recursive: bool = True,
+          selection: Selection | None = None, linked: dict[str, int] | None = None) -> DuplicateReport:
+    """The report over an index's files (``budget``: most pairs verified, -1 for no limit; ``linked``: files
+    outside the roots that links inside them point to, with the number of the root holding the link)."""
+    selection = selection or Selection()
+    linked = linked or {}
     clock = time.perf_counter()
     stages: dict[str, float] = {}
 
@@ -706,9 +741,12 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     records = {r.id: r for r in index.records(status="ok")}
     if roots is not None:
         records = {i: r for i, r in records.items()
-                   if any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root for root in roots)}
+                   if r.path in linked or any(_under(r.path, root) if recursive else os.path.dirname(r.path) == root
+                                              for root in roots)}
+    records = {i: r for i, r in records.items() if selection.wanted(r)}
     two = roots is not None and len(roots) == 2
-    side = {i: int(_under(r.path, roots[1])) for i, r in records.items()} if two and roots is not None else {}
+    side = {i: linked[r.path] if r.path in linked else int(_under(r.path, roots[1]))
+            for i, r in records.items()} if two and roots is not None else {}
     pairs = _Pairs(index, records, verify)
     ids = pairs.ids
     side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
@@ -742,7 +780,8 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     else:
         unverified = 0
     lap("verification")
-    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify, executor)
+    groups = _groups(pairs, union, records, side if two else None, min_similarity, verify, executor,
+                     keeper_key=selection.keeper_key)
     lap("grouping")
     if timings is not None:
         timings.update(stages)
@@ -750,7 +789,26 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
                        verified_pairs=float(pairs.stats["verified_pairs"]), verify_s=float(pairs.stats["verify_s"]),
                        missing_pairs=float(pairs.stats["missing_pairs"]))
     shown_roots = tuple(roots) if roots is not None else (_common_folder([r.path for r in records.values()]),)
-    return DuplicateReport(tuple(groups), tuple(shown_roots), len(records), min_similarity, errors, unverified)
+    return DuplicateReport(tuple(_with_links(g) for g in groups), tuple(shown_roots), len(records), min_similarity,
+                           errors, unverified)
+
+
+def _with_links(group: DuplicateGroup) -> DuplicateGroup:
+    """The group with its hard links marked, and its keeper ``exact`` only when every member is."""
+    import dataclasses
+
+    def inode(path: str) -> tuple[int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino) if info.st_nlink > 1 else None
+
+    own = inode(group.keeper.path)
+    members = tuple(dataclasses.replace(m, hard_link=True) if own is not None and inode(m.path) == own else m
+                    for m in group.members)
+    keeper = dataclasses.replace(group.keeper, exact=all(m.exact for m in members))
+    return DuplicateGroup(keeper, members)
 
 
 def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> _Union:
@@ -773,7 +831,8 @@ def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> 
 
 
 def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: dict[int, int] | None,
-            min_similarity: float, verify: bool, executor: Executor | None = None) -> list[DuplicateGroup]:
+            min_similarity: float, verify: bool, executor: Executor | None = None, *,
+            keeper_key: Callable[[FileRecord], Any] | None = None) -> list[DuplicateGroup]:
     """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
     (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
     two = side is not None
@@ -785,7 +844,8 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
     needed: list[tuple[int, int, int | None, float | None, float]] = []  # keeper-member pairs only keypoints can lift
     for members in components.values():
         eligible = [i for i in members if sides.get(i, 0) == 0] if two else members
-        keeper = min(eligible, key=lambda i: _keeper_key(records[i]))
+        rule = keeper_key or _keeper_key
+        keeper = min(eligible, key=lambda i: rule(records[i]))
         others = [i for i in members if i != keeper and (not two or sides.get(i, 0) == 1)]
         if not others:
             continue

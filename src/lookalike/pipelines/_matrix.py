@@ -372,6 +372,8 @@ def similarity_matrix(
         np.fill_diagonal(values, _identity_value(kind, name))
     pairs: list[PairScore] = []
     for (i, j), (value, matches, inliers, error, result) in zip(grid, scored, strict=True):
+        if error is not None:  # the pair was compared as arrays: name the files where the message names "<ndarray>"
+            error = error.replace("<ndarray>", rows[i].label, 1).replace("<ndarray>", cols[j].label, 1)
         values[i, j] = value
         if square and (kind == "matching" or symmetric):
             values[j, i] = value

@@ -24,7 +24,7 @@ from lookalike.pipelines._duplicates import _under
 if TYPE_CHECKING:
     from lookalike.pipelines._duplicates import DuplicateReport
 
-__all__ = ["MoveReport", "move_duplicates", "undo_moves"]
+__all__ = ["MoveReport", "check_destination", "move_duplicates", "undo_moves"]
 
 _MANIFEST_FORMAT = "lookalike-moves"
 
@@ -36,6 +36,8 @@ class MoveReport:
     moved: tuple[tuple[str, str], ...] = ()
     manifest: str | None = None
     problems: tuple[str, ...] = field(default=())
+    #: Files :func:`undo_moves` found back in their place already (an undo run before), unchanged.
+    already_restored: tuple[str, ...] = field(default=())
 
 
 # -- moving --------------------------------------------------------------------------------------------
@@ -49,19 +51,76 @@ def _sha256(path: str) -> str:
 
 
 def _move_no_overwrite(src: str, dst: str) -> None:
-    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``."""
+    """Move ``src`` to ``dst``; fails with FileExistsError rather than replace anything at ``dst``.
+
+    When ``src`` cannot be deleted (a read-only folder), the copy just made at
+    ``dst`` is deleted again before the error goes up: a failed move leaves no stray copy.
+    """
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     try:
         os.link(src, dst)  # fails if dst exists: no window in which a file could be replaced
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             raise
-        with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        shutil.copystat(src, dst)
-    os.unlink(src)
+        try:
+            with open(src, "rb") as reader, open(dst, "xb") as writer:  # "x": never replaces
+                shutil.copyfileobj(reader, writer, 1 << 20)
+                writer.flush()
+                os.fsync(writer.fileno())
+            shutil.copystat(src, dst)
+        except BaseException:
+            _unlink_quietly(dst)
+            raise
+    try:
+        os.unlink(src)
+    except BaseException:
+        _unlink_quietly(dst)  # the copy (or second link) is not a move: take it back
+        raise
+
+
+def _make_link(keeper: str, place: str, kind: str, *, moved_to: str) -> None:
+    """A link to ``keeper`` at ``place`` (just vacated); on failure the file at ``moved_to`` goes back there."""
+    try:
+        if kind == "hard":
+            os.link(keeper, place)
+        else:
+            os.symlink(keeper, place)
+    except OSError:
+        _move_no_overwrite(moved_to, place)
+        raise
+
+
+def _is_link_to(place: str, keeper: str, kind: str) -> bool:
+    try:
+        if kind == "symbolic":
+            return os.path.islink(place) and os.readlink(place) == keeper
+        return not os.path.islink(place) and os.path.samefile(place, keeper)
+    except OSError:
+        return False
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _cannot_change(folder: str) -> str | None:
+    """Why files cannot be created in or deleted from ``folder`` (None when they can, as far as we can tell)."""
+    probe = folder
+    while not os.path.isdir(probe):  # a destination not made yet: its first existing parent decides
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if os.access(probe, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "it is on a read-only medium" if read_only else "you have no write permission there"
 
 
 def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]) -> None:
@@ -76,10 +135,36 @@ def _write_manifest(path: str, moves: list[dict[str, str]], roots: Sequence[str]
     os.replace(tmp, path)
 
 
+def check_destination(destination: str | os.PathLike[str], roots: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse a destination inside a searched folder: a later search would find the moved files again.
+
+    Raises
+    ------
+    ParameterError
+        ``destination`` is one of ``roots`` or lies inside one (symbolic links resolved).
+    """
+    from lookalike.io import resolve_path
+
+    dest = resolve_path(destination)
+    for root in roots:
+        resolved = resolve_path(root)
+        if _under(dest, resolved):
+            raise ParameterError(
+                f"the destination {os.fspath(destination)!r} is inside the searched folder {os.fspath(root)!r}: the "
+                "moved files would be found again by the next search; choose a folder outside it"
+            )
+
+
 def move_duplicates(
-    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None
+    report: DuplicateReport, destination: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None = None,
+    link: str | None = None,
 ) -> MoveReport:
     """Move every non-keeper of ``report`` into ``destination``, keeping its path relative to its folder.
+
+    With ``link="hard"`` or ``"symbolic"``, each moved file's old place then gets a
+    link to its group's keeper (a hard link needs the same file system), so whatever
+    opened it there still finds the picture; :func:`undo_moves` removes the link
+    (only when it still is that link) and puts the file back.
 
     Nothing is deleted and nothing is overwritten: if any target already
     exists, or a file changed since it was indexed (its SHA-256 differs), no
@@ -88,22 +173,28 @@ def move_duplicates(
     ``from``, ``to`` and ``sha256`` of every move, and is written even if a
     move fails part-way; :func:`undo_moves` reverses it.
 
-    In a two-folder report only files of the second folder are moved.
+    In a two-folder report only files of the second folder are moved. Hard links of
+    a keeper (``DuplicateMember.hard_link``) are not moved: they take no space of their own.
 
     Returns
     -------
     MoveReport
     """
+    if link not in (None, "hard", "symbolic"):
+        raise ParameterError(f"link must be None, 'hard' or 'symbolic'; got {link!r}")
     dest = os.path.abspath(os.fspath(destination))
+    check_destination(dest, report.roots)
     plan: list[tuple[str, str]] = []
+    keeper_of: dict[str, str] = {}
     for group in report.groups:
         for member in group.members:
             root = report.roots[member.root] if member.root < len(report.roots) else ""
-            if len(report.roots) == 2 and member.root != 1:
-                continue
+            if (len(report.roots) == 2 and member.root != 1) or member.hard_link:
+                continue  # a hard link of the keeper is the keeper's own bytes: moving it frees nothing
             relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
                 member.path.lstrip(os.sep))
             plan.append((member.path, os.path.join(dest, relative)))
+            keeper_of[member.path] = group.keeper.path
     for src, _dst in plan:
         if _under(dest, src):
             raise ParameterError(f"cannot move {src!r} into a folder inside itself")
@@ -120,6 +211,13 @@ def move_duplicates(
     missing = [src for src, _dst in plan if not os.path.isfile(src)]
     if missing:
         raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
+    for folder in [*sorted({os.path.dirname(src) for src, _dst in plan}), dest]:
+        why = _cannot_change(folder)
+        if why is not None:
+            raise ParameterError(
+                f"refusing to move: files cannot be {'moved out of' if folder != dest else 'put in'} {folder!r} "
+                f"({why}); nothing was moved"
+            )
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     manifest_path = os.path.abspath(os.fspath(manifest)) if manifest is not None else os.path.join(
         dest, f"lookalike-moves-{stamp}.json")
@@ -128,14 +226,30 @@ def move_duplicates(
     os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
     moves: list[dict[str, str]] = []
     done: list[tuple[str, str]] = []
-    try:
-        for src, dst in plan:
-            digest = _sha256(src)
+    for src, dst in plan:
+        digest = _sha256(src)
+        entry = {"from": src, "to": dst, "sha256": digest}
+        if link is not None:
+            entry.update(link=link, keeper=keeper_of[src])
+        # the manifest names each move before it happens: a process killed mid-move leaves a manifest
+        # that --undo understands (an entry whose file is still in its place is "already restored")
+        _write_manifest(manifest_path, [*moves, entry], report.roots)
+        try:
             _move_no_overwrite(src, dst)
-            moves.append({"from": src, "to": dst, "sha256": digest})
-            done.append((src, dst))
-    finally:
-        _write_manifest(manifest_path, moves, report.roots)
+            if link is not None:
+                _make_link(keeper_of[src], src, link, moved_to=dst)
+        except OSError as exc:
+            if moves:
+                _write_manifest(manifest_path, moves, report.roots)
+            else:
+                _unlink_quietly(manifest_path)  # nothing moved: nothing to undo
+            where = (f"{len(moves)} file{'s' if len(moves) != 1 else ''} moved before it, listed in "
+                     f"{manifest_path!r} (undo: lookalike duplicates --undo {manifest_path})" if moves
+                     else "nothing was moved")
+            raise ParameterError(f"cannot move {src!r} to {dst!r}: {exc.strerror or exc}; {where}") from None
+        moves.append(entry)
+        done.append((src, dst))
+    _write_manifest(manifest_path, moves, report.roots)
     return MoveReport(tuple(done), manifest_path)
 
 
@@ -157,6 +271,7 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
     if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT or not isinstance(data.get("moves"), list):
         raise ParameterError(f"{path!r} is not a manifest written by lookalike duplicates --move-to")
     restored: list[tuple[str, str]] = []
+    already: list[str] = []
     problems: list[str] = []
     for entry in reversed(data["moves"]):
         try:
@@ -164,7 +279,13 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
         except (KeyError, TypeError):
             problems.append(f"a damaged entry in the manifest: {entry!r}")
             continue
-        if os.path.lexists(src):
+        kind, keeper = entry.get("link"), entry.get("keeper")
+        if kind in ("hard", "symbolic") and isinstance(keeper, str) and os.path.isfile(dst) and _is_link_to(
+                src, keeper, str(kind)) and _sha256(dst) == digest:
+            os.unlink(src)  # the link --link left in the file's place: the file itself comes back
+        if os.path.lexists(src) and not os.path.lexists(dst) and os.path.isfile(src) and _sha256(src) == digest:
+            already.append(src)  # put back by an earlier undo (or never moved: a run stopped before its move)
+        elif os.path.lexists(src):
             problems.append(f"{src}: something is already there; {dst} left where it is")
         elif not os.path.isfile(dst):
             problems.append(f"{dst}: no longer there; cannot put back {src}")
@@ -177,4 +298,4 @@ def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:
                 problems.append(f"{dst}: cannot move back to {src}: {exc.strerror or exc}")
                 continue
             restored.append((dst, src))
-    return MoveReport(tuple(restored), path, tuple(problems))
+    return MoveReport(tuple(restored), path, tuple(problems), tuple(already))

@@ -184,6 +184,10 @@ class SearchResult:
     error : str or None
         Why the query could not be answered (only with ``on_error="record"``); ``results`` is
         then empty.
+    missing : tuple of str
+        The paths of ``results`` that are no longer on disk (deleted or moved since they
+        were indexed: the index is out of date; ``Index.update`` or ``lookalike index
+        update`` brings it in line). They stay in ``results``: their stored descriptors matched.
     """
 
     query: str
@@ -191,19 +195,20 @@ class SearchResult:
     evidence: tuple[Evidence, ...] = field(default=(), repr=False)
     kind: str = "copy"
     error: str | None = None
+    missing: tuple[str, ...] = ()
 
     def to_dict(self, *, roots: Iterable[str | None] = (), show_paths: bool = True) -> dict[str, Any]:
         """The JSON form: what ``lookalike search --json`` prints (a line per query) and ``POST /api/v1/search``
         returns (plus a ``thumbnail`` link on each row).
 
         ``{"query", "kind", "results": [{"id", "name", "path", "similarity", "evidence"}, ...]}`` plus ``"error"``
-        when set. ``id`` is the index's file id; ``name`` the path relative to the first of ``roots`` that
-        holds it, else the file name (:func:`lookalike.io.display_name`); ``path`` the indexed path, left out
-        with ``show_paths=False`` (a server that does not show its folders); ``evidence`` what the
-        similarity was computed from (:class:`Evidence`). ``similarity_scale`` is ``"calibrated-copy"`` or
-        ``"calibrated-semantic"``: the calibrated similarity of the module docstring (>= 0.70: right in >= 90% /
-        80% of cases on the calibration set), not the inlier score of :func:`lookalike.pipelines.match`
-        (``"inliers"``).
+        and ``"missing"`` (the results no longer on disk) when set. ``id`` is the index's file id; ``name`` the path
+        relative to the first of ``roots`` that holds it, else the file name (:func:`lookalike.io.display_name`);
+        ``path`` the indexed path, left out with ``show_paths=False`` (a server that does not show its folders);
+        ``evidence`` what the similarity was computed from (:class:`Evidence`). ``similarity_scale`` is
+        ``"calibrated-copy"`` or ``"calibrated-semantic"``: the calibrated similarity of the module docstring (>=
+        0.70: right in >= 90% / 80% of cases on the calibration set), not the inlier score of
+        :func:`lookalike.pipelines.match` (``"inliers"``).
         """
         roots = tuple(roots)
         rows: list[dict[str, Any]] = []
@@ -218,6 +223,9 @@ class SearchResult:
                                 "results": rows}
         if self.error is not None:
             data["error"] = self.error
+        if self.missing:
+            # results deleted since they were indexed (names only where paths are not shown)
+            data["missing"] = [p if show_paths else display_name(p, roots) for p in self.missing]
         return data
 
 
@@ -573,12 +581,15 @@ def search(
             ranked = engine.rank(query, top=int(top), verify=verify, shortlist=int(shortlist))
             kept = [(s, e) for s, _z, e in ranked if s >= min_similarity]
             paths = opened.paths([e.id for _s, e in kept])
-            hits, proofs = [], []
+            hits, proofs, missing = [], [], []
             for (s, e), path in zip(kept, paths, strict=True):
-                if path is not None:
-                    hits.append(SearchHit(path, float(s)))
-                    proofs.append(e)
-            out.append(SearchResult(query.name, tuple(hits), tuple(proofs), kind))
+                if path is None:
+                    continue
+                if not os.path.lexists(path):  # deleted since it was indexed: a stale index
+                    missing.append(path)
+                hits.append(SearchHit(path, float(s)))
+                proofs.append(e)
+            out.append(SearchResult(query.name, tuple(hits), tuple(proofs), kind, missing=tuple(missing)))
         return out
     finally:
         if engine is not None:

@@ -1,0 +1,188 @@
+"""Moves that cannot happen leave everything as it was (issue 11 item 8); the review folder is never scanned
+and undo run twice says "already restored" (item 17).
+
+Root ignores permission bits: the real read-only folder is a read-only bind mount in a
+user namespace (``unshare -rm``, skipped where the kernel forbids it); a folder whose files
+cannot be deleted half-way through is an injected ``PermissionError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lookalike.errors import ParameterError
+from lookalike.pipelines import DuplicateReport, find_duplicates, move_duplicates, undo_moves
+from tests.index.conftest import make_photos
+from tests.integration.runner import run_cli
+
+pytest.importorskip("faiss")
+
+
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three photos and two byte copies of them in a sub-folder: two exact duplicates to move."""
+    folder = tmp_path_factory.mktemp("moves") / "photos"
+    make_photos(folder, ("astronaut", "camera", "coffee"), longest=160)
+    (folder / "backup").mkdir()
+    shutil.copyfile(folder / "camera.png", folder / "backup" / "camera.png")
+    shutil.copyfile(folder / "coffee.jpg", folder / "backup" / "coffee.jpg")
+    return folder
+
+
+@pytest.fixture
+def folder(tmp_path: Path, _template: Path) -> Path:
+    return Path(shutil.copytree(_template, tmp_path / "photos"))
+
+
+@pytest.fixture
+def report(folder: Path) -> DuplicateReport:
+    found = find_duplicates(folder, min_similarity=1.0, verify=False, jobs=1)
+    assert found.duplicates == 2
+    return found
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_read_only_folder_is_refused_before_anything_moves(folder: Path, tmp_path: Path) -> None:
+    review = tmp_path / "review"
+    before = _files(folder)
+    line = shlex.join([sys.executable, "-m", "lookalike.cli", "duplicates", str(folder), "-s", "100%",
+                       "--move-to", str(review), "-j", "1"])
+    script = f"mount --bind -o ro {shlex.quote(str(folder))} {shlex.quote(str(folder))} && {line}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, check=False,
+                          timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    if "mount" in done.stderr and done.returncode != 2:
+        pytest.skip(f"no read-only bind mount here: {done.stderr.strip()}")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert "read-only medium" in done.stderr and "nothing was moved" in done.stderr
+    assert _files(folder) == before
+    assert _files(review) == []  # no stray copy, no manifest with 0 moves
+
+
+def _deny_delete(monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
+    real_unlink = os.unlink
+
+    def unlink(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if os.fspath(path) == victim:
+            raise PermissionError(13, "Permission denied", victim)
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", unlink)
+
+
+def test_a_file_that_cannot_be_deleted_leaves_no_copy_and_a_manifest_of_what_moved(
+        report: DuplicateReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    review = tmp_path / "review"
+    victims = [m.path for g in report.groups for m in g.members]
+    _deny_delete(monkeypatch, victims[-1])  # the last of the two moves fails
+    with pytest.raises(ParameterError, match="Permission denied; 1 file moved before it") as caught:
+        move_duplicates(report, review, manifest=tmp_path / "m.json")
+    assert "lookalike duplicates --undo" in str(caught.value)
+    assert os.path.isfile(victims[-1])
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert [m["from"] for m in manifest["moves"]] == victims[:1]
+    assert _files(review) == [str(Path(manifest["moves"][0]["to"]).relative_to(review))]  # no stray copy
+    monkeypatch.undo()
+    assert len(undo_moves(tmp_path / "m.json").moved) == 1
+
+
+def test_when_the_first_move_fails_nothing_is_left(report: DuplicateReport, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    review = tmp_path / "review"
+    first = report.groups[0].members[0].path
+    _deny_delete(monkeypatch, first)
+    with pytest.raises(ParameterError, match="nothing was moved"):
+        move_duplicates(report, review)
+    assert os.path.isfile(first) and _files(review) == []
+
+
+def test_a_review_folder_inside_the_searched_folder_is_refused_before_the_search(folder: Path) -> None:
+    before = _files(folder)
+    for inside in (folder / "review", folder, folder / "backup" / "deeper"):
+        code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--move-to", str(inside), "-j", "1")
+        assert code == 2 and out == ""
+        assert err == (f"lookalike: error: the destination {str(inside)!r} is inside the searched folder "
+                       f"{str(folder)!r}: the moved files would be found again by the next search; choose a folder "
+                       "outside it\n")
+    assert _files(folder) == before and not (folder / "review").exists()
+    # through a symbolic link too
+    (folder.parent / "link").symlink_to(folder)
+    code, _out, err = run_cli("duplicates", str(folder), "--move-to", str(folder.parent / "link" / "r"), "-j", "1")
+    assert code == 2 and "inside the searched folder" in err
+
+
+def test_undo_run_twice_says_already_restored(report: DuplicateReport, tmp_path: Path) -> None:
+    moved = move_duplicates(report, tmp_path / "review")
+    assert moved.manifest is not None and len(moved.moved) == 2
+    code, out, err = run_cli("duplicates", "--undo", moved.manifest)
+    assert (code, out, err) == (0, "put back 2 files\n", "")
+    code, out, err = run_cli("duplicates", "--undo", moved.manifest)
+    assert (code, out, err) == (0, "put back 0 files; 2 already restored (in place, unchanged)\n", "")
+    assert undo_moves(moved.manifest).already_restored == tuple(reversed([src for src, _dst in moved.moved]))
+
+
+@pytest.mark.parametrize("kind", ["hard", "symbolic"])
+def test_link_leaves_a_link_to_the_keeper_and_undo_puts_the_file_back(folder: Path, tmp_path: Path,
+                                                                        kind: str) -> None:
+    import hashlib
+
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    review = tmp_path / "review"
+    code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1",
+                             "--move-to", str(review), "--link", kind)
+    assert code == 0, err
+    for name in ("camera.png", "coffee.jpg"):
+        place, keeper = folder / name, folder / "backup" / name  # the keeper: the same pixels, the first path
+        assert (place.is_symlink() and os.readlink(place) == str(keeper.resolve())) if kind == "symbolic" else (
+            not place.is_symlink() and place.samefile(keeper))
+        assert (review / name).is_file()
+    manifest = out.splitlines()[-1].split("--undo ", 1)[1]
+    assert {m["link"] for m in json.loads(Path(manifest).read_text())["moves"]} == {kind}
+    code, out, err = run_cli("duplicates", "--undo", manifest)
+    assert (code, out, err) == (0, "put back 2 files\n", "")
+    assert not (folder / "camera.png").is_symlink()
+    assert not (folder / "camera.png").samefile(folder / "backup" / "camera.png")
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()} == before
+    code, _out, err = run_cli("duplicates", str(folder), "--link", kind)
+    assert code == 2 and "give --move-to DEST too" in err
+
+
+def _keepers(*options: str, folder: Path) -> dict[str, str]:
+    code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1", "--json", *options)
+    assert code == 0, err
+    root = folder.resolve()
+    return {Path(g["keeper"]["path"]).name: str(Path(g["keeper"]["path"]).relative_to(root))
+            for g in json.loads(out)["groups"]}
+
+
+def test_keep_include_exclude_and_min_size_choose_the_files(folder: Path) -> None:
+    # the default keeps the first path of the same pixels and size: the copy in backup/
+    assert _keepers(folder=folder) == {"camera.png": "backup/camera.png", "coffee.jpg": "backup/coffee.jpg"}
+    assert _keepers("--keep", "shortest-path", folder=folder) == {"camera.png": "camera.png",
+                                                                  "coffee.jpg": "coffee.jpg"}
+    assert _keepers("--keep", "pattern:*/backup/*", folder=folder) == {"camera.png": "backup/camera.png",
+                                                                       "coffee.jpg": "backup/coffee.jpg"}
+    info = (folder / "coffee.jpg").stat()
+    os.utime(folder / "coffee.jpg", ns=(info.st_atime_ns, info.st_mtime_ns + 10**10))
+    assert _keepers("--keep", "newest", folder=folder)["coffee.jpg"] == "coffee.jpg"
+    assert _keepers("--keep", "oldest", folder=folder)["coffee.jpg"] == "backup/coffee.jpg"
+    assert _keepers("--exclude", "*/backup/*", folder=folder) == {}
+    assert set(_keepers("--include", "*.png", folder=folder)) == {"camera.png"}
+    sizes = {name: (folder / name).stat().st_size for name in ("camera.png", "coffee.jpg")}
+    larger = max(sizes, key=lambda n: sizes[n])
+    assert set(_keepers("--min-size", str(min(sizes.values()) + 1), folder=folder)) == {larger}
+    code, _out, err = run_cli("duplicates", str(folder), "--keep", "prettiest")
+    assert code == 2 and "expected one of pixels, largest, oldest, newest, shortest-path, pattern:GLOB" in err
+    code, _out, err = run_cli("duplicates", str(folder), "--min-size", "lots")
+    assert code == 2 and "expected a size in bytes" in err
