@@ -84,3 +84,22 @@ def test_symbolic_links_are_followed_as_index_build_and_matrix_do(tmp_path: Path
     # a link to a file inside the folder is the same file, never its own duplicate
     (folder / "camera-again.png").symlink_to(folder / "camera.png")
     assert len(find_duplicates(folder, min_similarity=1.0, verify=False, jobs=1).groups) == 1
+
+
+def test_skip_lists_show_every_file_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11 item 19: a file refused when listed showed as given (relative), one that failed to decode
+    as an absolute path; now both are the real absolute path, in duplicates and index build alike."""
+    folder = tmp_path / "p"
+    make_photos(folder, ("camera", "coffee"), longest=64)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "trunc.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"x" * 50)
+    monkeypatch.chdir(tmp_path)
+    real = tmp_path.resolve() / "p"
+    code, _out, err = run_cli("duplicates", "p", "-j", "1", "--no-verify")
+    assert code == 0
+    assert sorted(line.split(": ")[1].split("skipped ")[1] for line in err.splitlines()) == [
+        str(real / "empty.jpg"), str(real / "trunc.jpg")]
+    code, _out, err = run_cli("index", "build", "p", "--index", "idx", "-d", "phash", "-j", "1")
+    assert code == 0
+    assert sorted(line.split(": ")[0].strip() for line in err.splitlines()[1:]) == [
+        str(real / "empty.jpg"), str(real / "trunc.jpg")]

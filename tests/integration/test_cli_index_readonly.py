@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.runner import run_cli
+from tests.integration.runner import in_read_only_mount, run_cli
 
 pytest.importorskip("faiss")
 
@@ -36,18 +36,8 @@ def built(tmp_path: Path, three_photos: Path) -> tuple[Path, Path]:
 
 def _in_read_only_mount(index: Path, *commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
     """Run lookalike commands in a user namespace where ``index`` is a read-only bind mount."""
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount --bind -o ro {shlex.quote(str(index))} "
-                            f"{shlex.quote(str(index))} && ! touch {shlex.quote(str(index / 'x'))} 2>/dev/null"],
-                           capture_output=True, text=True, check=False, timeout=60)
-    if probe.returncode != 0:
-        pytest.skip(f"no read-only bind mount here (unshare -rm: {probe.stderr.strip() or probe.returncode})")
-    done = []
-    for argv in commands:
-        line = shlex.join([sys.executable, "-m", "lookalike.cli", *argv])
-        script = f"mount --bind -o ro {shlex.quote(str(index))} {shlex.quote(str(index))} && {line}"
-        done.append(subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
-                                   check=False, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()}))
-    return done
+    return [in_read_only_mount(str(index), shlex.join([sys.executable, "-m", "lookalike.cli", *argv]))
+            for argv in commands]
 
 
 def test_a_read_only_mount_is_searched_and_refuses_changes_as_read_only(built: tuple[Path, Path]) -> None:

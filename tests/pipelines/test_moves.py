@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from lookalike.errors import ParameterError
 from lookalike.pipelines import DuplicateReport, find_duplicates, move_duplicates, undo_moves
 from tests.index.conftest import make_photos
-from tests.integration.runner import run_cli
+from tests.integration.runner import in_read_only_mount, run_cli
 
 pytest.importorskip("faiss")
 
@@ -58,11 +57,7 @@ def test_a_read_only_folder_is_refused_before_anything_moves(folder: Path, tmp_p
     before = _files(folder)
     line = shlex.join([sys.executable, "-m", "lookalike.cli", "duplicates", str(folder), "-s", "100%",
                        "--move-to", str(review), "-j", "1"])
-    script = f"mount --bind -o ro {shlex.quote(str(folder))} {shlex.quote(str(folder))} && {line}"
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, check=False,
-                          timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
-    if "mount" in done.stderr and done.returncode != 2:
-        pytest.skip(f"no read-only bind mount here: {done.stderr.strip()}")
+    done = in_read_only_mount(str(folder), line)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert "read-only medium" in done.stderr and "nothing was moved" in done.stderr

@@ -7,7 +7,7 @@ import csv
 import json
 from typing import Any, TextIO
 
-from lookalike.cli._options import cli_message, shown_path, similarity
+from lookalike.cli._options import cli_message, shown_path, similarity, skipped_path
 from lookalike.errors import ParameterError
 
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                  progress=progress, max_verify=budget, recursive=args.recursive, keep=args.keep,
                                  include=args.include, exclude=args.exclude, min_size=args.min_size)
     for item in report.errors:
-        err.write(f"lookalike: skipped {shown_path(item.path)}: {cli_message(item.reason, args)}\n")
+        err.write(f"lookalike: skipped {skipped_path(item.path)}: {cli_message(item.reason, args)}\n")
     if report.files == 0 and report.errors:
         err.write(f"lookalike: error: none of the {len(report.errors)} image files could be read; nothing to "
                   "compare\n")

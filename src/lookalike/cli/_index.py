@@ -15,7 +15,7 @@ import time
 from typing import Any, TextIO
 
 from lookalike.cli._engine import add_engine_options, engine_jobs
-from lookalike.cli._options import cli_message
+from lookalike.cli._options import cli_message, skipped_path
 from lookalike.cli._progress import ProgressBar
 from lookalike.errors import ParameterError
 
@@ -296,6 +296,6 @@ def _summary(report: Any, elapsed: float, out: TextIO, err: TextIO, args: argpar
     if errors:
         err.write(f"lookalike: {errors} file{'s' if errors != 1 else ''} could not be indexed:\n")
         for item in report.errors[:_LISTED_ERRORS]:
-            err.write(f"  {item.path}: {cli_message(item.reason, args)}\n")
+            err.write(f"  {skipped_path(item.path)}: {cli_message(item.reason, args)}\n")
         if errors > _LISTED_ERRORS:
             err.write(f"  ... and {errors - _LISTED_ERRORS} more\n")

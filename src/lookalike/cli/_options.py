@@ -181,3 +181,14 @@ def shown_path(path: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         return repr(path)
     return path
+
+
+def skipped_path(path: str) -> str:
+    """A skipped file as every skip list shows it: its real absolute path (as the index records it, so a
+    file refused when listed and one that failed to decode read alike), escaped as :func:`shown_path` does."""
+    from lookalike.io import resolve_path
+
+    try:
+        return shown_path(resolve_path(path))
+    except (OSError, ValueError):
+        return shown_path(path)

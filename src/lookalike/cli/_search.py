@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                         jobs=args.jobs, progress=progress)
         with index:
             for item in report.errors:
-                err.write(f"lookalike: skipped {_options.shown_path(item.path)}: "
+                err.write(f"lookalike: skipped {_options.skipped_path(item.path)}: "
                           f"{_options.cli_message(item.reason, args)}\n")
             if len(index) == 0:
                 raise ParameterError(f"none of the {len(report.errors)} image files of {folder!r} could be read; "
