@@ -202,3 +202,42 @@ def test_the_matrix_on_ray_equals_the_local_matrix(ray_engine: Any, folder: Path
                              str(tmp_path / "out"), "--json")
     assert code == 0, err
     assert np.allclose(np.array(json.loads(out)["values"], dtype=float), local.values)
+
+
+def test_duplicates_and_classification_on_ray_equal_the_local_runs(ray_engine: Any, folder: Path,
+                                                                   tmp_path: Path) -> None:
+    """The other parallel jobs take the same executor: duplicates (indexing and keypoint verification) and
+    classification's embedding give on Ray exactly what they give in this process."""
+    from lookalike.pipelines import evaluate, find_duplicates, load_labelled
+    from tests.integration.runner import run_cli
+
+    photos = sorted({p.name.rsplit("-", 1)[0] for p in folder.glob("*.jpg")})[:3]
+    images = tmp_path / "dups"
+    images.mkdir()
+    for name in photos:
+        for path in sorted(folder.glob(f"{name}-*.jpg")):
+            shutil.copy(path, images)
+    local = find_duplicates(images, jobs=1)
+    remote = find_duplicates(images, jobs=ray_engine)
+    assert local.files == remote.files == 3 * VARIANTS
+    assert [g.to_dict() for g in remote.groups] == [g.to_dict() for g in local.groups]
+    assert len(local.groups) == 3  # each photo's overlapping crops are one group
+    code, out, err = run_cli("duplicates", str(images), "--engine", "ray", "--json")
+    assert code == 0, err
+    assert json.loads(out)["groups"] == [g.to_dict() for g in local.groups]
+
+    labelled_root = tmp_path / "labelled"
+    for name in photos:
+        (labelled_root / name).mkdir(parents=True)
+        for path in sorted(folder.glob(f"{name}-*.jpg")):
+            shutil.copy(path, labelled_root / name)
+    labelled = load_labelled(labelled_root)
+    here = evaluate(labelled, cv=2, cache_dir=str(tmp_path / "cache-local"), jobs=1)
+    there = evaluate(labelled, cv=2, cache_dir=str(tmp_path / "cache-ray"), jobs=ray_engine)
+    here_dict, there_dict = here.to_dict(), there.to_dict()
+    here_dict.pop("seconds"), there_dict.pop("seconds")  # wall time, the one field that may differ
+    assert there_dict == here_dict and here_dict["accuracy"] == 1.0
+    code, out, err = run_cli("evaluate", "--train", str(labelled_root), "--cv", "2", "--engine", "ray",
+                             "--cache-dir", str(tmp_path / "cache-cli"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["accuracy"] == here_dict["accuracy"]

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from lookalike.cli._engine import add_engine_options, engine_jobs
 from lookalike.cli._options import similarity as _similarity
 from lookalike.cli._search import _positive_int
 
@@ -32,6 +33,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help=f"metric methods: side of the grey squares compared (default: {DEFAULT_METRIC_SIZE})")
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="worker processes computing embeddings (default: every CPU)")
+    add_engine_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -74,9 +76,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     labelled = load_labelled(args.train)
     for name in labelled.empty_classes:
         err.write(f"lookalike: warning: class folder {os.path.join(args.train, name)!r} holds no image; ignored\n")
-    with ProgressBar(err) as progress:
+    with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         result = classify(args.queries, labelled, method=args.method, k=args.k, unknown_below=args.unknown_below,
-                          cache_dir=args.cache_dir, size=args.size, jobs=args.jobs, progress=progress)
+                          cache_dir=args.cache_dir, size=args.size, jobs=jobs, progress=progress)
     report_skipped(result.skipped, err)
     queries = {os.path.abspath(p) for p in args.queries}
     failed = any(os.path.abspath(s.path) in queries for s in result.skipped)

@@ -7,6 +7,7 @@ import csv
 import json
 from typing import Any, TextIO
 
+from lookalike.cli._engine import add_engine_options, engine_jobs
 from lookalike.cli._options import cli_message, shown_path, similarity, skipped_path
 from lookalike.errors import ParameterError
 
@@ -63,9 +64,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--undo", metavar="MANIFEST", default=None,
                         help="put back the files moved by an earlier --move-to (from its manifest)")
     parser.add_argument("--jobs", "-j", type=_positive_int, default=None,
-                        help="worker processes for indexing (default: every CPU)")
+                        help="worker processes for indexing and keypoint verification (default: every CPU)")
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="also the sub-folders (default: yes)")
+    add_engine_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -133,9 +135,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from lookalike.pipelines import VERIFY_MAX_PAIRS
 
     budget = {None: VERIFY_MAX_PAIRS, -1: None}.get(args.max_verify, args.max_verify)
-    with ProgressBar(err) as progress:
+    with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         report = find_duplicates(args.folders[0], args.folders[1] if len(args.folders) == 2 else None,
-                                 min_similarity=threshold, verify=args.verify, index=args.index, jobs=args.jobs,
+                                 min_similarity=threshold, verify=args.verify, index=args.index, jobs=jobs,
                                  progress=progress, max_verify=budget, recursive=args.recursive, keep=args.keep,
                                  include=args.include, exclude=args.exclude, min_size=args.min_size)
     for item in report.errors:

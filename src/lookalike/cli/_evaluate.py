@@ -8,6 +8,7 @@ import os
 from typing import Any, TextIO
 
 from lookalike.cli._classify import add_model_options, report_skipped
+from lookalike.cli._engine import engine_jobs
 from lookalike.cli._search import _positive_int
 
 
@@ -46,10 +47,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     labelled = load_labelled(args.train)
     for name in labelled.empty_classes:
         err.write(f"lookalike: warning: class folder {os.path.join(args.train, name)!r} holds no image; ignored\n")
-    with ProgressBar(err) as progress:
+    with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         report = evaluate(labelled, args.test, cv=args.cv, method=args.method, k=args.k,
                           unknown_below=args.unknown_below, cache_dir=args.cache_dir, size=args.size,
-                          jobs=args.jobs, progress=progress)
+                          jobs=jobs, progress=progress)
     report_skipped(report.skipped, err)
     written = []
     if args.out is not None:

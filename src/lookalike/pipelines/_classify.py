@@ -31,6 +31,7 @@ import numpy as np
 
 from lookalike.errors import ImageReadError, LookalikeError, ParameterError
 from lookalike.io import RejectedFile, find_images
+from lookalike.parallel import Jobs
 from lookalike.pipelines._classify_data import (
     LabelledSet,
     embed_files,
@@ -166,7 +167,7 @@ class Described:
 
 def describe(
     paths: Sequence[str], method: str, *, source: str | None, cache_dir: str | os.PathLike[str] | None = None,
-    size: int = DEFAULT_METRIC_SIZE, jobs: int | None = None, progress: Progress | None = None,
+    size: int = DEFAULT_METRIC_SIZE, jobs: Jobs = None, progress: Progress | None = None,
 ) -> Described:
     """Features for ``method``: embeddings through the feature index of ``source`` (None: computed, not kept),
     or grey ``size`` x ``size`` pixels for a pairwise metric."""
@@ -346,7 +347,7 @@ def classify(
     unknown_below: float = 0.0,
     cache_dir: str | os.PathLike[str] | None = None,
     size: int = DEFAULT_METRIC_SIZE,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     progress: Progress | None = None,
 ) -> ClassifyResult:
     """Label images by their nearest labelled references.
@@ -369,8 +370,9 @@ def classify(
         Keep the feature indexes there instead of inside the folders (for read-only folders).
     size : int, keyword-only
         Side of the grey squares a pairwise metric compares.
-    jobs : int, optional, keyword-only
-        Worker processes for computing embeddings (default: every CPU).
+    jobs : int or concurrent.futures.Executor, optional, keyword-only
+        Worker processes for computing embeddings (default: every CPU), or an executor
+        (:mod:`lookalike.parallel`; ``lookalike.engines.RayExecutor``) to compute them on.
     progress : callable, optional, keyword-only
         ``progress(stage, done, total)``.
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from lookalike.errors import LookalikeError, ParameterError
 from lookalike.io import RejectedFile, find_images
+from lookalike.parallel import Jobs
 
 if TYPE_CHECKING:
     from lookalike.index import Index
@@ -266,7 +267,7 @@ def embed_files(
     paths: Sequence[str],
     index_path: str,
     *,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     progress: Progress | None = None,
 ) -> EmbeddedFiles:
     """The embedding of ``paths``, computed once and kept in the index at ``index_path``.

@@ -20,6 +20,7 @@ import numpy as np
 
 from lookalike.errors import ParameterError
 from lookalike.io import RejectedFile
+from lookalike.parallel import Jobs
 from lookalike.pipelines._classify import (
     CLASSIFY_METHODS,
     DEFAULT_METRIC_SIZE,
@@ -152,7 +153,7 @@ def evaluate(
     unknown_below: float = 0.0,
     cache_dir: str | os.PathLike[str] | None = None,
     size: int = DEFAULT_METRIC_SIZE,
-    jobs: int | None = None,
+    jobs: Jobs = None,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Evaluation:
