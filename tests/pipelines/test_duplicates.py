@@ -255,3 +255,61 @@ def test_union_roots_in_bulk() -> None:
     items = np.array([2, 5, 9, 7, 8, 100, 3, 1000], np.int64)
     assert union.roots(items).tolist() == [union.find(int(i)) for i in items]
     assert _Union().roots(items).tolist() == items.tolist()
+
+
+# -- a pair's similarity is the pair's, not the threshold's (issue 11, items 3 and 4) -------------------------
+
+def _member_similarities(report: Any) -> dict[tuple[str, str], float]:
+    return {(os.path.basename(g.keeper.path), os.path.basename(m.path)): m.similarity
+            for g in report.groups for m in g.members}
+
+
+def test_a_pairs_similarity_does_not_depend_on_the_threshold(tmp_path: Path) -> None:
+    """Caltech-101 stop_sign 0011 and 0014 (two photos of stop signs, not one photo): at -s 85% this
+    pair used to be grouped at 0.966 while -s 60% and 50% gave 0.686. The pair has one similarity,
+    search's, and a threshold only decides whether it is shown."""
+    from lookalike import search
+    from tests.conftest import shared_path
+
+    source = shared_path("classification", "caltech101_13", "101_ObjectCategories", "stop_sign")
+    for name in ("image_0011.jpg", "image_0014.jpg"):
+        shutil.copy(source / name, tmp_path / name)
+    index_path = tmp_path / "idx"
+    by_threshold = {s: _member_similarities(find_duplicates(tmp_path, index=index_path, min_similarity=s))
+                    for s in (0.5, 0.6, 0.85)}
+    [result] = search(tmp_path / "image_0011.jpg", index_path, top=2)
+    searched = {os.path.basename(h.path): h.similarity for h in result.results}["image_0014.jpg"]
+    for s, pairs in by_threshold.items():
+        for value in pairs.values():  # shown only at or above its threshold, and then at search's value
+            assert value >= s and value == pytest.approx(searched, abs=1e-6), (s, pairs, searched)
+    assert by_threshold[0.5] == by_threshold[0.6] and len(by_threshold[0.5]) == 1
+    assert by_threshold[0.85] == {}  # 0.686 is below 85%: not a group, and not shown at another value
+
+
+def test_every_member_is_at_or_above_the_threshold_at_its_real_similarity(tmp_path: Path) -> None:
+    """The astronaut, a plain crop of it, and that crop turned 90 degrees (in the pixels, and once by
+    EXIF): the rotated crops used to be listed at 0.6% inside a group at 85%, while matrix scored the
+    pair 1.0 (421 inliers) and search 98.3%. Every member now carries its similarity to the keeper as
+    search gives it, at or above the threshold."""
+    from lookalike import search
+
+    astronaut = Image.open(Path(__file__).resolve().parents[2] / "examples" / "images" / "astronaut.png")
+    astronaut = astronaut.convert("RGB")
+    w, h = astronaut.size
+    crop = astronaut.crop((w // 8, h // 8, w - w // 8, h - h // 8))
+    astronaut.save(tmp_path / "astronaut.png")
+    crop.save(tmp_path / "crop.jpg", quality=92)
+    crop.rotate(90, expand=True).save(tmp_path / "crop-rot90.jpg", quality=92)
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored turned: shown upright after EXIF orientation
+    crop.rotate(-90, expand=True).save(tmp_path / "crop-exif.jpg", quality=92, exif=exif)
+    index_path = tmp_path / "idx"
+    report = find_duplicates(tmp_path, index=index_path, min_similarity=0.85)
+    [group] = report.groups
+    assert {os.path.basename(m.path) for m in group.members} | {os.path.basename(group.keeper.path)} == {
+        "astronaut.png", "crop.jpg", "crop-rot90.jpg", "crop-exif.jpg"}
+    [result] = search(group.keeper.path, index_path, top=4)
+    searched = {h.path: h.similarity for h in result.results}
+    for member in group.members:
+        assert member.similarity >= 0.85
+        assert member.similarity == pytest.approx(searched[member.path], abs=1e-6), (member, searched)
