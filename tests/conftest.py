@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# onnxruntime writes a device id and telemetry events under ~/.cache/Microsoft as soon as it is imported,
+# unless this is set first; lookalike sets it before its own import, but pytest.importorskip('onnxruntime')
+# in the tests imports it earlier.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 #: ../shared/data beside the checkout, or $LOOKALIKE_SHARED_DATA.
 _BESIDE_CHECKOUT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHARED_DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", _BESIDE_CHECKOUT))
