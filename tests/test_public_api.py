@@ -78,7 +78,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "check_destination", "DEFAULT_MATRIX_METHOD", "MATRIX_WORKING_SIZE", "VERIFY_MAX_PAIRS", "harmonise_pair",
         "CLASSIFY_METHODS", "DEFAULT_K", "DEFAULT_METRIC_SIZE", "UNKNOWN", "ClassifyResult", "Evaluation",
         "KNNClassifier", "LabelledSet", "LogisticClassifier", "Neighbour", "Prediction", "classify", "evaluate",
-        "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
+        "IndexClassifier", "knn_vote", "load_labelled", "score_predictions", "stratified_folds",
         "Alignment", "align_pair", "DIFF_THRESHOLD", "DiffAnalysis", "diff_analysis", "diff_regions",
     }),
     "lookalike.cli": frozenset({"main"}),

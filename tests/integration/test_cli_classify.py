@@ -45,8 +45,9 @@ def test_classify_json(refs: Path) -> None:
     assert set(prediction) == {"path", "label", "confidence", "neighbours"}
     assert prediction["label"] == "cats" and prediction["confidence"] >= 0.8
     assert len(prediction["neighbours"]) == 5
-    assert set(prediction["neighbours"][0]) == {"path", "label", "similarity"}
+    assert set(prediction["neighbours"][0]) == {"path", "name", "label", "similarity"}
     assert prediction["neighbours"][0]["path"] == str(query)  # itself, a reference
+    assert prediction["neighbours"][0]["name"] == f"cats/{query.name}"  # relative to --train
 
 
 def test_classify_text_and_unreadable_query(refs: Path, tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     queries = {os.path.abspath(p) for p in args.queries}
     failed = any(os.path.abspath(s.path) in queries for s in result.skipped)
     if args.json:
-        out.write(json.dumps(result.to_dict(), allow_nan=False, ensure_ascii=False) + "\n")
+        out.write(json.dumps(result.to_dict(roots=(args.train,)), allow_nan=False, ensure_ascii=False) + "\n")
         return 2 if failed else 0
     for prediction in result.predictions:
         out.write(f"{prediction.path}\t{prediction.label}\t{prediction.confidence * 100:.1f}%\n")

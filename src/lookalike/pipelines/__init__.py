@@ -22,6 +22,7 @@ from lookalike.pipelines._classify import (
 )
 from lookalike.pipelines._classify_data import LabelledSet, load_labelled, stratified_folds
 from lookalike.pipelines._classify_eval import Evaluation, evaluate, score_predictions
+from lookalike.pipelines._classify_index import IndexClassifier
 from lookalike.pipelines._classify_models import DEFAULT_K, KNNClassifier, LogisticClassifier, knn_vote
 from lookalike.pipelines._compare import (
     DEFAULT_METRICS,
@@ -84,6 +85,7 @@ __all__ = [
     "Evidence",
     "ImageFile",
     "ImageListing",
+    "IndexClassifier",
     "KNNClassifier",
     "LabelledSet",
     "LogisticClassifier",

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lookalike.errors import ImageReadError, LookalikeError, ParameterError
-from lookalike.io import RejectedFile, find_images
+from lookalike.io import RejectedFile, display_name, find_images
 from lookalike.parallel import Jobs
 from lookalike.pipelines._classify_data import (
     LabelledSet,
@@ -80,8 +80,13 @@ class Neighbour:
     label: str
     similarity: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "label": self.label, "similarity": _json_number(self.similarity)}
+    def to_dict(self, *, roots: Iterable[str | None] = (), show_paths: bool = True) -> dict[str, Any]:
+        """``{"path", "name", "label", "similarity"}``: ``name`` the path relative to the first of ``roots``
+        that holds it, else the file name (:func:`lookalike.io.display_name`); ``path`` left out with
+        ``show_paths=False`` (a server that does not show its folders)."""
+        data: dict[str, Any] = {"path": self.path} if show_paths else {}
+        data.update(name=display_name(self.path, roots), label=self.label, similarity=_json_number(self.similarity))
+        return data
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,10 @@ class Prediction:
     neighbours: tuple[Neighbour, ...] = ()
     scores: dict[str, float] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, roots: Iterable[str | None] = (), show_paths: bool = True) -> dict[str, Any]:
+        """``path`` is the query as given; the neighbours as :meth:`Neighbour.to_dict`."""
         return {"path": self.path, "label": self.label, "confidence": round(float(self.confidence), 6),
-                "neighbours": [n.to_dict() for n in self.neighbours]}
+                "neighbours": [n.to_dict(roots=roots, show_paths=show_paths) for n in self.neighbours]}
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,14 @@ class ClassifyResult:
     classes: tuple[str, ...]
     skipped: tuple[RejectedFile, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"predictions": [p.to_dict() for p in self.predictions], "method": self.method, "k": self.k,
-                "classes": list(self.classes),
-                "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped]}
+    def to_dict(self, *, roots: Iterable[str | None] = (), show_paths: bool = True) -> dict[str, Any]:
+        """What ``lookalike classify --json`` prints (``roots``: the reference folder) and
+        ``POST /api/v1/classify`` returns; file names as in :meth:`Neighbour.to_dict`."""
+        roots = tuple(roots)
+        skipped = [({"path": s.path} if show_paths else {}) | {"name": display_name(s.path, roots), "reason": s.reason}
+                   for s in self.skipped]
+        return {"predictions": [p.to_dict(roots=roots, show_paths=show_paths) for p in self.predictions],
+                "method": self.method, "k": self.k, "classes": list(self.classes), "skipped": skipped}
 
 
 def _json_number(value: float) -> float | None:

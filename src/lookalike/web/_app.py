@@ -45,7 +45,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lookalike.errors import ImageReadError, ImageSizeError, IndexFormatError, LookalikeError, ParameterError
 from lookalike.features import LOCAL_METHODS
 from lookalike.io import common_root, display_name
-from lookalike.pipelines import DEFAULT_METRICS, PROGRESS_LABELS, RESIZE_CHOICES, SEARCH_KINDS, Comparison
+from lookalike.pipelines import (
+    CLASSIFY_METHODS,
+    DEFAULT_K,
+    DEFAULT_METRICS,
+    PROGRESS_LABELS,
+    RESIZE_CHOICES,
+    SEARCH_KINDS,
+    Comparison,
+)
 from lookalike.web._config import ServeConfig
 
 log = logging.getLogger("lookalike.web")
@@ -62,6 +70,8 @@ THUMBNAILS_KEPT = 512
 JOBS_KEPT = 100
 MAX_TOP = 100
 MAX_ADD_FILES = 100
+#: Trained classifiers kept (one per method and k asked for).
+CLASSIFIERS_KEPT = 8
 
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -276,6 +286,8 @@ class Service:
         self.running = 0
         self.peak = 0  # most decodes seen at once (tests check the limit holds)
         self.stopping = False
+        self._classifiers: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._classifier_lock = threading.Lock()
 
     # lifecycle
     def open(self) -> None:
@@ -308,6 +320,33 @@ class Service:
         uploads = os.path.join(index.path, UPLOADS)
         self.roots = (common_root(p for p in paths if not p.startswith(uploads + os.sep)), index.path)
         self.files = len(paths)
+        with self._classifier_lock:  # trained on the files indexed before this change
+            self._classifiers.clear()
+
+    def classifier(self, index: Any, method: str, k: int) -> Any:
+        """The classifier of the served index for ``(method, k)``, trained once on the embeddings it holds
+        (:class:`lookalike.pipelines.IndexClassifier`); 409 when the index holds no labels."""
+        from lookalike.pipelines import IndexClassifier
+
+        if not any(spec.kind == "embedding" for spec in index.descriptors):
+            raise ApiError(409, "no_labels", "this index cannot classify: it holds no embedding (build it with "
+                           "-d embedding, from a folder with one sub-folder per class)")
+        with self._classifier_lock:
+            model = self._classifiers.get((method, k))
+            if model is None:
+                root = self.roots[0] if self.roots else None
+                try:
+                    if root is None:
+                        raise ParameterError("no indexed folder")
+                    model = IndexClassifier(index, root, method=method, k=k)
+                except ParameterError:
+                    raise ApiError(409, "no_labels", "this index holds no labels: classification needs an index of "
+                                   "a folder with one sub-folder per class (cats/, dogs/, ...) and images in two "
+                                   "or more of them") from None
+                self._classifiers[(method, k)] = model
+                while len(self._classifiers) > CLASSIFIERS_KEPT:
+                    self._classifiers.popitem(last=False)
+            return model
 
     @property
     def available(self) -> bool:
@@ -720,6 +759,31 @@ def build_app(config: ServeConfig) -> FastAPI:
             document = with_links(result.to_dict(roots=service.roots, show_paths=config.show_paths))
             document["query"] = query.label
             return document
+
+        async with service.slot():
+            query = await read_upload(image, config, "image")
+            return await guarded(service.with_index(work))
+
+    @app.post(f"{API}/classify", summary="The label of a query from its nearest labelled indexed images",
+              responses={409: {"description": "the index holds no labels (it is not of a folder with one "
+                                              "sub-folder per class, or it holds no embedding)"}})
+    async def classify_route(
+        image: Annotated[UploadFile, File(description="the image to label")],
+        k: Annotated[int, Form(ge=1, le=MAX_TOP, description="neighbours that vote")] = DEFAULT_K,
+        method: Annotated[str, Form(description=f"one of {', '.join(CLASSIFY_METHODS)}")] = "knn",
+        unknown_below: Annotated[float, Form(ge=0.0, le=1.0, description="label 'unknown' below this "
+                                                                          "confidence")] = 0.0,
+    ) -> dict[str, Any]:
+        """``lookalike classify --train FOLDER IMAGE --json`` where FOLDER is the served index's folder: its
+        class sub-folders are the labels, the embeddings are the index's (nothing is decoded but the query)."""
+        if method not in CLASSIFY_METHODS:
+            raise ApiError(422, "invalid_parameter", f"method must be one of {', '.join(CLASSIFY_METHODS)}")
+        service.require_index()
+
+        def work(index: Any) -> dict[str, Any]:
+            model = service.classifier(index, method, k)
+            result = model.classify([query.data], names=[query.label], unknown_below=unknown_below)
+            return with_links(result.to_dict(roots=service.roots, show_paths=config.show_paths))
 
         async with service.slot():
             query = await read_upload(image, config, "image")
