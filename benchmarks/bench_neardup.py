@@ -12,7 +12,8 @@ result. Reported per transform: recall@1, recall@10 and mAP@10 (the average prec
 relevant item is 1/rank; 0 beyond rank 10). Methods:
 
 - lookalike ``search(query, index)`` with the defaults (``kind="copy"``, verification on, top 10);
-- lookalike with ``verify=False`` (context);
+- lookalike with ``verify=False`` (context), and with ``--views N``, ``verify=False`` and only the
+  first N embedding views of the query (``search(views=N)``: the cheaper queries of a busy server);
 - imagehash 4.3 ``phash`` (64 bits) of every file, ranked by Hamming distance;
 - imagededup 0.3.3 ``PHash().encode_image`` (64 bits), ranked by Hamming distance, in
   ``benchmarks/.venv-torch`` (see requirements-imagededup.txt; its CNN half needs torchvision,
@@ -119,6 +120,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="build here and keep it (default: a temporary folder)")
     parser.add_argument("--torch-venv", type=Path, default=HERE / ".venv-torch")
     parser.add_argument("--limit", type=int, default=None, help="only the first N queries of each transform")
+    parser.add_argument("--views", type=int, nargs="*", default=[], metavar="N",
+                        help="also search with verify=False and only N embedding views (search(views=N))")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-neardup-") as tmp:
         run(args.work or Path(tmp), args)
@@ -160,11 +163,13 @@ def run(work: Path, args: argparse.Namespace) -> None:
     latency: dict[str, list[float]] = {}
     above: dict[str, list[bool]] = {}  # each result at >= 0.70: is it the query's original?
     search([queries[0].path], index)  # warm-up: the network, the vector stores
-    for name, verify in (("lookalike", True), ("lookalike --no-verify", False)):
+    runs = [("lookalike", True, 4), ("lookalike --no-verify", False, 4)]
+    runs += [(f"lookalike --no-verify --views {v}", False, v) for v in args.views if v != 4]
+    for name, verify, views in runs:
         ranks[name], latency[name], above[name] = [], [], []
         for n, q in enumerate(queries):
             t0 = time.perf_counter()
-            [result] = search(q.path, index, top=K, verify=verify)
+            [result] = search(q.path, index, top=K, verify=verify, views=views)
             latency[name].append(time.perf_counter() - t0)
             found = [os.path.realpath(p) for p, _s in result.results]
             original = os.path.realpath(q.original)

@@ -77,10 +77,13 @@ def test_json_lines_one_object_per_query(indexed: tuple[Path, Path], queries: Pa
 
 def test_no_verify_and_semantic(indexed: tuple[Path, Path], queries: Path) -> None:
     _folder, index = indexed
-    for extra in (["--no-verify"], ["--kind", "semantic"]):
+    for extra in (["--no-verify"], ["--kind", "semantic"], ["--no-verify", "--views", "1"]):
         code, out, err = run(str(queries / "coffee-q20.jpg"), "--index", str(index), "--json", "-k", "1", *extra)
         assert code == 0, err
         assert Path(json.loads(out)["results"][0]["path"]).name == "coffee.jpg"
+    for views in ("0", "5"):
+        code, _out, err = run(str(queries / "coffee-q20.jpg"), "--index", str(index), "--views", views)
+        assert code == 2 and "--views" in err
 
 
 def test_an_unreadable_query_is_one_error_line_the_others_are_answered(

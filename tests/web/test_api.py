@@ -269,3 +269,24 @@ def test_every_option_reads_from_the_environment(key_file: Path) -> None:
     short.write_text("abc\n")
     with pytest.raises(ParameterError, match="shorter than 16"):
         ServeConfig(api_key_file=str(short)).read_api_key()
+
+
+def test_search_views_and_the_embedding_threads_of_a_server(built_index: Path) -> None:
+    import os
+
+    from lookalike.pipelines._query import _query_threads
+
+    png = small_image_bytes("camera.png")
+    before = _query_threads[0]
+    with client(index=built_index, max_decodes=2, views=1) as c:
+        # two queries at once on this machine's cores: each embeds on its share of them
+        assert _query_threads[0] == max(1, len(os.sched_getaffinity(0)) // 2)
+        for views in ("0", "5", "x"):
+            error_of(c.post(f"{API}/search", files={"image": ("q.png", png)}, data={"views": views}), 422)
+        for views in ("1", "4"):
+            response = c.post(f"{API}/search", files={"image": ("q.png", png)}, data={"views": views})
+            assert response.status_code == 200 and response.json()["results"][0]["name"] == "nested/camera.png"
+    assert _query_threads[0] == before  # given back when the index closes
+    with pytest.raises(ParameterError, match="views"):
+        ServeConfig(views=5)
+    assert ServeConfig.from_env({"LOOKALIKE_VIEWS": "2"}).views == 2

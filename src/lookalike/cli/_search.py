@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
                         help="copy: the same picture, edited (default); semantic: the same kind of thing")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
+    parser.add_argument("--views", type=_views, default=4, metavar="N",
+                        help="copy search: embedding views of the query (1-4: itself, mirrored, turned 90 and 270 "
+                        "degrees; each about 10 ms of CPU; default: 4)")
     parser.add_argument("--json", action="store_true",
                         help='JSON Lines: one {"query": ..., "kind": ..., "similarity_scale": ..., "results": '
                         '[{"id": ..., "name": ..., "similarity": ..., "path": ..., "evidence": {...}}]} per query '
@@ -52,6 +55,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="searching a folder DIR: also its sub-folders (default: yes)")
     parser.set_defaults(run=run)
+
+
+def _views(text: str) -> int:
+    value = _positive_int(text)
+    if value > 4:
+        raise argparse.ArgumentTypeError(f"expected 1 to 4 embedding views, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -108,7 +118,7 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
             return _answer(queries, opened, args, out, err)
     roots = (common_root(r.path for r in index.records(status="ok")),) if args.json else ()
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
-                     verify=args.verify, on_error="record")
+                     verify=args.verify, on_error="record", views=args.views)
     failed = 0
     for result in results:
         if result.error is not None:

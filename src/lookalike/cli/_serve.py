@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
                         help=f"images decoded and processed at once (default: {defaults.max_decodes})")
     parser.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                         help="copy search without keypoint verification unless a request asks for it")
+    parser.add_argument("--views", type=int, default=None, metavar="N",
+                        help=f"copy search: embedding views of a query, 1-4 (default: {defaults.views}; each about "
+                        "10 ms of CPU) unless a request asks for others")
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help=f"worker processes when uploads are indexed (default: {defaults.jobs})")
     parser.set_defaults(run=run)
@@ -54,6 +57,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         api_key_file=args.api_key_file, show_paths=args.show_paths,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None, max_upload_mb=args.max_upload_mb,
         max_pixels=args.max_pixels, max_decodes=args.max_decodes, verify=args.verify, jobs=args.jobs,
+        views=args.views,
     )
     from lookalike.web import create_app
 

@@ -56,7 +56,16 @@ from lookalike.pipelines._matrix import (
 )
 from lookalike.pipelines._moves import MoveReport, check_destination, move_duplicates, undo_moves
 from lookalike.pipelines._progress import PROGRESS_LABELS
-from lookalike.pipelines._search import SEARCH_KINDS, Evidence, SearchHit, SearchResult, search, search_arrays
+from lookalike.pipelines._query import set_embedding_threads
+from lookalike.pipelines._search import (
+    EMBEDDING_VIEWS,
+    SEARCH_KINDS,
+    Evidence,
+    SearchHit,
+    SearchResult,
+    search,
+    search_arrays,
+)
 from lookalike.pipelines._selection import KEEP_RULES
 
 __all__ = [
@@ -67,6 +76,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "DEFAULT_METRIC_SIZE",
     "DIFF_THRESHOLD",
+    "EMBEDDING_VIEWS",
     "KEEP_RULES",
     "MATRIX_WORKING_SIZE",
     "PROGRESS_LABELS",
@@ -119,6 +129,7 @@ __all__ = [
     "score_predictions",
     "search",
     "search_arrays",
+    "set_embedding_threads",
     "similarity_matrix",
     "stratified_folds",
     "undo_moves",

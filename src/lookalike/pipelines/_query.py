@@ -9,6 +9,7 @@ image (thread-safe: the verification threads share a query).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -21,7 +22,47 @@ import numpy as np
 from lookalike.errors import ImageReadError, ParameterError
 
 if TYPE_CHECKING:
-    from lookalike.features import LocalFeatures
+    from lookalike.features import Embedder, LocalFeatures
+
+#: onnxruntime intra-op threads of the embedder queries use (None: onnxruntime's default, one per core).
+_query_threads: list[int | None] = [None]
+
+
+def set_embedding_threads(threads: int | None) -> int | None:
+    """The onnxruntime intra-op threads of the network that embeds queries (search, classify), for this process.
+
+    ``None`` (default): one per core, the fastest for one query at a time. A server that runs
+    several queries at once gives each fewer threads: ``lookalike serve`` sets
+    ``cores // max_decodes``, so its concurrent queries do not compete for the cores (on 2 cores,
+    two queries at once each cost about 10.7 ms of CPU a view on one thread each, 12.9 ms on two:
+    benchmarks/README.md). The vectors do not depend on it (onnxruntime's CPU kernels give the
+    same bits on any number of threads; a test checks it).
+
+    Returns the previous setting.
+
+    Examples
+    --------
+    >>> previous = set_embedding_threads(1)
+    >>> set_embedding_threads(previous)
+    1
+    """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ParameterError(f"threads must be a positive integer or None, got {threads!r}")
+    previous, _query_threads[0] = _query_threads[0], threads
+    return previous
+
+
+def query_embedder(model: str) -> Embedder:
+    """The process's embedder of ``model`` for queries, with the threads of :func:`set_embedding_threads`
+    (loading the network costs more than a query: one per model and thread count)."""
+    return _cached_embedder(model, _query_threads[0])
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_embedder(model: str, threads: int | None) -> Embedder:
+    from lookalike.features import Embedder
+
+    return Embedder(model, threads=threads)
 
 
 @dataclass

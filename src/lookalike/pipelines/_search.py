@@ -49,7 +49,6 @@ similar": the embedding cosine of the query, mapped by a logistic fitted on labe
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Iterable
@@ -70,7 +69,7 @@ from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in 
     semantic_similarity,
     similarity_from_logit,
 )
-from lookalike.pipelines._query import _as_list, _Query, _query_name, _read_query
+from lookalike.pipelines._query import _as_list, _Query, _query_name, _read_query, query_embedder
 from lookalike.pipelines._verifier import KeypointCache, verify_candidates
 
 if TYPE_CHECKING:
@@ -79,6 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CALIBRATION",
+    "EMBEDDING_VIEWS",
     "SEARCH_KINDS",
     "SEMANTIC_CALIBRATION",
     "Evidence",
@@ -98,6 +98,9 @@ SEARCH_KINDS = ("copy", "semantic")
 #: Candidates taken from the hash (per dihedral variant) and from the embedding (per view).
 HASH_CANDIDATES = 8
 EMBEDDING_CANDIDATES = 16
+#: The query's embedding views, in the order ``views=n`` takes the first n of: the query, its mirror
+#: image, and its 90- and 270-degree rotations (for copies; a semantic search embeds the query only).
+EMBEDDING_VIEWS = ("identity", "mirror", "rot90", "rot270")
 #: Candidates verified with keypoints (the best by the global evidence).
 SHORTLIST = 24
 # Keypoints are detected at lookalike.index.VERIFY_SIZE (longest side), at most VERIFY_KEYPOINTS of
@@ -244,9 +247,10 @@ def _logit(e: Evidence, *, use_verify: bool) -> float:
 class _Engine:
     """Per-call state: the open index, its descriptors, the embedder and the keypoint cache."""
 
-    def __init__(self, index: Index, kind: str) -> None:
+    def __init__(self, index: Index, kind: str, views: int = len(EMBEDDING_VIEWS)) -> None:
         self.index = index
         self.kind = kind
+        self.views = views
         self.hash_spec = self._first(index, "hash", prefer="phash")
         self.embed_spec = self._first(index, "embedding")
         if kind == "semantic" and self.embed_spec is None:
@@ -305,7 +309,7 @@ class _Engine:
         if self.embed_spec is not None:
             image = query.small
             pictures = [image] if self.kind == "semantic" else [
-                image, image[:, ::-1], np.rot90(image), np.rot90(image, 3)]
+                image, image[:, ::-1], np.rot90(image), np.rot90(image, 3)][: self.views]
             views = self.embedder().embed([np.ascontiguousarray(p) for p in pictures])
             _c, ids = self.index.search_vectors(views, k_embed, descriptor=self.embed_spec.name)
             found.update(int(i) for i in ids.ravel() if i >= 0)
@@ -446,18 +450,22 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return small / norm if norm > 1e-9 else small
 
 
-@functools.lru_cache(maxsize=2)
 def _embedder(model: str) -> Any:
-    """One embedder per model for the process: loading the network costs more than a query."""
-    from lookalike.features import Embedder
-
-    return Embedder(model)
+    """One embedder per model for the process (:func:`~lookalike.pipelines._query.query_embedder`)."""
+    return query_embedder(model)
 
 
 def _replace(e: Evidence, **changes: Any) -> Evidence:
     from dataclasses import replace
 
     return replace(e, **changes)
+
+
+def _check_views(views: Any) -> int:
+    if isinstance(views, bool) or not isinstance(views, int | np.integer) or not 1 <= views <= len(EMBEDDING_VIEWS):
+        raise ParameterError(f"views must be an integer from 1 to {len(EMBEDDING_VIEWS)} (embedding views of the "
+                             f"query: {', '.join(EMBEDDING_VIEWS)}, in that order), got {views!r}")
+    return int(views)
 
 
 def _check(top: int, min_similarity: float, kind: str, shortlist: int, on_error: str) -> None:
@@ -495,6 +503,7 @@ def search(
     verify: bool = True,
     shortlist: int = SHORTLIST,
     on_error: str = "raise",
+    views: int = len(EMBEDDING_VIEWS),
 ) -> list[SearchResult]:
     """Find the indexed images most similar to each query.
 
@@ -526,6 +535,13 @@ def search(
         A query that cannot be read raises :class:`~lookalike.errors.ImageReadError`
         (default), or gives a result with ``error`` set and no results (``"record"``, as
         :func:`compare_many`; ``"report"`` is its deprecated name).
+    views : int, keyword-only
+        ``copy`` only: how many of the query's embedding views (:data:`EMBEDDING_VIEWS`: the
+        query, its mirror, its 90- and 270-degree rotations) give candidates and the cosine
+        evidence; each costs one network run (about 10 ms of CPU). 4 (default) finds turned and
+        mirrored copies by the embedding too; 1 is the cheapest query (the hashes still cover the
+        8 rotations and flips); the recall each costs is in benchmarks/README.md (near-duplicate
+        benchmark).
 
     Returns
     -------
@@ -564,11 +580,12 @@ def search(
                       DeprecationWarning, stacklevel=2)
         on_error = "record"
     _check(top, min_similarity, kind, shortlist, on_error)
+    views = _check_views(views)
     sources = _as_list(query_images)
     opened, owned = _open(index)
     engine: _Engine | None = None
     try:
-        engine = _Engine(opened, kind)
+        engine = _Engine(opened, kind, views)
         out: list[SearchResult] = []
         for position, source in enumerate(sources):
             try:
@@ -606,6 +623,7 @@ def search_arrays(
     kind: str = "copy",
     verify: bool = True,
     shortlist: int = SHORTLIST,
+    views: int = len(EMBEDDING_VIEWS),
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`search` in FAISS form: ``(similarities, ids)`` arrays of shape (n_queries, k).
 
@@ -626,7 +644,7 @@ def search_arrays(
     >>> ids.shape, int(ids[0, 1]), float(sims[0, 0])
     ((1, 3), -1, 1.0)
     """
-    results = search(query_images, index, top=k, kind=kind, verify=verify, shortlist=shortlist)
+    results = search(query_images, index, top=k, kind=kind, verify=verify, shortlist=shortlist, views=views)
     sims = np.full((len(results), int(k)), _MISSING, dtype=np.float64)
     ids = np.full((len(results), int(k)), -1, dtype=np.int64)
     for row, result in enumerate(results):

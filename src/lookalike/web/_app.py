@@ -49,6 +49,7 @@ from lookalike.pipelines import (
     CLASSIFY_METHODS,
     DEFAULT_K,
     DEFAULT_METRICS,
+    EMBEDDING_VIEWS,
     PROGRESS_LABELS,
     RESIZE_CHOICES,
     SEARCH_KINDS,
@@ -287,6 +288,7 @@ class Service:
         self.peak = 0  # most decodes seen at once (tests check the limit holds)
         self.stopping = False
         self._classifiers: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._threads_before: int | None = None
         self._classifier_lock = threading.Lock()
 
     # lifecycle
@@ -304,6 +306,10 @@ class Service:
             return
         self.index_path = self.index.path
         self._refresh_names(self.index)
+        # max_decodes queries run at once: each embeds on its share of the cores (same vectors, less contention)
+        from lookalike.pipelines import set_embedding_threads
+
+        self._threads_before = set_embedding_threads(max(1, _cores() // self.config.max_decodes))
 
     def close(self) -> None:
         self.stopping = True
@@ -311,6 +317,9 @@ class Service:
         if self.index is not None:
             self.index.close()
             self.index = None
+            from lookalike.pipelines import set_embedding_threads
+
+            set_embedding_threads(self._threads_before)
         if self.index_path is not None:
             log.info("index closed")
             self.index_path = None
@@ -465,6 +474,14 @@ class Service:
         self.thumbnails.discard(image_id)
         self._refresh_names(self.index)
         return {"deleted": image_id, "name": name, "files": self.files}
+
+
+def _cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 # -- reading uploads ------------------------------------------------------------------------------
@@ -745,6 +762,8 @@ def build_app(config: ServeConfig) -> FastAPI:
         min_similarity: Annotated[float, Form(ge=0.0, le=1.0, description="leave out results below")] = 0.0,
         kind: Annotated[str, Form(description=f"one of {', '.join(SEARCH_KINDS)}")] = "copy",
         verify: Annotated[bool | None, Form(description="copy search: verify with keypoints")] = None,
+        views: Annotated[int | None, Form(ge=1, le=len(EMBEDDING_VIEWS), description="copy search: embedding "
+                                          f"views of the query ({', '.join(EMBEDDING_VIEWS)}: the first N)")] = None,
     ) -> dict[str, Any]:
         from lookalike.pipelines import search
 
@@ -752,10 +771,11 @@ def build_app(config: ServeConfig) -> FastAPI:
             raise ApiError(422, "invalid_parameter", f"kind must be one of {', '.join(SEARCH_KINDS)}")
         service.require_index()
         use_verify = config.verify if verify is None else verify
+        use_views = config.views if views is None else views
 
         def work(index: Any) -> dict[str, Any]:
             [result] = search([query.data], index, top=top, min_similarity=min_similarity, kind=kind,
-                              verify=use_verify)
+                              verify=use_verify, views=use_views)
             document = with_links(result.to_dict(roots=service.roots, show_paths=config.show_paths))
             document["query"] = query.label
             return document

@@ -50,6 +50,9 @@ class ServeConfig:
     verify : bool
         Copy search verifies its short list with keypoints (default, as the CLI); a request may
         turn it off with ``verify=false``.
+    views : int
+        Embedding views of a copy-search query (1-4, default 4, as the CLI's ``--views``); a
+        request may ask for others with ``views=N``. Each costs about 10 ms of CPU.
     jobs : int
         Worker processes when uploaded images are indexed (default 1).
     shutdown_timeout : float
@@ -68,6 +71,7 @@ class ServeConfig:
     max_decodes: int = 2
     queue_timeout: float = 60.0
     verify: bool = True
+    views: int = 4
     jobs: int = 1
     shutdown_timeout: float = 30.0
 
@@ -80,6 +84,8 @@ class ServeConfig:
         for name in ("max_pixels", "max_decodes", "jobs"):
             if getattr(self, name) < 1:
                 raise ParameterError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not 1 <= self.views <= 4:
+            raise ParameterError(f"views must be 1 to 4 (embedding views of a query), got {self.views!r}")
         if self.allow_writes and not self.api_key_file:
             raise ParameterError(
                 "writes need an API key: give --api-key-file FILE (or LOOKALIKE_API_KEY_FILE) with --allow-writes"
