@@ -12,8 +12,8 @@ result. Reported per transform: recall@1, recall@10 and mAP@10 (the average prec
 relevant item is 1/rank; 0 beyond rank 10). Methods:
 
 - lookalike ``search(query, index)`` with the defaults (``kind="copy"``, verification on, top 10);
-- lookalike with ``verify=False`` (context), and with ``--views N``, ``verify=False`` and only the
-  first N embedding views of the query (``search(views=N)``: the cheaper queries of a busy server);
+- lookalike with ``verify=False`` (context; its default is 1 embedding view), and with ``--views N``,
+  ``verify=False`` and the first N embedding views of the query (``search(views=N)``);
 - imagehash 4.3 ``phash`` (64 bits) of every file, ranked by Hamming distance;
 - imagededup 0.3.3 ``PHash().encode_image`` (64 bits), ranked by Hamming distance, in
   ``benchmarks/.venv-torch`` (see requirements-imagededup.txt; its CNN half needs torchvision,
@@ -163,8 +163,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
     latency: dict[str, list[float]] = {}
     above: dict[str, list[bool]] = {}  # each result at >= 0.70: is it the query's original?
     search([queries[0].path], index)  # warm-up: the network, the vector stores
-    runs = [("lookalike", True, 4), ("lookalike --no-verify", False, 4)]
-    runs += [(f"lookalike --no-verify --views {v}", False, v) for v in args.views if v != 4]
+    runs: list[tuple[str, bool, int | None]] = [("lookalike", True, None), ("lookalike --no-verify", False, None)]
+    runs += [(f"lookalike --no-verify --views {v}", False, v) for v in args.views]  # the default: 1 view
     for name, verify, views in runs:
         ranks[name], latency[name], above[name] = [], [], []
         for n, q in enumerate(queries):

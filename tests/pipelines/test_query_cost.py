@@ -74,9 +74,9 @@ def test_the_draft_decode_describes_a_query_as_the_full_decode_does(name: str) -
 
 def test_fewer_views_give_the_same_evidence_from_fewer_network_runs(index: Any) -> None:
     query = _photo_1_5mp("chelsea")
-    [default] = search(query, index, top=5, verify=False)
-    [four] = search(query, index, top=5, verify=False, views=len(EMBEDDING_VIEWS))
-    assert four == default  # the default is all the views
+    [default] = search(query, index, top=5, verify=False, views=len(EMBEDDING_VIEWS))
+    assert search(query, index, top=5, verify=False) == search(query, index, top=5, verify=False, views=1)
+    assert search(query, index, top=5) == search(query, index, top=5, views=4)  # None: 4 views with verification
     assert default.results[0].path.endswith("chelsea.jpg")
     by_id = {e.id: e for e in default.evidence}
     for views in (1, 2, 3):
@@ -91,7 +91,7 @@ def test_fewer_views_give_the_same_evidence_from_fewer_network_runs(index: Any) 
     turned = np.rot90(np.asarray(Image.open(io.BytesIO(query)).convert("RGB")))
     [one] = search(turned, index, top=1, verify=False, views=1)
     assert one.results[0].path.endswith("chelsea.jpg")  # a turned copy: found by the dihedral hashes
-    for bad in (0, 5, 2.0, True):
+    for bad in (0, 5, 2.0, True, "4"):
         with pytest.raises(ParameterError, match="views"):
             search(query, index, views=bad)
 
@@ -113,3 +113,35 @@ def test_the_embedders_threads_change_no_bit() -> None:
     assert query_embedder("efficientnet-lite0") is default
     with pytest.raises(ParameterError, match="threads"):
         set_embedding_threads(0)
+
+
+def _photos() -> list[Any]:
+    """The 1.5 MP example photos, and the real photos of ../shared/data/retrieval when present, decoded as queries."""
+    from lookalike.features import Embedder
+    from lookalike.matching import load_for_descriptors
+    from tests.conftest import SHARED_DATA
+
+    sources: list[Any] = [_photo_1_5mp(n) for n in INDEXED]
+    sources += sorted((SHARED_DATA / "retrieval").rglob("*.jpg"))[:40]  # none where the data is absent
+    return [load_for_descriptors(s, draft=Embedder.draft_size) for s in sources]
+
+
+@pytest.mark.parametrize("method", ["phash", "ahash"])
+def test_the_fast_dihedral_hashes_are_the_exact_ones_within_two_bits(method: str) -> None:
+    from lookalike.features import dihedral_hashes, hamming_distance, image_hash
+
+    differing = 0
+    photos = _photos()
+    for pixels in photos:
+        exact = dihedral_hashes(pixels, method=method)
+        fast = dihedral_hashes(pixels, method=method, exact=False)
+        bits = hamming_distance(exact, fast)
+        np.testing.assert_array_equal(fast[0], image_hash(pixels, method=method))  # the identity is exact
+        assert int(bits[[0, 2, 4, 5]].max()) == 0  # the flips and the half turn commute with the resize
+        assert int(bits.max()) <= 3  # the transposing ones may differ where the resize rounds differently
+        differing += int((bits > 0).sum())
+    assert differing <= len(photos)  # at most one row in eight differs, on average
+    for other in ("dhash", "whash"):  # exact whatever is asked
+        grey = np.random.default_rng(1).integers(0, 256, (40, 56), np.uint8)
+        np.testing.assert_array_equal(dihedral_hashes(grey, method=other, exact=False),
+                                      dihedral_hashes(grey, method=other))

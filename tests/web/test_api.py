@@ -289,4 +289,4 @@ def test_search_views_and_the_embedding_threads_of_a_server(built_index: Path) -
     assert _query_threads[0] == before  # given back when the index closes
     with pytest.raises(ParameterError, match="views"):
         ServeConfig(views=5)
-    assert ServeConfig.from_env({"LOOKALIKE_VIEWS": "2"}).views == 2
+    assert ServeConfig.from_env({"LOOKALIKE_VIEWS": "2"}).views == 2 and ServeConfig().views is None

@@ -43,9 +43,9 @@ def register(subparsers: Any) -> None:
                         help="copy: the same picture, edited (default); semantic: the same kind of thing")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="copy search without keypoint verification: faster, misses most crops")
-    parser.add_argument("--views", type=_views, default=4, metavar="N",
+    parser.add_argument("--views", type=_views, default=None, metavar="N",
                         help="copy search: embedding views of the query (1-4: itself, mirrored, turned 90 and 270 "
-                        "degrees; each about 10 ms of CPU; default: 4)")
+                        "degrees; each about 10 ms of CPU; default: 4, or 1 with --no-verify)")
     parser.add_argument("--json", action="store_true",
                         help='JSON Lines: one {"query": ..., "kind": ..., "similarity_scale": ..., "results": '
                         '[{"id": ..., "name": ..., "similarity": ..., "path": ..., "evidence": {...}}]} per query '

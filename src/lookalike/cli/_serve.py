@@ -44,8 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false", default=None,
                         help="copy search without keypoint verification unless a request asks for it")
     parser.add_argument("--views", type=int, default=None, metavar="N",
-                        help=f"copy search: embedding views of a query, 1-4 (default: {defaults.views}; each about "
-                        "10 ms of CPU) unless a request asks for others")
+                        help="copy search: embedding views of a query, 1-4 (default: 4 with verification, 1 "
+                        "without; each about 10 ms of CPU) unless a request asks for others")
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help=f"worker processes when uploads are indexed (default: {defaults.jobs})")
     parser.set_defaults(run=run)

@@ -50,9 +50,10 @@ class ServeConfig:
     verify : bool
         Copy search verifies its short list with keypoints (default, as the CLI); a request may
         turn it off with ``verify=false``.
-    views : int
-        Embedding views of a copy-search query (1-4, default 4, as the CLI's ``--views``); a
-        request may ask for others with ``views=N``. Each costs about 10 ms of CPU.
+    views : int or None
+        Embedding views of a copy-search query (1-4, as the CLI's ``--views``; default None: 4
+        with verification, 1 without); a request may ask for others with ``views=N``. Each
+        costs about 10 ms of CPU.
     jobs : int
         Worker processes when uploaded images are indexed (default 1).
     shutdown_timeout : float
@@ -71,7 +72,7 @@ class ServeConfig:
     max_decodes: int = 2
     queue_timeout: float = 60.0
     verify: bool = True
-    views: int = 4
+    views: int | None = None
     jobs: int = 1
     shutdown_timeout: float = 30.0
 
@@ -84,7 +85,7 @@ class ServeConfig:
         for name in ("max_pixels", "max_decodes", "jobs"):
             if getattr(self, name) < 1:
                 raise ParameterError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not 1 <= self.views <= 4:
+        if self.views is not None and not 1 <= self.views <= 4:
             raise ParameterError(f"views must be 1 to 4 (embedding views of a query), got {self.views!r}")
         if self.allow_writes and not self.api_key_file:
             raise ParameterError(
@@ -130,6 +131,7 @@ class ServeConfig:
 
 def _parse(name: str, kind: str, text: str) -> Any:
     variable = f"LOOKALIKE_{name.upper()}"
+    kind = kind.removesuffix(" | None")
     try:
         if kind == "bool":
             lowered = text.lower()
