@@ -252,13 +252,14 @@ def test_every_option_reads_from_the_environment(key_file: Path) -> None:
            "LOOKALIKE_ALLOW_WRITES": "yes", "LOOKALIKE_API_KEY_FILE": str(key_file), "LOOKALIKE_SHOW_PATHS": "1",
            "LOOKALIKE_CORS_ORIGINS": "https://a.example, https://b.example", "LOOKALIKE_MAX_UPLOAD_MB": "5",
            "LOOKALIKE_MAX_PIXELS": "1000000", "LOOKALIKE_MAX_DECODES": "3", "LOOKALIKE_QUEUE_TIMEOUT": "9",
-           "LOOKALIKE_VERIFY": "off", "LOOKALIKE_JOBS": "2", "LOOKALIKE_SHUTDOWN_TIMEOUT": "4"}
+           "LOOKALIKE_VERIFY": "off", "LOOKALIKE_JOBS": "2", "LOOKALIKE_SHUTDOWN_TIMEOUT": "4",
+           "LOOKALIKE_VIEWS": "2"}
     config = ServeConfig.from_env(env)
     assert config == ServeConfig(index="/srv/idx", host="0.0.0.0", port=9000, allow_writes=True,
                                  api_key_file=str(key_file), show_paths=True,
                                  cors_origins=("https://a.example", "https://b.example"), max_upload_mb=5.0,
                                  max_pixels=1_000_000, max_decodes=3, queue_timeout=9.0, verify=False, jobs=2,
-                                 shutdown_timeout=4.0)
+                                 shutdown_timeout=4.0, views=2)
     import dataclasses
 
     assert {f"LOOKALIKE_{f.name.upper()}" for f in dataclasses.fields(ServeConfig)} == set(env)

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import anyio.to_thread
 import numpy as np
@@ -201,6 +201,36 @@ class BodyLimit:
                    (b"connection", b"close")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers of ``_SECURITY_HEADERS`` on every response that does not set them.
+
+    Plain ASGI rather than ``@app.middleware("http")`` (Starlette's ``BaseHTTPMiddleware``), which
+    wraps each request and response in extra tasks and streams: about half a millisecond of CPU a
+    request on this machine, for four headers.
+    """
+
+    _HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in _SECURITY_HEADERS.items()]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {key.lower() for key, _value in headers}
+                headers += [(key, value) for key, value in self._HEADERS if key not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 # -- bounded caches -------------------------------------------------------------------------------
@@ -600,12 +630,7 @@ def build_app(config: ServeConfig) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit=config.max_upload_bytes)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        for key, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the body limit's 413 included
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
