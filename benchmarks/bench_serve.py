@@ -189,7 +189,7 @@ def side_by_side(url: str, index_path: Path, queries: list[bytes], rounds: int) 
                 for side, data in pair:
                     start = time.perf_counter()
                     if side == "local":
-                        search([data], index, top=10, verify=False)
+                        search([data], index, top=10, verify=False, views=ARGS.views)
                         local.append(time.perf_counter() - start)
                     else:
                         response = http.post("/api/v1/search", files={"image": ("q.jpg", data)},
@@ -222,8 +222,9 @@ def run(workdir: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     lookalike = str(Path(sys.executable).parent / "lookalike")
     log = open(workdir / "serve.log", "wb")
+    views = ["--views", str(ARGS.views)] if ARGS.views else []
     server = subprocess.Popen([lookalike, "serve", "--index", str(index_path), "--port", str(port), "--no-verify",
-                               "--max-decodes", str(ARGS.max_decodes)], stdout=log, stderr=subprocess.STDOUT,
+                               "--max-decodes", str(ARGS.max_decodes), *views], stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, "LOOKALIKE_QUEUE_TIMEOUT": "120"})
     try:
         import httpx2
@@ -238,7 +239,8 @@ def run(workdir: Path) -> None:
             sys.exit("the server did not start; see serve.log")
         files = httpx2.get(url + "/api/v1/health").json()["index"]["files"]
         print(machine())
-        print(f"index: {files} images ({index_path}); server: --no-verify --max-decodes {ARGS.max_decodes}")
+        print(f"index: {files} images ({index_path}); server: --no-verify --max-decodes {ARGS.max_decodes}"
+              + (f" --views {ARGS.views}" if ARGS.views else " (views: the default, 1 without verification)"))
         print(f"load average before: {os.getloadavg()[0]:.2f}")
 
         local, remote = side_by_side(url, index_path, queries, ARGS.rounds)
@@ -282,6 +284,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per client count")
     parser.add_argument("--max-requests", type=int, default=5000, help="requests per client count, at most")
     parser.add_argument("--max-decodes", type=int, default=2, help="the server's decode slots")
+    parser.add_argument("--views", type=int, default=None,
+                        help="embedding views of a query, server and in-process alike (default: search's, 1 "
+                        "without verification)")
     parser.add_argument("--rounds", type=int, default=2, help="side-by-side rounds over the queries")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of load before the memory baseline")
     ARGS = parser.parse_args()
