@@ -68,6 +68,26 @@ def built_index(photo_folder: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return path
 
 
+CLASSES = {"people and things": ("astronaut.png", "camera.png", "rocket.jpg"), "cats and cups": ("chelsea.png",
+                                                                                                 "coffee.jpg")}
+
+
+@pytest.fixture(scope="session")
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two class folders (names with spaces) and their feature index, built as ``lookalike classify`` builds it."""
+    pytest.importorskip("onnxruntime", reason="classification needs the embedding (pip install 'lookalike[embed]')")
+    from lookalike.index import Index
+
+    root = tmp_path_factory.mktemp("web-labelled") / "refs"
+    for label, names in CLASSES.items():
+        (root / label).mkdir(parents=True)
+        for name in names:
+            (root / label / name).write_bytes(small_image_bytes(name))
+    with Index.create(root / ".lookalike-index", descriptors=["phash", "embedding"]) as index:
+        assert index.update(root, jobs=1).added == 5
+    return root
+
+
 @pytest.fixture
 def index_copy(built_index: Path, tmp_path: Path) -> Path:
     """A copy of the index this test may change."""

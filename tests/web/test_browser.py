@@ -156,3 +156,22 @@ def test_add_images_from_the_page_with_progress(browser: Any, live_server: Any, 
     page.wait_for_function("() => document.getElementById('health').textContent === '7 images indexed'")
     page.screenshot(path=str(artifacts(tmp_path) / "add-phone.png"), full_page=True)
     page.close()
+
+
+def test_a_search_shows_the_querys_label_when_the_index_is_labelled(browser: Any, live_server: Any, labelled: Path,
+                                                                     tmp_path: Path) -> None:
+    server = live_server(["--index", str(labelled / ".lookalike-index")])
+    query = tmp_path / "query.jpg"
+    query.write_bytes(small_image_bytes("coffee.jpg", fmt="JPEG", longest=100))
+    page = browser.new_page(viewport=VIEWPORTS["phone"])
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/")
+    page.wait_for_function("() => document.getElementById('health').textContent.includes('images indexed')")
+    page.set_input_files("#file-q", str(query))
+    page.click("#search-button")
+    page.wait_for_selector("#search-label:not([hidden])")
+    assert (page.text_content("#search-label") or "").startswith("Label: cats and cups (")
+    page.screenshot(path=str(artifacts(tmp_path) / "search-label-phone.png"), full_page=True)
+    assert errors == []
+    page.close()

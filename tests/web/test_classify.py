@@ -15,29 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration.runner import run_cli
-from tests.web.conftest import API_KEY, client, small_image_bytes
+from tests.web.conftest import API_KEY, CLASSES, client, small_image_bytes
 from tests.web.test_api import API, error_of, wait_for
 from tests.web.test_hostile import png_claiming
 
 pytest.importorskip("onnxruntime", reason="classification needs the embedding (pip install 'lookalike[embed]')")
-
-CLASSES = {"people and things": ("astronaut.png", "camera.png", "rocket.jpg"), "cats and cups": ("chelsea.png",
-                                                                                                 "coffee.jpg")}
-
-
-@pytest.fixture(scope="module")
-def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two class folders (names with spaces) and their feature index, built as ``lookalike classify`` builds it."""
-    from lookalike.index import Index
-
-    root = tmp_path_factory.mktemp("web-labelled") / "refs"
-    for label, names in CLASSES.items():
-        (root / label).mkdir(parents=True)
-        for name in names:
-            (root / label / name).write_bytes(small_image_bytes(name))
-    with Index.create(root / ".lookalike-index", descriptors=["phash", "embedding"]) as index:
-        assert index.update(root, jobs=1).added == 5
-    return root
 
 
 def _query(tmp_path: Path) -> Path:

@@ -161,12 +161,31 @@ async function runSearch() {
       list.append(li);
     }
     $("search-status").textContent = doc.results.length + " result(s), most similar first";
+    showLabel(query);
   } catch (e) {
     $("search-status").textContent = "";
     setError("search-error", e);
   } finally {
     button.disabled = false;
   }
+}
+
+async function showLabel(query) {
+  // the query's label when the index is of a labelled folder (POST /classify answers 409 otherwise)
+  const out = $("search-label");
+  show(out, false);
+  if (state.noLabels) return;
+  const f = new FormData();
+  f.append("image", query);
+  const response = await fetch(API + "/classify", { method: "POST", body: f }).catch(() => null);
+  if (!response || !response.ok) {
+    if (response && response.status === 409) state.noLabels = true;
+    return;
+  }
+  const [prediction] = (await response.json()).predictions;
+  out.textContent = "Label: " + prediction.label + " (" + percent(prediction.confidence) + " of the votes of its "
+    + prediction.neighbours.length + " nearest labelled images)";
+  show(out, true);
 }
 
 // -- add images (a job; progress from its server-sent events) ------------------------------------
