@@ -163,6 +163,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _write_text(report, out)
     if args.move_to is not None:
         moved = move_duplicates(report, args.move_to, link=args.link)
+        for problem in moved.problems:
+            err.write(f"lookalike: not moved: {shown_path(problem)}\n")
         stream = err if (args.json or args.csv) else out
         stream.write(f"moved {len(moved.moved)} file{'s' if len(moved.moved) != 1 else ''} to {args.move_to}; "
                      f"manifest {moved.manifest}\nto undo: lookalike duplicates --undo {moved.manifest}\n")
