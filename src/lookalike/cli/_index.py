@@ -137,13 +137,13 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
+    backend, backend_params = _vectors(args)  # a bad --vectors / --backend must not cost the old index
     if args.force and existed:
         if not os.path.isdir(args.folder):
             raise ParameterError(f"expected a folder of images, got {args.folder!r}: it is not a folder")
         Index.discard(path)
         existed = False
     started = time.perf_counter()
-    backend, backend_params = _vectors(args)
     if existed and backend_params is not None:
         _check_same_vectors(path, backend_params)
     with engine_jobs(args) as jobs, ProgressBar(err) as progress:
