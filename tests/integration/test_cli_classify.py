@@ -85,3 +85,15 @@ def test_evaluate_json_test_set_and_bad_arguments(refs: Path) -> None:
     assert code == 2 and "at least 2 folds" in err
     code, _out, err = run_cli("classify", "--train", str(refs), str(refs / "cats"), "--method", "nope")
     assert code == 2 and "unknown method 'nope'" in err
+
+
+def test_a_skipped_query_with_a_line_break_is_one_line_under_its_real_path(refs: Path, tmp_path: Path) -> None:
+    """The classify skip list printed the path raw (a line break split it) and as given, where every other
+    command's skip list shows the real absolute path, escaped."""
+    bad = tmp_path / "bad\nname.jpg"
+    bad.write_bytes(b"not a jpeg")
+    (tmp_path / "via").symlink_to(tmp_path)
+    code, _out, err = run_cli("classify", "--train", str(refs), str(tmp_path / "via" / bad.name))
+    assert code == 2
+    assert any(line.startswith(f"lookalike: skipped {str(bad)!r}: ") for line in err.splitlines()), err
+    assert not any(line.startswith("name.jpg") for line in err.splitlines()), err

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report = evaluate(labelled, args.test, cv=args.cv, method=args.method, k=args.k,
                           unknown_below=args.unknown_below, cache_dir=args.cache_dir, size=args.size,
                           jobs=jobs, progress=progress)
-    report_skipped(report.skipped, err)
+    report_skipped(report.skipped, err, args)
     written = []
     if args.out is not None:
         written = write_outputs(report, args.out)
