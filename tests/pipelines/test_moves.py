@@ -274,3 +274,17 @@ def test_a_hard_link_to_a_keeper_on_another_file_system_is_refused_before_anythi
     monkeypatch.undo()
     assert all(os.path.isfile(m.path) for g in report.groups for m in g.files)
     assert _files(tmp_path / "review") == []
+
+
+def test_an_undo_that_puts_nothing_back_says_why_under_quiet_too(report: DuplicateReport, tmp_path: Path) -> None:
+    """--quiet keeps errors only; the lines that said why nothing came back were notes, so a failed undo exited
+    2 with nothing on stderr."""
+    moved = move_duplicates(report, tmp_path / "review")
+    assert moved.manifest is not None
+    for _src, dst in moved.moved:
+        os.unlink(dst)  # the moved files are gone from the review folder
+    code, out, err = run_cli("duplicates", "--undo", moved.manifest, "--quiet")
+    assert code == 2 and out == "put back 0 files\n"
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("lookalike: error: not put back: ") for line in lines), err
+    assert all("no longer there" in line for line in lines)

@@ -115,9 +115,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         already = len(undone.already_restored)
         out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}"
                   + (f"; {already} already restored (in place, unchanged)" if already else "") + "\n")
-        for problem in undone.problems:
-            err.write(f"lookalike: not put back: {problem}\n")
-        return 2 if undone.problems and not undone.moved else 0
+        failed = bool(undone.problems) and not undone.moved
+        for problem in undone.problems:  # errors when nothing came back: --quiet keeps them, exit code 2
+            err.write(f"lookalike: {'error: ' if failed else ''}not put back: {shown_path(problem)}\n")
+        return 2 if failed else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
     if args.link is not None and args.move_to is None:
