@@ -97,3 +97,12 @@ def test_a_skipped_query_with_a_line_break_is_one_line_under_its_real_path(refs:
     assert code == 2
     assert any(line.startswith(f"lookalike: skipped {str(bad)!r}: ") for line in err.splitlines()), err
     assert not any(line.startswith("name.jpg") for line in err.splitlines()), err
+
+
+def test_evaluate_out_that_is_a_file_is_refused_before_the_work(refs: Path, tmp_path: Path) -> None:
+    """--out FILE raised FileExistsError from os.makedirs (a traceback) after the whole evaluation."""
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    code, out, err = run_cli("evaluate", "--train", str(refs), "--cv", "2", "--out", str(taken))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err == f"lookalike: error: --out {str(taken)!r} is a file; give a folder (it is created if needed)\n"
