@@ -94,3 +94,16 @@ def test_build_force_with_a_bad_vectors_option_keeps_the_old_index(tmp_path: Pat
     assert (index_path / "manifest.json").is_file()
     code, out, err = run_cli("index", "info", "--index", str(index_path))
     assert code == 0 and "images:         3" in out, err
+
+
+def test_build_backend_on_an_existing_index_is_refused_not_ignored(tmp_path: Path, three_photos: Path) -> None:
+    folder = Path(shutil.copytree(three_photos, tmp_path / "photos"))
+    index_path = tmp_path / "photos.idx"
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "-d", "phash", "-j", "1")
+    assert code == 0, err
+    code, out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "--backend", "hnsw", "-j", "1")
+    assert code == 2 and out == ""
+    assert "was built with --backend auto" in err and "--force" in err, err
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "--backend", "auto",
+                              "-j", "1")
+    assert code == 0, err
