@@ -88,3 +88,26 @@ def test_demo_tours_every_job_and_links_what_it_made(few_samples: Path, tmp_path
     assert evaluation["accuracy"] >= 0.9  # texture crops by the embedding (measured 1.0; SSIM 0.42)
     predictions = json.loads((result / "classify" / "classify.json").read_text(encoding="utf-8"))["predictions"]
     assert sorted(p["label"] for p in predictions) == ["brick", "brick", "grass", "grass", "gravel", "gravel"]
+
+
+def test_the_tour_never_deletes_a_folder_of_the_users_named_index(tmp_path: Path) -> None:
+    """The tour made room for its index with shutil.rmtree(OUT/index), whatever was there: `--out ~/work`
+    deleted ~/work/index. Only an index (its files) an earlier run left goes now."""
+    from lookalike.index import Index
+
+    mine = tmp_path / "out" / "index"
+    mine.mkdir(parents=True)
+    (mine / "thesis.tex").write_text("mine")
+    demo._fresh_index(mine)
+    assert (mine / "thesis.tex").read_text() == "mine"
+    old = tmp_path / "out2" / "index"
+    Index.create(old, descriptors=["phash"]).close()
+    demo._fresh_index(old)
+    assert not (old / "manifest.json").exists()
+    Index.create(old, descriptors=["phash"]).close()  # the place can take the new index
+
+
+def test_the_page_links_names_with_a_hash_as_files(tmp_path: Path) -> None:
+    (tmp_path / "a#1.png").write_bytes(b"x")
+    page = demo._write_index(tmp_path).read_text(encoding="utf-8")
+    assert 'href="a%231.png"' in page

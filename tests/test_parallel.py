@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -61,6 +62,35 @@ def test_the_matrix_is_the_same_on_a_callers_executor(folder: Path, executor: Ex
     there = similarity_matrix(folder, jobs=executor)
     np.testing.assert_array_equal(here.values, there.values)
     assert [(p.a, p.b, p.value, p.inliers) for p in here.pairs] == [(p.a, p.b, p.value, p.inliers) for p in there.pairs]
+
+
+T = TypeVar("T")
+
+
+class _Counting(Executor):
+    """A caller's executor that runs each call in this process and counts them."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        self.calls += 1
+        future: Future[T] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_the_matrix_runs_on_the_callers_executor_not_a_local_pool(folder: Path) -> None:
+    """similarity_matrix passed worker_count(executor, n), a number, to process_pool: a local pool of that
+    many processes did the work (for a Ray cluster, as many local processes as the cluster has CPUs)."""
+    from lookalike.pipelines import similarity_matrix
+
+    counting = _Counting()
+    result = similarity_matrix(folder, jobs=counting)
+    files, pairs = len(result.labels), len(result.pairs)
+    assert files == 7 and counting.calls >= files + 1  # one call a file, then the pair chunks
+    np.testing.assert_array_equal(result.values, similarity_matrix(folder, jobs=1).values)
+    assert pairs == 21
 
 
 def test_indexing_and_duplicates_are_the_same_on_a_callers_executor(

@@ -170,10 +170,7 @@ def _tour(out: TextIO, images: Path, folder: Path) -> list[str]:
     run(["match", str(images / "astronaut.png"), str(images / "astronaut--rotate.jpg"),
          "--draw", str(folder / "match.png")])
     index = folder / "index"
-    if index.exists():
-        import shutil
-
-        shutil.rmtree(index)
+    _fresh_index(index)
     run(["index", "build", str(images), "--index", str(index), "--jobs", "2"])
     run(["search", str(images / "rocket--crop.jpg"), "--index", str(index), "--top", "3", "--json"],
         save=folder / "search.json")
@@ -193,9 +190,20 @@ def _tour(out: TextIO, images: Path, folder: Path) -> list[str]:
     return failed
 
 
+def _fresh_index(index: Path) -> None:
+    """Make room for the tour's index: an index an earlier run left there goes (its files only); anything
+    else at that place, a folder of the user's named ``index`` inside ``--out``, is never deleted (the index
+    build then says why it cannot use the place)."""
+    from lookalike.index import Index
+
+    if (index / "manifest.json").is_file():
+        Index.discard(index)
+
+
 def _write_index(folder: Path) -> Path:
     """``index.html``: a link to every picture, page and data file the demo wrote, pictures shown."""
     import html
+    import urllib.parse
 
     entries = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".png", ".html", ".json")
                      and p.name != "index.html" and "index" not in p.relative_to(folder).parts[:1]
@@ -206,8 +214,9 @@ def _write_index(folder: Path) -> Path:
              "<p>What <code>python -m lookalike.demo</code> made: every picture, report and data file.</p><ul>"]
     for path in entries:
         rel = path.relative_to(folder).as_posix()
-        link = f'<a href="{html.escape(rel)}">{html.escape(rel)}</a>'
-        picture = f'<img src="{html.escape(rel)}" alt="{html.escape(rel)}">' if path.suffix == ".png" else ""
+        url = html.escape(urllib.parse.quote(rel))  # a name with '#', '?' or '%' is a file, not a fragment
+        link = f'<a href="{url}">{html.escape(rel)}</a>'
+        picture = f'<img src="{url}" alt="{html.escape(rel)}">' if path.suffix == ".png" else ""
         parts.append(f"<li>{link}{picture}</li>")
     parts.append("</ul></body></html>\n")
     page = folder / "index.html"

@@ -482,3 +482,12 @@ def test_the_embedding_writes_nothing_under_home(cache: Path, weights: Path, tmp
     assert out.strip() == "(2, 1280)"
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
     assert any(cache.glob("efficientnet-lite0-*.onnx"))  # lookalike's own cache went where it was told
+
+
+def test_the_suite_keeps_the_model_cache_out_of_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """conftest points $LOOKALIKE_CACHE_DIR at one session temporary folder, so the tests never write
+    the built model to ~/.cache/lookalike (and build it once per session, not once per test)."""
+    folder = _embed.cache_dir()
+    assert folder is not None
+    assert folder.is_relative_to(tmp_path_factory.getbasetemp()), folder
+    assert not folder.is_relative_to(Path.home() / ".cache"), folder

@@ -509,3 +509,27 @@ def test_the_embedding_descriptor(photos: Path, tmp_path: Path, embedder: Any) -
         assert result.evidence[0].cosine == pytest.approx(1.0, abs=1e-5)
         assert all(e.cosine is not None and e.hash_distance is not None for e in result.evidence)
 
+
+
+def test_a_failed_build_never_empties_an_index_that_was_there(tmp_path: Path) -> None:
+    """build_index discards the empty index a failed run made; it also emptied an existing index folder that
+    held no rows (every file removed), deleting the manifest, the catalogue and the user's own files there."""
+    from lookalike.index import build_index
+    from tests.index.conftest import make_photos
+
+    make_photos(tmp_path / "photos", ("camera",), longest=64)
+    idx = tmp_path / "idx"
+    index, _report = build_index(tmp_path / "photos", idx, descriptors=["phash"], jobs=1)
+    with index:
+        assert index.remove([str(tmp_path / "photos")]) == 1
+    (idx / "notes.txt").write_text("mine")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="found no images"):
+        build_index(tmp_path / "empty", idx, jobs=1)
+    assert (idx / "notes.txt").read_text() == "mine"
+    with Index.open(idx) as reopened:
+        assert [spec.name for spec in reopened.descriptors] == ["phash"]
+    # a new index that a failed run created is still removed
+    with pytest.raises(ParameterError, match="found no images"):
+        build_index(tmp_path / "empty", tmp_path / "new-idx", jobs=1)
+    assert not (tmp_path / "new-idx").exists()

@@ -86,3 +86,24 @@ def test_evaluate_json_test_set_and_bad_arguments(refs: Path) -> None:
     assert code == 2 and "at least 2 folds" in err
     code, _out, err = run_cli("classify", "--train", str(refs), str(refs / "cats"), "--method", "nope")
     assert code == 2 and "unknown method 'nope'" in err
+
+
+def test_a_skipped_query_with_a_line_break_is_one_line_under_its_real_path(refs: Path, tmp_path: Path) -> None:
+    """The classify skip list printed the path raw (a line break split it) and as given, where every other
+    command's skip list shows the real absolute path, escaped."""
+    bad = tmp_path / "bad\nname.jpg"
+    bad.write_bytes(b"not a jpeg")
+    (tmp_path / "via").symlink_to(tmp_path)
+    code, _out, err = run_cli("classify", "--train", str(refs), str(tmp_path / "via" / bad.name))
+    assert code == 2
+    assert any(line.startswith(f"lookalike: skipped {str(bad)!r}: ") for line in err.splitlines()), err
+    assert not any(line.startswith("name.jpg") for line in err.splitlines()), err
+
+
+def test_evaluate_out_that_is_a_file_is_refused_before_the_work(refs: Path, tmp_path: Path) -> None:
+    """--out FILE raised FileExistsError from os.makedirs (a traceback) after the whole evaluation."""
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    code, out, err = run_cli("evaluate", "--train", str(refs), "--cv", "2", "--out", str(taken))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err == f"lookalike: error: --out {str(taken)!r} is a file; give a folder (it is created if needed)\n"

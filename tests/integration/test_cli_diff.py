@@ -159,3 +159,31 @@ def test_align_diffs_a_rotated_crop_of_the_edited_copy(gates: tuple[str, str], t
     code, _out, err = run("diff", gates[0], str(copy), "--out", str(tmp_path / "d.png"), "--align",
                           "--resize", "first")
     assert code == 2 and "leave out --resize" in err
+
+
+def test_float_images_need_and_take_data_range(tmp_path: Path) -> None:
+    """Float TIFFs: the message was emptied to "lookalike: error: " (its only hints named an option diff lacked)
+    and, past the analysis, np.iinfo(float32) would have raised; --data-range (as in compare) now works."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = rng.random((64, 64)).astype(np.float32)
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    Image.fromarray(base, mode="F").save(a)
+    Image.fromarray(base * 0.9, mode="F").save(b)
+    code, out, err = run("diff", str(a), str(b), "--out", str(tmp_path / "d.png"))
+    assert code == 2 and out == ""
+    assert err == ("lookalike: error: data_range is required for float32/float32 input: pass --data-range 255 for "
+                   "0-255 values, --data-range 1.0 for 0-1 values (integer images of one dtype infer it)\n")
+    code, out, err = run("diff", str(a), str(b), "--out", str(tmp_path / "d.png"), "--data-range", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["ssim"] == pytest.approx(ssim(base, base * 0.9, data_range=1.0), abs=1e-6)
+    assert (tmp_path / "d.png").is_file()
+
+
+def test_a_bad_panel_size_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    a = tmp_path / "a.png"
+    cv2.imwrite(str(a), np.zeros((40, 40), np.uint8))
+    code, _out, err = run("diff", str(a), str(tmp_path / "missing.png"), "--out", str(tmp_path / "d.png"),
+                          "--panel-size", "5")
+    assert code == 2 and "--panel-size must be between 32 and 4096" in err

@@ -103,3 +103,21 @@ def test_skip_lists_show_every_file_the_same_way(tmp_path: Path, monkeypatch: py
     assert code == 0
     assert sorted(line.split(": ")[0].strip() for line in err.splitlines()[1:]) == [
         str(real / "empty.jpg"), str(real / "trunc.jpg")]
+
+
+def test_an_html_page_that_cannot_be_written_is_refused_before_the_search(tmp_path: Path) -> None:
+    """--html into a missing folder raised FileNotFoundError (a traceback) after the whole search."""
+    make_photos(tmp_path / "photos", ("camera",), longest=64)
+    code, out, err = run_cli("duplicates", str(tmp_path / "photos"), "--html", str(tmp_path / "nowhere" / "r.html"),
+                             "-j", "1")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err == (f"lookalike: error: cannot write {str(tmp_path / 'nowhere' / 'r.html')!r}: folder "
+                   f"{str(tmp_path / 'nowhere')!r} does not exist; create it or choose another --html\n")
+
+
+def test_the_page_does_not_name_the_default_keeper_rule_when_another_was_chosen() -> None:
+    from lookalike.pipelines import DuplicateReport
+    from lookalike.viz import duplicates_html
+
+    page = duplicates_html(DuplicateReport((), ("/photos",), 3, 0.85))
+    assert "most pixels, then largest file" not in page and "--keep" in page

@@ -63,3 +63,47 @@ def test_two_updates_at_once_do_the_work_once(tmp_path: Path) -> None:
     assert len(added) == 1 and len(refused) + len(current) == 1, results
     with Index.open(index_path) as index:
         assert len(index) == 8
+
+
+def test_build_force_does_not_delete_an_index_another_process_is_changing(tmp_path: Path, three_photos: Path) -> None:
+    """``index build --force`` deleted the catalogue (and the writer lock file) under a running update."""
+    from lookalike.index import Index
+
+    folder = Path(shutil.copytree(three_photos, tmp_path / "photos"))
+    index_path = tmp_path / "photos.idx"
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "-d", "phash", "-j", "1")
+    assert code == 0, err
+    with Index.open(index_path) as index, index.writing():  # this test process is the running update
+        before = sorted(p.name for p in index_path.iterdir())
+        code, out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "-d", "phash", "-j", "1",
+                                 "--force")
+        assert code == 2 and out == ""
+        assert err.startswith("lookalike: error: another process is changing the index at "), err
+        assert sorted(p.name for p in index_path.iterdir()) == before
+        assert len(index) == 3
+
+
+def test_build_force_with_a_bad_vectors_option_keeps_the_old_index(tmp_path: Path, three_photos: Path) -> None:
+    folder = Path(shutil.copytree(three_photos, tmp_path / "photos"))
+    index_path = tmp_path / "photos.idx"
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "-d", "phash", "-j", "1")
+    assert code == 0, err
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "--force", "-j", "1",
+                              "--vectors", "milvus-lite:///x.db", "--backend", "flat")
+    assert code == 2 and "leave out --backend flat" in err
+    assert (index_path / "manifest.json").is_file()
+    code, out, err = run_cli("index", "info", "--index", str(index_path))
+    assert code == 0 and "images:         3" in out, err
+
+
+def test_build_backend_on_an_existing_index_is_refused_not_ignored(tmp_path: Path, three_photos: Path) -> None:
+    folder = Path(shutil.copytree(three_photos, tmp_path / "photos"))
+    index_path = tmp_path / "photos.idx"
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "-d", "phash", "-j", "1")
+    assert code == 0, err
+    code, out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "--backend", "hnsw", "-j", "1")
+    assert code == 2 and out == ""
+    assert "was built with --backend auto" in err and "--force" in err, err
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index_path), "--backend", "auto",
+                              "-j", "1")
+    assert code == 0, err

@@ -183,6 +183,12 @@ def test_cli_message_drops_only_the_clause_of_a_missing_option() -> None:
     args = argparse.Namespace(cli_options=frozenset({"--resize"}))
     assert cli_message("bad window. Use larger images, or convention='matlab' (padded, any size). Or resize='smaller'.",
                        args) == "bad window. Use larger images. Or --resize smaller."
-    assert cli_message("pass data_range=255 for 0-255 values, data_range=1.0 for 0-1 values", args) == ""
+    # a hint after the message's colon goes with its clause, never the whole message ("lookalike: error: " and
+    # nothing was what `diff` printed for float images); a message of nothing but hints is kept as it is
+    assert cli_message("data_range is required for float32/float32 input: pass data_range=255 for 0-255 values, "
+                       "data_range=1.0 for 0-1 values (integer images infer it)", args) == (
+        "data_range is required for float32/float32 input")
+    text = "pass data_range=255 for 0-255 values, data_range=1.0 for 0-1 values"
+    assert cli_message(text, args) == text
     assert cli_message("no images; pass recursive=True", argparse.Namespace(cli_options=frozenset({"--recursive"}))) \
         == "no images; pass --recursive"

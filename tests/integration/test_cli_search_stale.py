@@ -43,3 +43,23 @@ def test_a_deleted_file_is_left_out_named_and_an_update_suggested(tmp_path: Path
     assert run_cli("index", "update", str(folder), "--index", str(index), "-j", "1")[0] == 0
     code, out, err = run_cli("search", str(query), "--index", str(index), "--top", "1", "-s", "90%")
     assert (code, out, err) == (0, f"{query}\n  no results at or above 90%\n", "")
+
+
+def test_the_stale_note_names_a_query_with_a_line_break_on_one_line(tmp_path: Path, three_photos: Path) -> None:
+    folder = Path(shutil.copytree(three_photos, tmp_path / "photos"))
+    index = tmp_path / "photos.idx"
+    code, _out, err = run_cli("index", "build", str(folder), "--index", str(index), "-d", "phash", "-j", "1")
+    assert code == 0, err
+    query = tmp_path / "que\nry.jpg"
+    shutil.copyfile(folder / "coffee.jpg", query)
+    (folder / "coffee.jpg").unlink()
+    code, out, err = run_cli("search", str(query), "--index", str(index), "--top", "1", "--no-verify")
+    assert code == 0, err
+    assert err.count("\n") == 1 and repr(str(query)) in err, err
+    assert out.splitlines()[0] == repr(str(query))
+
+
+def test_a_folder_alone_is_not_called_not_a_folder(tmp_path: Path, three_photos: Path) -> None:
+    code, out, err = run_cli("search", str(three_photos))
+    assert code == 2 and out == ""
+    assert "is not a folder" not in err and f"only the folder {str(three_photos)!r} was given" in err, err

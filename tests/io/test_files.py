@@ -111,6 +111,15 @@ def test_natural_order_is_stable_whatever_the_creation_order(tmp_path: Path) -> 
     assert _labels(find_images(other)) == expected
 
 
+def test_names_with_digits_int_cannot_read_are_listed(tmp_path: Path) -> None:
+    """'²' and '¹' are digits to str.isdigit() but not to int(): a name like '1²2.png' (or a folder named
+    '²') made the sort key raise ValueError, so the whole listing failed with a traceback."""
+    for value, name in enumerate(["1²2.png", "img2.png", "img10.png"]):
+        _png(tmp_path / name, value)
+    _png(tmp_path / "²" / "x.png")
+    assert _labels(find_images(tmp_path, recursive=True)) == ["1²2.png", "img2.png", "img10.png", "²/x.png"]
+
+
 def test_symlink_loops_end_and_each_folder_is_searched_once(tmp_path: Path) -> None:
     _png(tmp_path / "a.png")
     _png(tmp_path / "sub" / "b.png")

@@ -181,3 +181,110 @@ def test_keep_include_exclude_and_min_size_choose_the_files(folder: Path) -> Non
     assert code == 2 and "expected one of pixels, largest, oldest, newest, shortest-path, pattern:GLOB" in err
     code, _out, err = run_cli("duplicates", str(folder), "--min-size", "lots")
     assert code == 2 and "expected a size in bytes" in err
+
+
+def test_a_file_outside_the_folder_reached_through_a_link_is_not_moved(tmp_path: Path, _template: Path) -> None:
+    """The index knows a linked file by its real path; moving it would move a file of another folder into
+    DEST/<its absolute path> and leave the link in the searched folder pointing at nothing."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copyfile(_template / "camera.png", folder / "camera.png")
+    elsewhere = tmp_path / "zz-elsewhere"  # sorts after photos/: the linked file is the duplicate, not the keeper
+    elsewhere.mkdir()
+    shutil.copyfile(_template / "camera.png", elsewhere / "original.png")
+    (folder / "link.png").symlink_to(elsewhere / "original.png")
+    report = find_duplicates(folder, min_similarity=1.0, verify=False, jobs=1)
+    assert [m.path for g in report.groups for m in g.members] == [str((elsewhere / "original.png").resolve())]
+    moved = move_duplicates(report, tmp_path / "review")
+    assert moved.moved == ()
+    assert len(moved.problems) == 1 and "outside the searched folder" in moved.problems[0]
+    assert (elsewhere / "original.png").is_file() and (folder / "link.png").resolve().is_file()
+    code, out, err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1",
+                             "--move-to", str(tmp_path / "review2"))
+    assert code == 0 and "moved 0 files" in out
+    assert err.startswith("lookalike: not moved: ") and "outside the searched folder" in err
+    assert (elsewhere / "original.png").is_file()
+
+
+def test_a_vanished_keeper_or_a_changed_file_is_refused_before_anything_moves(
+        report: DuplicateReport, tmp_path: Path) -> None:
+    group = report.groups[0]
+    keeper, member = Path(group.keeper.path), Path(group.members[0].path)
+    keeper_bytes = keeper.read_bytes()
+    keeper.unlink()  # the index is stale: its duplicates would be the last copies
+    with pytest.raises(ParameterError, match=r"the keeper .* no longer exists.*nothing was moved"):
+        move_duplicates(report, tmp_path / "review")
+    keeper.write_bytes(keeper_bytes)
+    with member.open("ab") as handle:  # edited since the search: no longer the duplicate the report found
+        handle.write(b"\0")
+    with pytest.raises(ParameterError, match=r"changed since it was indexed.*nothing was moved"):
+        move_duplicates(report, tmp_path / "review")
+    assert all(os.path.isfile(m.path) for g in report.groups for m in g.files)
+    assert _files(tmp_path / "review") == []
+
+
+def test_a_link_that_fails_after_its_move_keeps_the_moved_file_in_the_manifest(
+        report: DuplicateReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is moved, the link cannot be made and the file cannot be moved back: the manifest must still
+    list it, or --undo could never put it back."""
+    from lookalike.pipelines import _moves
+
+    first = report.groups[0].members[0].path
+
+    def no_link(*args: object, **kwargs: object) -> None:
+        raise OSError(95, "Operation not supported")
+
+    real = _moves._move_no_overwrite
+    calls: list[str] = []
+
+    def move(src: str, dst: str) -> None:
+        calls.append(src)
+        if len(calls) > 1:  # the move back
+            raise PermissionError(13, "Permission denied", src)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "symlink", no_link)
+    monkeypatch.setattr(_moves, "_move_no_overwrite", move)
+    with pytest.raises(ParameterError, match="this one left at the destination") as caught:
+        move_duplicates(report, tmp_path / "review", manifest=tmp_path / "m.json", link="symbolic")
+    assert "--undo" in str(caught.value)
+    entries = json.loads((tmp_path / "m.json").read_text())["moves"]
+    assert [e["from"] for e in entries] == [first]
+    monkeypatch.undo()
+    assert undo_moves(tmp_path / "m.json").moved == ((entries[0]["to"], first),)
+    assert os.path.isfile(first)
+
+
+def test_a_hard_link_to_a_keeper_on_another_file_system_is_refused_before_anything_moves(
+        report: DuplicateReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper = report.groups[-1].keeper.path
+    real_stat = os.stat
+
+    def stat(path: str | os.PathLike[str], *args: object, **kwargs: object) -> os.stat_result:
+        info = real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+        if os.fspath(path) != keeper:
+            return info
+        fields = list(info)
+        fields[2] = info.st_dev + 1  # st_dev
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(ParameterError, match="another file system; use --link symbolic; nothing was moved"):
+        move_duplicates(report, tmp_path / "review", link="hard")
+    monkeypatch.undo()
+    assert all(os.path.isfile(m.path) for g in report.groups for m in g.files)
+    assert _files(tmp_path / "review") == []
+
+
+def test_an_undo_that_puts_nothing_back_says_why_under_quiet_too(report: DuplicateReport, tmp_path: Path) -> None:
+    """--quiet keeps errors only; the lines that said why nothing came back were notes, so a failed undo exited
+    2 with nothing on stderr."""
+    moved = move_duplicates(report, tmp_path / "review")
+    assert moved.manifest is not None
+    for _src, dst in moved.moved:
+        os.unlink(dst)  # the moved files are gone from the review folder
+    code, out, err = run_cli("duplicates", "--undo", moved.manifest, "--quiet")
+    assert code == 2 and out == "put back 0 files\n"
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("lookalike: error: not put back: ") for line in lines), err
+    assert all("no longer there" in line for line in lines)

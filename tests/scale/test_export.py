@@ -107,3 +107,26 @@ def test_a_damaged_export_is_refused(built: Path, tmp_path: Path) -> None:
     (tmp_path / "out" / "export.json").write_text(json.dumps(summary))
     with pytest.raises(IndexFormatError, match="upgrade lookalike"):
         import_index(tmp_path / "out", tmp_path / "y")
+
+
+def test_an_export_missing_a_descriptor_is_named_and_leaves_no_half_imported_index(built: Path, tmp_path: Path) -> None:
+    """Checksums right, but a row's descriptor missing: the message said "has no 7 descriptor" (the KeyError's
+    id) and the half-imported index stayed on disk, against import_index's promise."""
+    import hashlib
+
+    with Index.open(built / "idx") as source:
+        export_index(source, tmp_path / "out")
+    out = tmp_path / "out"
+    with np.load(out / "phash.npz") as data:
+        ids, vectors = data["ids"], data["vectors"]
+    np.savez(out / "phash.npz", ids=ids[1:], vectors=vectors[1:])
+    summary = json.loads((out / "export.json").read_text())
+    summary["checksums"]["phash.npz"] = hashlib.sha256((out / "phash.npz").read_bytes()).hexdigest()
+    (out / "export.json").write_text(json.dumps(summary))
+    with pytest.raises(IndexFormatError, match="has no phash descriptor for"):
+        import_index(out, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "empty").mkdir()  # an empty folder given: it stays, empty
+    with pytest.raises(IndexFormatError, match="has no phash descriptor for"):
+        import_index(out, tmp_path / "empty")
+    assert list((tmp_path / "empty").iterdir()) == []

@@ -7,6 +7,7 @@ import json
 from typing import Any, TextIO
 
 from lookalike.cli._engine import add_engine_options, engine_jobs
+from lookalike.cli._options import cli_message, shown_path, skipped_path
 from lookalike.cli._options import similarity as _similarity
 from lookalike.cli._search import _positive_int
 
@@ -62,9 +63,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def report_skipped(skipped: Any, err: TextIO) -> None:
+def report_skipped(skipped: Any, err: TextIO, args: argparse.Namespace) -> None:
+    """The skip list as every command writes it: real absolute paths, escaped, one line each."""
     for item in skipped:
-        err.write(f"lookalike: skipped {item.path}: {item.reason}\n")
+        err.write(f"lookalike: skipped {skipped_path(item.path)}: {cli_message(item.reason, args)}\n")
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -79,14 +81,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         result = classify(args.queries, labelled, method=args.method, k=args.k, unknown_below=args.unknown_below,
                           cache_dir=args.cache_dir, size=args.size, jobs=jobs, progress=progress)
-    report_skipped(result.skipped, err)
+    report_skipped(result.skipped, err, args)
     queries = {os.path.abspath(p) for p in args.queries}
     failed = any(os.path.abspath(s.path) in queries for s in result.skipped)
     if args.json:
         out.write(json.dumps(result.to_dict(roots=(args.train,)), allow_nan=False, ensure_ascii=False) + "\n")
         return 2 if failed else 0
     for prediction in result.predictions:
-        out.write(f"{prediction.path}\t{prediction.label}\t{prediction.confidence * 100:.1f}%\n")
+        out.write(f"{shown_path(prediction.path)}\t{shown_path(prediction.label)}\t"
+                  f"{prediction.confidence * 100:.1f}%\n")
         for n in prediction.neighbours:
-            out.write(f"    {n.similarity:8.4f}  {n.label}  {n.path}\n")
+            out.write(f"    {n.similarity:8.4f}  {shown_path(n.label)}  {shown_path(n.path)}\n")
     return 2 if failed else 0

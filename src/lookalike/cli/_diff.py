@@ -8,8 +8,6 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
 from lookalike.cli._options import add_max_pixels_option
 from lookalike.cli._pictures import check_picture_path, write_picture
 from lookalike.errors import ParameterError
@@ -44,18 +42,22 @@ def register(subparsers: Any) -> None:
                         help="smallest region reported, in pixels (default: image area / 2000, at least 16)")
     parser.add_argument("--panel-size", type=int, default=512,
                         help="longest side of each panel in the picture, in pixels (default: 512)")
+    parser.add_argument("--data-range", type=float, default=None,
+                        help="dynamic range of float images (inferred for 8/16-bit files)")
     add_max_pixels_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lookalike.metrics import infer_data_range
     from lookalike.pipelines import diff_analysis
     from lookalike.viz import DIFF_THRESHOLD as DEFAULT_THRESHOLD
     from lookalike.viz import render_diff
 
     target = Path(args.out)
     check_picture_path(target, option="--out", example="diff.png")
+    panel_size = _panel_size(args.panel_size)  # before the work, not after it
     pixels0 = load_image(args.a, mode="auto", max_pixels=args.max_pixels)
     pixels1 = load_image(args.b, mode="auto", max_pixels=args.max_pixels)
     pixels0, pixels1 = harmonise_pair(pixels0, pixels1, labels=(args.a, args.b))
@@ -70,13 +72,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         pixels0, pixels1 = resize_pair(pixels0, pixels1, args.resize, labels=(args.a, args.b))
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-    result = diff_analysis(pixels0, pixels1, threshold=threshold, min_area=args.min_area,
+    data_range = infer_data_range(pixels0, pixels1, args.data_range)  # float images: --data-range (np.iinfo raised)
+    result = diff_analysis(pixels0, pixels1, threshold=threshold, min_area=args.min_area, data_range=data_range,
                            valid=None if aligned is None else aligned.overlap)
-    data_range = float(np.iinfo(pixels0.dtype).max)
     picture = render_diff(pixels0, pixels1, result, data_range=data_range,
                           labels=(os.path.basename(args.a),
                                   os.path.basename(args.b) + (" (aligned to A)" if aligned is not None else "")),
-                          panel_size=_panel_size(args.panel_size))
+                          panel_size=panel_size)
     write_picture(target, picture, option="--out", example="diff.png")
 
     height, width = pixels0.shape[:2]

@@ -21,9 +21,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Group the images of DIR that are exact copies (same bytes) or near-duplicates (copy similarity "
             "at or above --min-similarity: the same picture edited, cropped, rotated, mirrored, re-encoded, "
-            "resized), each group with a suggested keeper (most pixels, then largest file) and every other "
-            "member's similarity to it. With DIR_B: only the images of DIR_B that duplicate an image of DIR "
-            "(the reference, never moved). Nothing on disk changes unless --move-to is given; then the "
+            "resized), each group with a suggested keeper (--keep; default: most pixels, then largest file) and "
+            "every other member's similarity to it. With DIR_B: only the images of DIR_B that duplicate an image "
+            "of DIR (the reference, never moved). Nothing on disk changes unless --move-to is given; then the "
             "non-keepers are moved there (never deleted, never overwriting anything) with a manifest that "
             "--undo reverses. Exit code 0, also with unreadable files skipped (each is listed); 2 on an error "
             "or when no file could be read."
@@ -115,9 +115,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         already = len(undone.already_restored)
         out.write(f"put back {len(undone.moved)} file{'s' if len(undone.moved) != 1 else ''}"
                   + (f"; {already} already restored (in place, unchanged)" if already else "") + "\n")
-        for problem in undone.problems:
-            err.write(f"lookalike: not put back: {problem}\n")
-        return 2 if undone.problems and not undone.moved else 0
+        failed = bool(undone.problems) and not undone.moved
+        for problem in undone.problems:  # errors when nothing came back: --quiet keeps them, exit code 2
+            err.write(f"lookalike: {'error: ' if failed else ''}not put back: {shown_path(problem)}\n")
+        return 2 if failed else 0
     if not 1 <= len(args.folders) <= 2:
         raise ParameterError(f"give one folder (DIR) or two (DIR DIR_B), got {len(args.folders)}")
     if args.link is not None and args.move_to is None:
@@ -127,6 +128,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from lookalike.pipelines import check_destination
 
         check_destination(args.move_to, args.folders)  # before the search, not after it
+    if args.html is not None:
+        from pathlib import Path
+
+        from lookalike.cli._pictures import check_output_file
+
+        check_output_file(Path(args.html), option="--html", example="report.html")
     from lookalike.cli._progress import ProgressBar
 
     threshold = DEFAULT_DUPLICATE_SIMILARITY if args.min_similarity is None else args.min_similarity
@@ -157,12 +164,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.html is not None:
         from lookalike.viz import write_duplicates_html
 
-        write_duplicates_html(report, args.html)
+        try:
+            write_duplicates_html(report, args.html)
+        except OSError as exc:
+            raise ParameterError(f"cannot write {args.html!r}: {exc.strerror or exc}") from None
         out.write(f"{_summary(report)}\nwrote {args.html}\n")
     else:
         _write_text(report, out)
     if args.move_to is not None:
         moved = move_duplicates(report, args.move_to, link=args.link)
+        for problem in moved.problems:
+            err.write(f"lookalike: not moved: {shown_path(problem)}\n")
         stream = err if (args.json or args.csv) else out
         stream.write(f"moved {len(moved.moved)} file{'s' if len(moved.moved) != 1 else ''} to {args.move_to}; "
                      f"manifest {moved.manifest}\nto undo: lookalike duplicates --undo {moved.manifest}\n")

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from lookalike.cli._classify import add_model_options, report_skipped
 from lookalike.cli._engine import engine_jobs
 from lookalike.cli._search import _positive_int
+from lookalike.errors import ParameterError
 
 
 def register(subparsers: Any) -> None:
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from lookalike.cli._progress import ProgressBar
     from lookalike.pipelines import evaluate, load_labelled
 
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ParameterError(f"--out {args.out!r} is a file; give a folder (it is created if needed)")
     labelled = load_labelled(args.train)
     for name in labelled.empty_classes:
         err.write(f"lookalike: warning: class folder {os.path.join(args.train, name)!r} holds no image; ignored\n")
@@ -51,10 +54,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report = evaluate(labelled, args.test, cv=args.cv, method=args.method, k=args.k,
                           unknown_below=args.unknown_below, cache_dir=args.cache_dir, size=args.size,
                           jobs=jobs, progress=progress)
-    report_skipped(report.skipped, err)
+    report_skipped(report.skipped, err, args)
     written = []
     if args.out is not None:
-        written = write_outputs(report, args.out)
+        try:
+            written = write_outputs(report, args.out)
+        except OSError as exc:
+            raise ParameterError(f"cannot write the evaluation to {args.out!r}: {exc.strerror or exc}") from None
     if args.json:
         out.write(json.dumps(report.to_dict(), allow_nan=False, ensure_ascii=False) + "\n")
         return 0

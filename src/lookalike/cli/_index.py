@@ -137,15 +137,17 @@ def run_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _check_jobs(args)
     path = args.index or default_index_path(args.folder)
     existed = os.path.exists(os.path.join(path, "manifest.json"))
+    backend, backend_params = _vectors(args)  # a bad --vectors / --backend must not cost the old index
     if args.force and existed:
         if not os.path.isdir(args.folder):
             raise ParameterError(f"expected a folder of images, got {args.folder!r}: it is not a folder")
         Index.discard(path)
         existed = False
     started = time.perf_counter()
-    backend, backend_params = _vectors(args)
     if existed and backend_params is not None:
         _check_same_vectors(path, backend_params)
+    if existed and args.backend != "auto":
+        _check_same_backend(path, args.backend)
     with engine_jobs(args) as jobs, ProgressBar(err) as progress:
         index, report = build_index(args.folder, path, descriptors=args.descriptor, backend=backend,
                                     backend_params=backend_params, recursive=args.recursive, jobs=jobs,
@@ -257,10 +259,26 @@ def _vectors(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
     return vectors_backend(args.vectors)
 
 
+def _check_same_backend(path: str, backend: str) -> None:
+    """``--backend`` chooses a new index's vector index; on an existing one it did nothing, silently."""
+    try:
+        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as handle:
+            held = str(json.load(handle).get("vector_backend", "auto"))
+    except (OSError, ValueError):
+        return  # opening the index says what is wrong with it
+    if held != backend:
+        raise ParameterError(
+            f"the index at {path} was built with --backend {held}; --backend chooses the vector index of a new "
+            f"index: give --force to rebuild it with --backend {backend}, or leave --backend out to update it")
+
+
 def _check_same_vectors(path: str, params: dict[str, Any]) -> None:
     """``--vectors`` on an existing index must name the store it already has (it chooses a new index's store)."""
-    with open(os.path.join(path, "manifest.json"), encoding="utf-8") as handle:
-        held = json.load(handle).get("backend_params") or {}
+    try:
+        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as handle:
+            held = json.load(handle).get("backend_params") or {}
+    except (OSError, ValueError):
+        return  # a damaged manifest: opening the index says so (this raised a JSONDecodeError traceback)
     if (held.get("uri"), held.get("collection")) != (params["uri"], params["collection"]):
         where = f"{held['uri']} (collection {held.get('collection')})" if held.get("uri") else "the index folder"
         raise ParameterError(

@@ -26,7 +26,7 @@ _KEYWORD_OPTIONS = {
     "recursive": "--recursive",
 }
 _HINT = re.compile(r"\b(" + "|".join(_KEYWORD_OPTIONS) + r")=('[^']*'|\"[^\"]*\"|[A-Za-z0-9_]+(?:\.[0-9]+)?)")
-_CLAUSE_START = (", ", "; ")
+_CLAUSE_START = (", ", "; ", ": ")
 
 
 def add_max_pixels_option(parser: argparse.ArgumentParser) -> None:
@@ -140,7 +140,9 @@ def cli_message(text: str, args: Any) -> str:
     option the command lacks is dropped with its clause (from the preceding
     ``, `` or ``; `` to the end of the sentence), so "Use larger images, or
     convention='matlab' (padded, any size)." reads "Use larger images." there.
+    A message that would be left empty is kept as it is: an error always says something.
     """
+    original = text
     options: frozenset[str] = getattr(args, "cli_options", frozenset())
     while (found := _HINT.search(text)) is not None:
         keyword, value = found.group(1), found.group(2).strip("'\"")
@@ -157,8 +159,8 @@ def cli_message(text: str, args: Any) -> str:
         start = max(text.rfind(sep, 0, found.start()) for sep in _CLAUSE_START)
         start = 0 if start < 0 else start
         end = _clause_end(text, found.end())
-        text = (text[:start] + text[end:]).strip() if start else text[end:].lstrip(" ;,")
-    return text
+        text = (text[:start] + text[end:]).strip() if start else text[end:].lstrip(" ;,:")
+    return text or original
 
 
 def _clause_end(text: str, position: int) -> int:

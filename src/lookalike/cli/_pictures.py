@@ -28,6 +28,15 @@ def check_picture_path(target: Path, *, option: str, example: str) -> None:
             f"cannot write {str(target)!r}: unknown picture type {target.suffix or '(none)'!r}; "
             f"use one of {', '.join(WRITABLE)} (e.g. {option} {example})"
         )
+    check_output_file(target, option=option, example=example)
+
+
+def check_output_file(target: Path, *, option: str, example: str) -> None:
+    """Fail before any work when a file (a picture, a page) could not be written to ``target``."""
+    if target.is_dir():
+        raise ParameterError(
+            f"cannot write {str(target)!r}: it is a folder; give a file name such as {str(target / example)!r}"
+        )
     folder = target.parent if str(target.parent) else Path(".")
     if folder.exists() and not folder.is_dir():
         raise ParameterError(

@@ -87,9 +87,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return _answer(args.paths, index, args, out, err)
     *queries, folder = args.paths
     if not queries or not os.path.isdir(folder):
+        what = f"{folder!r} is not a folder" if not os.path.isdir(folder) else f"only the folder {folder!r} was given"
         raise ParameterError(
             "give the index to search with --index IDX, or a folder to search as the last argument "
-            f"(`lookalike search QUERY DIR`); {folder!r} is not a folder"
+            f"(`lookalike search QUERY DIR`); {what}"
         )
     from lookalike.cli._progress import ProgressBar
     from lookalike.index import build_index
@@ -109,13 +110,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from lookalike.index import Index
     from lookalike.io import common_root
     from lookalike.pipelines import search
 
-    if not isinstance(index, Index):
-        with Index.open(index) as opened:
-            return _answer(queries, opened, args, out, err)
     roots = (common_root(r.path for r in index.records(status="ok")),) if args.json else ()
     results = search(queries, index, top=args.top, min_similarity=args.min_similarity, kind=args.kind,
                      verify=args.verify, on_error="record", views=args.views)
@@ -130,8 +127,8 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
         if result.missing:
             n = len(result.missing)
             update = f"`lookalike index update DIR --index {args.index}`" if args.index else "`lookalike index update`"
-            err.write(f"lookalike: note: {n} result{'s' if n != 1 else ''} of {result.query} "
-                      f"{'are' if n != 1 else 'is'} no longer on disk ({result.missing[0]}"
+            err.write(f"lookalike: note: {n} result{'s' if n != 1 else ''} of {_options.shown_path(result.query)} "
+                      f"{'are' if n != 1 else 'is'} no longer on disk ({_options.shown_path(result.missing[0])}"
                       f"{', ...' if n > 1 else ''}); the index is out of date: run {update}\n")
         if args.json:
             out.write(json.dumps(result.to_dict(roots=roots), allow_nan=False) + "\n")

@@ -137,22 +137,29 @@ def import_index(source: str | os.PathLike[str], index: str | os.PathLike[str], 
         source_backend = str(summary.get("vector_backend", "auto"))
         backend = "auto" if source_backend == "milvus" else source_backend
     descriptors: dict[str, dict[int, bytes]] = {spec.name: _read_descriptor(folder, spec) for spec in specs}
+    target = os.path.abspath(os.fspath(index))
+    existed = os.path.exists(target)
     created = Index.create(index, descriptors=[spec.name for spec in specs], backend=backend,
                            backend_params=backend_params)
     try:
         batch: list[Any] = []
         for row in _rows(os.path.join(folder, "files.jsonl")):
-            result = FileResult(str(row["path"]), size=row["size"], mtime_ns=row["mtime_ns"],
-                                content_hash=row["content_hash"], width=row["width"], height=row["height"])
-            if row["status"] == "ok":
-                file_id = int(row["id"])
-                try:
-                    result.vectors = {name: held[file_id] for name, held in descriptors.items()}
-                except KeyError as exc:
-                    raise IndexFormatError(f"the export at {folder!r} has no {exc} descriptor for "
-                                           f"{row['path']!r}; export the index again") from None
+            try:
+                result = FileResult(str(row["path"]), size=row["size"], mtime_ns=row["mtime_ns"],
+                                    content_hash=row["content_hash"], width=row["width"], height=row["height"])
+                ok, file_id = row["status"] == "ok", int(row["id"])
+                error = row["error"]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise IndexFormatError(f"the export at {folder!r} holds a damaged row in files.jsonl ({exc!r}); "
+                                       "export the index again") from None
+            if ok:
+                lacking = [name for name, held in descriptors.items() if file_id not in held]
+                if lacking:
+                    raise IndexFormatError(f"the export at {folder!r} has no {lacking[0]} descriptor for "
+                                           f"{row['path']!r}; export the index again")
+                result.vectors = {name: held[file_id] for name, held in descriptors.items()}
             else:
-                result.error = str(row["error"] or "unreadable")
+                result.error = str(error or "unreadable")
             batch.append(result)
             if len(batch) >= _BATCH:
                 created.catalog.commit(batch)
@@ -162,6 +169,12 @@ def import_index(source: str | os.PathLike[str], index: str | os.PathLike[str], 
         created.refresh()
     except BaseException:
         created.close()
+        # no half-imported index: what this import created goes (a folder it made, else the index files)
+        Index.discard(target)
+        if not existed:
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)
         raise
     return created
 

@@ -427,12 +427,16 @@ class Index:
 
         Only what an index writes is deleted (its manifest first, so a half-deleted
         folder is never taken for an index; then the catalogue and the vector
-        snapshots); other files in the folder, and the folder, stay.
+        snapshots); other files in the folder, and the folder, stay. The writer lock
+        is held meanwhile (its file stays), so an index another process is changing
+        is never deleted under it.
 
         Raises
         ------
         IndexReadOnlyError
             The folder is read-only.
+        IndexBusyError
+            Another process is changing the index.
         """
         import shutil
 
@@ -441,8 +445,9 @@ class Index:
         text = os.path.abspath(os.fspath(path))
         if not os.path.isdir(text):
             return
+        lock = _take_writer_lock(text) if os.path.exists(os.path.join(text, WRITER_LOCK)) else None
         try:
-            for name in (MANIFEST, *sorted(_OWN_FILES - {MANIFEST})):
+            for name in (MANIFEST, *sorted(_OWN_FILES - {MANIFEST, WRITER_LOCK})):
                 target = os.path.join(text, name)
                 if os.path.isdir(target) and not os.path.islink(target):
                     shutil.rmtree(target)
@@ -454,6 +459,9 @@ class Index:
             if exc.errno == errno.EROFS:
                 raise IndexReadOnlyError(f"cannot replace the index at {text!r}: {exc.strerror}") from None
             raise
+        finally:
+            if lock is not None:
+                os.close(lock)
 
     def close(self) -> None:
         """Close the catalogue (snapshots were saved by the operations that changed them)."""

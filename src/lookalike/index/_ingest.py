@@ -118,18 +118,20 @@ def build_index(
                     "leave the descriptors out to update it, or give a new index folder"
                 )
         created: str | None = None
+        fresh = False  # an index that was there before this run: never discarded here
     else:
         from lookalike.index import DEFAULT_DESCRIPTORS
 
         created = None if os.path.exists(path) else path
+        fresh = True
         opened = Index.create(path, descriptors=DEFAULT_DESCRIPTORS if descriptors is None else descriptors,
                               backend=backend, backend_params=backend_params)
     try:
         report = opened.update(folder_text, recursive=recursive, jobs=jobs, progress=progress)
     except BaseException as exc:
-        nothing_kept = isinstance(exc, LookalikeError) and opened.catalog.counts() == (0, 0)
+        nothing_kept = fresh and isinstance(exc, LookalikeError) and opened.catalog.counts() == (0, 0)
         opened.close()
-        if nothing_kept:  # a run that failed before reading any file leaves no empty index behind
+        if nothing_kept:  # a run that failed before reading any file leaves no empty new index behind
             _discard_new_index(opened.path, created)
         raise
     return opened, report

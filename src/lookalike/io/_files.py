@@ -346,7 +346,7 @@ def _natural_key(label: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
     key: list[tuple[int, int | str]] = []
     for part in parts:
         for chunk in _DIGITS.split(part.casefold()):
-            if chunk.isdigit():
+            if chunk.isdecimal():  # what \d matched ("²" is a digit to isdigit(), not to int())
                 key.append((0, int(chunk)))
             elif chunk:
                 key.append((1, chunk))

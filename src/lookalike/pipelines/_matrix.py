@@ -603,7 +603,9 @@ def _run_prepare(
                 progress("features", done, total)
         return results
     out: list[tuple[Any, str, str] | None] = [None] * total
-    with process_pool(worker_count(jobs, total), initializer=_init_prepare_worker, preload=_PRELOAD) as pool:
+    # a caller's executor is used as it is (worker_count is a number: it made a local pool of that many)
+    with process_pool(jobs if isinstance(jobs, Executor) else worker_count(jobs, total),
+                      initializer=_init_prepare_worker, preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
         futures = {pool.submit(_prepare_one, path, plan): k for k, path in enumerate(paths)}
@@ -725,8 +727,8 @@ def _run_pairs(
     chunks = [tasks[k:k + size] for k in range(0, total, size)]
     out: list[Any] = [None] * len(chunks)
     done = 0
-    with process_pool(worker_count(jobs, len(chunks)), initializer=_init_pair_worker, initargs=(items, plan),
-                      preload=_PRELOAD) as pool:
+    with process_pool(jobs if carried else worker_count(jobs, len(chunks)), initializer=_init_pair_worker,
+                      initargs=(items, plan), preload=_PRELOAD) as pool:
         from concurrent.futures import as_completed
 
         futures = {(pool.submit(_score_chunk_carrying, items, plan, chunk) if carried

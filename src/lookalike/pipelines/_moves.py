@@ -167,14 +167,17 @@ def move_duplicates(
     (only when it still is that link) and puts the file back.
 
     Nothing is deleted and nothing is overwritten: if any target already
-    exists, or a file changed since it was indexed (its SHA-256 differs), no
-    file is moved and :class:`~lookalike.errors.ParameterError` names it. The
-    manifest (default ``destination/lookalike-moves-<time>.json``) lists
-    ``from``, ``to`` and ``sha256`` of every move, and is written even if a
-    move fails part-way; :func:`undo_moves` reverses it.
+    exists, a file to move or a keeper is gone, or its size is no longer the
+    one in the report (it changed since it was indexed), no file is moved and
+    :class:`~lookalike.errors.ParameterError` names it. The manifest (default
+    ``destination/lookalike-moves-<time>.json``) lists ``from``, ``to`` and
+    ``sha256`` of every move, and is written even if a move fails part-way;
+    :func:`undo_moves` reverses it.
 
     In a two-folder report only files of the second folder are moved. Hard links of
     a keeper (``DuplicateMember.hard_link``) are not moved: they take no space of their own.
+    Nor is a file outside the searched folders (one a symbolic link inside them points to:
+    the report knows it by its real path): it is listed in ``problems`` and stays where it is.
 
     Returns
     -------
@@ -186,15 +189,23 @@ def move_duplicates(
     check_destination(dest, report.roots)
     plan: list[tuple[str, str]] = []
     keeper_of: dict[str, str] = {}
+    outside: list[str] = []
+    sizes: dict[str, int | None] = {}
     for group in report.groups:
         for member in group.members:
             root = report.roots[member.root] if member.root < len(report.roots) else ""
             if (len(report.roots) == 2 and member.root != 1) or member.hard_link:
                 continue  # a hard link of the keeper is the keeper's own bytes: moving it frees nothing
-            relative = os.path.relpath(member.path, root) if root and _under(member.path, root) else (
-                member.path.lstrip(os.sep))
-            plan.append((member.path, os.path.join(dest, relative)))
+            if not (root and _under(member.path, root)):
+                # reached through a symbolic link: moving the file it points to would move a file of another
+                # folder and leave the link (and any other link to it) pointing at nothing
+                outside.append(f"{member.path}: outside the searched folder (a symbolic link there points to it); "
+                               "not moved")
+                continue
+            plan.append((member.path, os.path.join(dest, os.path.relpath(member.path, root))))
             keeper_of[member.path] = group.keeper.path
+            sizes[member.path] = member.size
+            sizes[group.keeper.path] = group.keeper.size
     for src, _dst in plan:
         if _under(dest, src):
             raise ParameterError(f"cannot move {src!r} into a folder inside itself")
@@ -211,6 +222,25 @@ def move_duplicates(
     missing = [src for src, _dst in plan if not os.path.isfile(src)]
     if missing:
         raise ParameterError(f"refusing to move: {missing[0]!r} no longer exists (update the index); nothing was moved")
+    gone = sorted({keeper for keeper in keeper_of.values() if not os.path.isfile(keeper)})
+    if gone:
+        raise ParameterError(f"refusing to move: the keeper {gone[0]!r} no longer exists, so its duplicates may be the "
+                             "last copies (update the index and search again); nothing was moved")
+    for path, size in sizes.items():
+        try:
+            now = os.stat(path).st_size
+        except OSError as exc:
+            raise ParameterError(f"refusing to move: cannot read {path!r} ({exc.strerror or exc}); nothing was "
+                                 "moved") from None
+        if size is not None and now != size:
+            raise ParameterError(f"refusing to move: {path!r} changed since it was indexed ({size} bytes then, {now} "
+                                 "now; update the index and search again); nothing was moved")
+    if link == "hard":
+        for src, _dst in plan:
+            if os.stat(src).st_dev != os.stat(keeper_of[src]).st_dev:
+                raise ParameterError(f"refusing to move: --link hard cannot link {src!r} to its keeper "
+                                     f"{keeper_of[src]!r} on another file system; use --link symbolic; nothing was "
+                                     "moved")
     for folder in [*sorted({os.path.dirname(src) for src, _dst in plan}), dest]:
         why = _cannot_change(folder)
         if why is not None:
@@ -239,18 +269,23 @@ def move_duplicates(
             if link is not None:
                 _make_link(keeper_of[src], src, link, moved_to=dst)
         except OSError as exc:
+            before = len(moves)
+            stranded = os.path.lexists(dst) and not os.path.lexists(src)
+            if stranded:
+                moves.append(entry)  # moved, but neither linked nor put back: the manifest must still name it
             if moves:
                 _write_manifest(manifest_path, moves, report.roots)
             else:
                 _unlink_quietly(manifest_path)  # nothing moved: nothing to undo
-            where = (f"{len(moves)} file{'s' if len(moves) != 1 else ''} moved before it, listed in "
-                     f"{manifest_path!r} (undo: lookalike duplicates --undo {manifest_path})" if moves
+            where = (f"{before} file{'s' if before != 1 else ''} moved before it"
+                     + (" and this one left at the destination" if stranded else "")
+                     + f", listed in {manifest_path!r} (undo: lookalike duplicates --undo {manifest_path})" if moves
                      else "nothing was moved")
             raise ParameterError(f"cannot move {src!r} to {dst!r}: {exc.strerror or exc}; {where}") from None
         moves.append(entry)
         done.append((src, dst))
     _write_manifest(manifest_path, moves, report.roots)
-    return MoveReport(tuple(done), manifest_path)
+    return MoveReport(tuple(done), manifest_path, tuple(outside))
 
 
 def undo_moves(manifest: str | os.PathLike[str]) -> MoveReport:

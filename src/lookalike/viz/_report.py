@@ -105,7 +105,7 @@ def duplicates_html(report: Any, *, thumbnail: int = 160, title: str = "Duplicat
         f'<p class="summary">{len(report.groups)} group{"s" if len(report.groups) != 1 else ""}, '
         f"{report.duplicates} duplicate{'s' if report.duplicates != 1 else ''} among {report.files} images "
         f"in {roots}, at a similarity of {report.min_similarity * 100:.0f}% or more. "
-        "The suggested keeper (most pixels, then largest file) comes first.</p>",
+        "The suggested keeper (by the keep rule, --keep) comes first.</p>",
     ]
     for number, group in enumerate(report.groups, 1):
         kind = "exact copies" if group.exact else "near-duplicates"
