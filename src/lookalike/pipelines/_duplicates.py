@@ -47,8 +47,11 @@ that set (its 44 groups of 13 need many): ``find_duplicates`` joins 0.727 of the
 Pairs at or above ``min_similarity`` are joined into connected groups (union-find). The keeper
 of a group is the member with the most pixels, then the largest file, then the first path; every
 other member carries its similarity to the keeper (computed for the pair directly, even where
-the group was joined through a third image; verified with keypoints when the global evidence
-alone is below ``min_similarity``).
+the group was joined through a third image; verified with keypoints, whatever its cosine, when
+the global evidence alone is below ``min_similarity``). A member still below ``min_similarity``
+to the keeper (a copy of a copy: the keeper's crop, and that crop turned, whose embedding is
+far from the keeper's and whose keypoints do not verify against it) names the member it joined
+through (:attr:`DuplicateMember.via`).
 
 Moving a report's duplicates away, safely, is :mod:`lookalike.pipelines._moves`; the self-joins
 are :mod:`lookalike.index._selfjoin`, the similarity model :mod:`lookalike.matching._similarity`,
@@ -146,6 +149,10 @@ class DuplicateMember:
     hard_link : bool
         The same file as the keeper under another name (same device and inode): not a copy;
         moving it would free no space, so :func:`move_duplicates` leaves it.
+    via : str or None
+        Set only on a member whose similarity to the keeper is below the threshold (even after
+        keypoint verification of the pair): the path of the member it joined the group through
+        (its copy at or above the threshold, on the chain of such pairs to the keeper).
     """
 
     path: str
@@ -156,10 +163,12 @@ class DuplicateMember:
     size: int | None
     root: int = 0
     hard_link: bool = False
+    via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "similarity": round(float(self.similarity), 6), "exact": self.exact,
-                "hard_link": self.hard_link, "width": self.width, "height": self.height, "size": self.size}
+                "hard_link": self.hard_link, "width": self.width, "height": self.height, "size": self.size,
+                "via": self.via}
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,7 @@ class DuplicateReport:
 class _Union:
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
+        self.links: dict[int, list[int]] = {}  # the pairs that merged two groups: a spanning forest of each group
 
     def find(self, a: int) -> int:
         root = a
@@ -242,6 +252,23 @@ class _Union:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+            self.links.setdefault(a, []).append(b)
+            self.links.setdefault(b, []).append(a)
+
+    def via(self, start: int, end: int) -> int | None:
+        """The file next to ``end`` on the chain of joined pairs from ``start`` to ``end`` (None when they
+        were joined directly, or are not in one group): what put ``end`` in ``start``'s group."""
+        previous: dict[int, int] = {start: start}
+        queue = [start]
+        for here in queue:
+            if here == end:
+                break
+            for there in self.links.get(here, ()):
+                if there not in previous:
+                    previous[there] = here
+                    queue.append(there)
+        before = previous.get(end)
+        return None if before is None or before == start else before
 
     def members(self) -> set[int]:
         """Every element joined to another (the others are alone)."""
@@ -865,6 +892,8 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
             keeper_key: Callable[[FileRecord], Any] | None = None) -> list[DuplicateGroup]:
     """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
     (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
+    import dataclasses
+
     two = side is not None
     sides = side or {}
     components: dict[int, list[int]] = {}
@@ -884,7 +913,7 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
             if pairs.known(keeper, i) or _exact(records[keeper], records[i]):
                 continue
             score, distance, cosine = pairs.global_score(keeper, i)
-            if verify and score < min_similarity and (cosine is None or cosine >= VERIFY_MIN_COSINE):
+            if verify and score < min_similarity:  # whatever the cosine: a rotated crop can embed far from its original
                 needed.append((keeper, i, distance, cosine, score))
             else:
                 pairs.remember(keeper, i, score)
@@ -897,7 +926,11 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
         for i in others:
             exact = _exact(records[keeper], records[i])
             similarity = 1.0 if exact else pairs.similarity(keeper, i)
-            rows.append(_member(records[i], similarity, exact, sides.get(i, 0)))
+            member = _member(records[i], similarity, exact, sides.get(i, 0))
+            through = union.via(keeper, i) if similarity < min_similarity else None
+            if through is not None:  # below the threshold to the keeper: say what put it in the group
+                member = dataclasses.replace(member, via=records[through].path)
+            rows.append(member)
         rows.sort(key=lambda m: (-m.similarity, m.path))
         groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, sides.get(keeper, 0)), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))
