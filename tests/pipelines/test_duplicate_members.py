@@ -111,3 +111,6 @@ def test_the_text_and_csv_output_say_what_a_member_joined_through(tmp_path: Path
     rows = {os.path.basename(r["path"]): r for r in csv.DictReader(io.StringIO(out))}
     assert os.path.basename(rows["c-cut16.png"]["via"]) == "b-cut8.png" and rows["b-cut8.png"]["via"] == ""
     assert np.isclose(float(rows["c-cut16.png"]["similarity"]), 0.84, atol=0.01)
+    code, out, err = run_cli("duplicates", str(folder), "--no-verify", "-j", "1", "--html", str(tmp_path / "r.html"))
+    assert code == 0, err
+    assert "copy of b-cut8.png" in (tmp_path / "r.html").read_text(encoding="utf-8")
