@@ -96,7 +96,7 @@ def collect_copy(work: Path) -> tuple[np.ndarray, list[str]]:
             if rank < _search.SHORTLIST:
                 e = engine.verify(query, e)
             rows.append((n, float(e.id == original), e.hash_distance if e.hash_distance is not None else 32,
-                         e.cosine or 0.0, float(e.tried), float(e.verified), e.inliers, e.matched))
+                         e.cosine or 0.0, float(e.tried), float(e.verified), e.inliers, e.matched, float(e.flat)))
         names.append(row["transform"])
         if n % 50 == 0:
             print(f"  {n}/{len(truth)} queries", file=sys.stderr)
@@ -116,10 +116,13 @@ def calibrate_copy(work: Path, *, reuse: bool) -> None:
         np.savez(saved, data=data, names=np.array(names))
     label, distance, cosine, verified, inliers = data[:, 1], data[:, 2], data[:, 3], data[:, 5] > 0, data[:, 6]
     matched = data[:, 7]
+    # a candidate pair with an image without structure (a flat pHash) has no hash or cosine evidence (issue 11)
+    flat = data[:, 8] > 0 if data.shape[1] > 8 else np.zeros(len(data), bool)
+    print(f"flat pairs (no hash or cosine evidence): {int(flat.sum())} of {len(data)}")
     margin = _search.HASH_MARGIN
     hinge = np.maximum(0, margin - distance)
-    a_h, b_h = logistic_fit(hinge[:, None], label)
-    a_c, b_c = logistic_fit(cosine[:, None], label)
+    a_h, b_h = logistic_fit(hinge[~flat, None], label[~flat])
+    a_c, b_c = logistic_fit(cosine[~flat, None], label[~flat])
     a_v, b_v, c_v = logistic_fit(np.column_stack([np.log1p(inliers[verified]), matched[verified]]), label[verified])
     print(f"copy: {len(set(data[:, 0]))} queries, {len(data)} candidates, {int(label.sum())} originals among them")
     print(f"maximum likelihood: A_HASH {a_h:.3f}, B_HASH {b_h:.3f}; A_COSINE {a_c:.3f}, B_COSINE {b_c:.3f}; "
@@ -127,7 +130,8 @@ def calibrate_copy(work: Path, *, reuse: bool) -> None:
     cut = math.log(0.7 / 0.3)
 
     def logits(shift_g: float, shift_v: float) -> np.ndarray:
-        return np.maximum.reduce([a_h - shift_g + b_h * hinge, a_c - shift_g + b_c * cosine,
+        return np.maximum.reduce([np.where(flat, -np.inf, a_h - shift_g + b_h * hinge),
+                                  np.where(flat, -np.inf, a_c - shift_g + b_c * cosine),
                                   np.where(verified, a_v - shift_v + b_v * np.log1p(inliers) + c_v * matched,
                                            -np.inf)])
 
@@ -147,7 +151,8 @@ def calibrate_copy(work: Path, *, reuse: bool) -> None:
           f"B_VERIFY = {b_v:.3f}\nC_VERIFY = {c_v:.3f}")
     z = logits(*best)
     sim = 0.5 * (1 + np.tanh(0.5 * z))
-    sim_global = 0.5 * (1 + np.tanh(0.5 * np.maximum(a_h - best[0] + b_h * hinge, a_c - best[0] + b_c * cosine)))
+    sim_global = np.where(flat, 0.0, 0.5 * (1 + np.tanh(0.5 * np.maximum(a_h - best[0] + b_h * hinge,
+                                                                          a_c - best[0] + b_c * cosine))))
     for threshold in (0.5, 0.7, 0.85, 0.9):
         for name, s in (("verify", sim), ("no-verify", sim_global)):
             above = s >= threshold

@@ -53,7 +53,7 @@ PUBLIC: dict[str, frozenset[str]] = {
         "VERIFY_KEYPOINTS", "VERIFY_SIZE", "verify_features", "verify_pixels", "CALIBRATION", "HASH_MARGIN",
         "SEMANTIC_CALIBRATION", "copy_logit", "copy_similarity", "global_similarity", "hash_reach",
         "semantic_similarity", "similarity_from_logit", "DESCRIPTOR_ALPHA", "load_for_descriptors",
-        "matched_share",
+        "matched_share", "FLAT_HASH_BITS", "flat_hashes", "pixel_digest",
     }),
     "lookalike.index": frozenset({
         "BACKENDS", "BinaryFlatStore", "DEFAULT_DESCRIPTORS", "DESCRIPTORS", "DescriptorSpec", "EXACT_MAX",

@@ -50,7 +50,8 @@ def test_text_csv_and_json_say_the_same_thing(folder: Path) -> None:
     assert all(line.startswith(("3 groups", "group", "  ")) or line == "" for line in out.splitlines())
     code, out, _err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1", "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["group", "role", "path", "similarity", "exact", "hard_link", "width", "height", "size"]
+    assert list(rows[0]) == ["group", "role", "path", "similarity", "exact", "hard_link", "width", "height", "size",
+                             "via"]
     link = next(r for r in rows if r["path"].endswith("camera_link.png"))
     assert link["hard_link"] == "1" and link["size"] == str((folder / "camera.png").stat().st_size)
     code, out, _err = run_cli("duplicates", str(folder), "-s", "100%", "--no-verify", "-j", "1", "--json")

@@ -205,16 +205,19 @@ def _write_text(report: Any, out: TextIO) -> None:
         for member in group.members:
             note = ("hard link of the keeper (the same file: moving it frees nothing), " if member.hard_link
                     else "exact copy, " if member.exact else "")
+            if member.via is not None:  # below the threshold to the keeper: what put it in the group
+                note += f"in the group as a copy of {shown_path(member.via)}, "
             out.write(f"  {_percent(member.similarity):>6}  {shown_path(member.path)}  ({note}{_describe(member)})\n")
 
 
 def _write_csv(report: Any, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["group", "role", "path", "similarity", "exact", "hard_link", "width", "height", "size"])
+    writer.writerow(["group", "role", "path", "similarity", "exact", "hard_link", "width", "height", "size", "via"])
     for number, group in enumerate(report.groups, 1):
         for role, member in [("keeper", group.keeper)] + [("duplicate", m) for m in group.members]:
             writer.writerow([number, role, member.path, f"{member.similarity:.6f}", int(member.exact),
                              int(member.hard_link),
                              member.width if member.width is not None else "",
                              member.height if member.height is not None else "",
-                             member.size if member.size is not None else ""])
+                             member.size if member.size is not None else "",
+                             member.via if member.via is not None else ""])

@@ -145,7 +145,11 @@ def _answer(queries: list[str], index: Any, args: argparse.Namespace, out: TextI
 
 
 def _percent(value: float) -> str:
-    """A similarity as a percentage with one decimal; never rounds up to 100% unless it is exactly 1."""
+    """A similarity as a percentage with one decimal; never rounds up to 100% unless it is exactly 1, and below
+    1% (nothing matched: no hash, embedding or keypoint evidence to speak of) ``"<1%"``, not a precise-looking
+    figure such as 0.6% (the JSON keeps the number)."""
     if value >= 1.0:
         return "100%"
+    if value < 0.01:
+        return "<1%"
     return f"{min(value * 100, 99.9):.1f}%"

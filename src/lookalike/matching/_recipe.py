@@ -19,6 +19,7 @@ __all__ = [
     "VERIFY_KEYPOINTS",
     "VERIFY_SIZE",
     "load_for_descriptors",
+    "pixel_digest",
     "verify_features",
     "verify_pixels",
 ]
@@ -54,6 +55,32 @@ def load_for_descriptors(source: Any, *, draft: tuple[int, int] | None = None) -
     from lookalike.io import load_image
 
     return load_image(source, draft=draft, alpha=DESCRIPTOR_ALPHA)  # type: ignore[arg-type]
+
+
+def pixel_digest(source: Any) -> str:
+    """SHA-256 of an image's decoded pixels (full size, :func:`load_for_descriptors`), with its shape and type.
+
+    Two files share it when they show exactly the same pixels, whatever their format and bytes
+    (a PNG and a lossless BMP, two PNGs compressed differently). Only images without structure
+    need it (:func:`lookalike.matching.flat_hashes`): for them, identical pixels are the only way
+    to be a copy, so search and duplicates decode them in full and compare this digest.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from PIL import Image
+    >>> white = np.full((8, 8, 3), 255, np.uint8)
+    >>> png, bmp = io.BytesIO(), io.BytesIO()
+    >>> Image.fromarray(white).save(png, "PNG"); Image.fromarray(white).save(bmp, "BMP")
+    >>> pixel_digest(png.getvalue()) == pixel_digest(bmp.getvalue()) != pixel_digest(white[:4])
+    True
+    """
+    import hashlib
+
+    pixels = np.ascontiguousarray(load_for_descriptors(source))
+    digest = hashlib.sha256(f"{pixels.dtype.str}{pixels.shape}".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
 
 
 def verify_pixels(source: Any) -> np.ndarray:

@@ -47,8 +47,11 @@ that set (its 44 groups of 13 need many): ``find_duplicates`` joins 0.727 of the
 Pairs at or above ``min_similarity`` are joined into connected groups (union-find). The keeper
 of a group is the member with the most pixels, then the largest file, then the first path; every
 other member carries its similarity to the keeper (computed for the pair directly, even where
-the group was joined through a third image; verified with keypoints when the global evidence
-alone is below ``min_similarity``).
+the group was joined through a third image; verified with keypoints, whatever its cosine, when
+the global evidence alone is below ``min_similarity``). A member still below ``min_similarity``
+to the keeper (a copy of a copy: the keeper's crop, and that crop turned, whose embedding is
+far from the keeper's and whose keypoints do not verify against it) names the member it joined
+through (:attr:`DuplicateMember.via`).
 
 Moving a report's duplicates away, safely, is :mod:`lookalike.pipelines._moves`; the self-joins
 are :mod:`lookalike.index._selfjoin`, the similarity model :mod:`lookalike.matching._similarity`,
@@ -70,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lookalike.errors import ParameterError
-from lookalike.matching import global_similarity, hash_reach
+from lookalike.matching import flat_hashes, global_similarity, hash_reach
 from lookalike.parallel import Jobs, check_jobs
 from lookalike.pipelines._selection import Selection
 from lookalike.pipelines._verifier import KeypointCache, extract_mirrored, verify_candidates
@@ -146,6 +149,10 @@ class DuplicateMember:
     hard_link : bool
         The same file as the keeper under another name (same device and inode): not a copy;
         moving it would free no space, so :func:`move_duplicates` leaves it.
+    via : str or None
+        Set only on a member whose similarity to the keeper is below the threshold (even after
+        keypoint verification of the pair): the path of the member it joined the group through
+        (its copy at or above the threshold, on the chain of such pairs to the keeper).
     """
 
     path: str
@@ -156,10 +163,12 @@ class DuplicateMember:
     size: int | None
     root: int = 0
     hard_link: bool = False
+    via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "similarity": round(float(self.similarity), 6), "exact": self.exact,
-                "hard_link": self.hard_link, "width": self.width, "height": self.height, "size": self.size}
+                "hard_link": self.hard_link, "width": self.width, "height": self.height, "size": self.size,
+                "via": self.via}
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,7 @@ class DuplicateReport:
 class _Union:
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
+        self.links: dict[int, list[int]] = {}  # the pairs that merged two groups: a spanning forest of each group
 
     def find(self, a: int) -> int:
         root = a
@@ -242,6 +252,23 @@ class _Union:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+            self.links.setdefault(a, []).append(b)
+            self.links.setdefault(b, []).append(a)
+
+    def via(self, start: int, end: int) -> int | None:
+        """The file next to ``end`` on the chain of joined pairs from ``start`` to ``end`` (None when they
+        were joined directly, or are not in one group): what put ``end`` in ``start``'s group."""
+        previous: dict[int, int] = {start: start}
+        queue = [start]
+        for here in queue:
+            if here == end:
+                break
+            for there in self.links.get(here, ()):
+                if there not in previous:
+                    previous[there] = here
+                    queue.append(there)
+        before = previous.get(end)
+        return None if before is None or before == start else before
 
     def members(self) -> set[int]:
         """Every element joined to another (the others are alone)."""
@@ -297,13 +324,38 @@ class _Pairs:
         self.has_words = np.zeros(self.ids.size, dtype=bool)
         if verify and self.ids.size <= WORD_MAX_FILES:  # the words only choose which pairs to verify
             self.histograms, self.has_words = self._load_words()
+        # images without structure (a flat pHash): their hash and cosine are no evidence, only identical pixels
+        self.flat = np.zeros(self.ids.size, dtype=bool)
+        if self.hashes is not None and str(self.hash_spec.params.get("method", "phash")) == "phash":
+            self.flat = flat_hashes(self.hashes) & self.has_hash
+        self.same = self._content_keys()
         codes: dict[str, int] = {}
-        self.content = np.array([codes.setdefault(records[int(i)].content_hash or f"-{i}", len(codes))
-                                 for i in self.ids], dtype=np.int64)
+        self.content = np.array([codes.setdefault(self.same[int(i)], len(codes)) for i in self.ids], dtype=np.int64)
         # keypoints of the files: stored, else extracted (from the paths of the records already read)
         self.keypoints = KeypointCache(index, paths=lambda ids: [records[i].path for i in ids])
         self._scores: dict[tuple[int, int], float] = {}
         self.stats: dict[str, float] = {"verified_pairs": 0, "missing_pairs": 0, "verify_s": 0.0}
+
+    def _content_keys(self) -> dict[int, str]:
+        """``{file id: key}``, equal for files that are copies without evidence to weigh: the same bytes
+        (SHA-256), or, for flat images, the same decoded pixels (:func:`lookalike.matching.pixel_digest`,
+        decoded in full here, once per content; a file that cannot be read keeps its SHA-256)."""
+        from lookalike.matching import pixel_digest
+
+        keys = {int(i): self.records[int(i)].content_hash or f"-{i}" for i in self.ids}
+        digests: dict[str, str] = {}
+        for i in self.ids[self.flat].tolist():
+            if keys[i] not in digests:
+                try:
+                    digests[keys[i]] = "pixels:" + pixel_digest(self.records[i].path)
+                except (OSError, ValueError):
+                    digests[keys[i]] = keys[i]
+            keys[i] = digests[keys[i]]
+        return keys
+
+    def flat_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Which pairs of rows hold an image without structure (their global evidence is none)."""
+        return self.flat[a] | self.flat[b]
 
     def _load(self, spec: Any) -> tuple[np.ndarray | None, np.ndarray]:
         n = self.ids.size
@@ -464,7 +516,8 @@ class _Pairs:
         fa, fb = self.features(a), self.features(b)
         if fa is None or fb is None or not len(fa) or not len(fb):
             return score, False
-        return _pair_score(fa, fb, distance, cosine, score, lambda: self.mirrored_features(a)), True
+        flat = bool(self.flat[self.row[a]] or self.flat[self.row[b]])
+        return _pair_score(fa, fb, distance, cosine, score, lambda: self.mirrored_features(a), flat), True
 
     def verified_scores(self, executor: Executor, batch: list[tuple[int, int, int | None, float | None, float]]
                         ) -> list[tuple[float, bool]]:
@@ -477,7 +530,9 @@ class _Pairs:
             if fa is None or fb is None or not len(fa) or not len(fb):
                 out[k] = (score, False)
             else:
-                futures[k] = executor.submit(_pair_score_task, fa, fb, distance, cosine, score, self.records[a].path)
+                flat = bool(self.flat[self.row[a]] or self.flat[self.row[b]])
+                futures[k] = executor.submit(_pair_score_task, fa, fb, distance, cosine, score, self.records[a].path,
+                                             flat)
         for k, future in futures.items():
             out[k] = (future.result(), True)
         return [item for item in out if item is not None]
@@ -509,7 +564,8 @@ class _Pairs:
         if self.content[self.row[a]] == self.content[self.row[b]]:
             return 1.0, None, None
         distance, cosine = self.evidence(a, b)
-        return copy_similarity(hash_distance=distance, cosine=cosine), distance, cosine
+        flat = bool(self.flat[self.row[a]] or self.flat[self.row[b]])
+        return copy_similarity(hash_distance=distance, cosine=cosine, flat=flat), distance, cosine
 
     def similarity(self, a: int, b: int) -> float:
         """The remembered (or global) ``copy`` similarity of files ``a`` and ``b``."""
@@ -520,9 +576,10 @@ class _Pairs:
 
 
 def _pair_score(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosine: float | None, score: float,
-                mirrored: Callable[[], LocalFeatures | None]) -> float:
+                mirrored: Callable[[], LocalFeatures | None], flat: bool = False) -> float:
     """``score`` raised by keypoint verification of two files' features, also mirrored (see
-    :meth:`_Pairs._verified_score`); ``mirrored()`` gives the keypoints of the first file's mirrored pixels."""
+    :meth:`_Pairs._verified_score`); ``mirrored()`` gives the keypoints of the first file's mirrored pixels;
+    ``flat``: one file has no structure (its hash and cosine are no evidence)."""
     from lookalike.features import mirror_features
     from lookalike.matching import copy_similarity, matched_share
 
@@ -535,15 +592,15 @@ def _pair_score(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosi
                 [result] = verify_candidates(extracted, [fb])
     if result.verified:
         score = max(score, copy_similarity(hash_distance=distance, cosine=cosine,
-                                           inliers=result.n_inliers, verified=True,
+                                           inliers=result.n_inliers, verified=True, flat=flat,
                                            matched=matched_share(result.n_inliers, result.keypoints)))
     return score
 
 
 def _pair_score_task(fa: LocalFeatures, fb: LocalFeatures, distance: int | None, cosine: float | None, score: float,
-                     path_a: str) -> float:
+                     path_a: str, flat: bool = False) -> float:
     """:func:`_pair_score` as a task for any executor (module level, picklable arguments)."""
-    return _pair_score(fa, fb, distance, cosine, score, lambda: extract_mirrored(path_a))
+    return _pair_score(fa, fb, distance, cosine, score, lambda: extract_mirrored(path_a), flat)
 
 
 def _keeper_key(record: FileRecord) -> tuple[int, int, str]:
@@ -751,7 +808,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     ids = pairs.ids
     side_rows = np.array([side[int(i)] for i in ids], dtype=np.int64) if side else np.zeros(ids.size, np.int64)
     lap("load")
-    union = _join_exact(records, side if two else None)
+    union = _join_exact(pairs.same, side if two else None)
     lap("exact")
     found = pairs.candidates(neighbours, min_similarity)
     lap("candidates")
@@ -761,7 +818,7 @@ def _find(index: Index, roots: Sequence[str] | None, min_similarity: float, veri
     a, b = found.a[keep], found.b[keep]
     distance, cosine, rank = found.distance[keep], found.cosine[keep], found.rank[keep]
     words, word_rank = found.words[keep], found.word_rank[keep]
-    scores = global_similarity(distance, cosine)
+    scores = global_similarity(distance, cosine, pairs.flat_pairs(a, b))
     accepted = scores >= min_similarity
     for i, j, s in zip(ids[a[accepted]].tolist(), ids[b[accepted]].tolist(), scores[accepted].tolist(), strict=True):
         union.join(i, j)
@@ -811,13 +868,13 @@ def _with_links(group: DuplicateGroup) -> DuplicateGroup:
     return DuplicateGroup(keeper, members)
 
 
-def _join_exact(records: dict[int, FileRecord], side: dict[int, int] | None) -> _Union:
-    """Files with the same content hash joined (with two folders, ``side``: only across them)."""
+def _join_exact(keys: dict[int, str], side: dict[int, int] | None) -> _Union:
+    """Files with the same content key joined (:meth:`_Pairs._content_keys`: the same bytes, or a flat image's
+    same pixels; with two folders, ``side``: only across them)."""
     union = _Union()
     by_hash: dict[str, list[int]] = {}
-    for i, r in records.items():
-        if r.content_hash:
-            by_hash.setdefault(r.content_hash, []).append(i)
+    for i, key in keys.items():
+        by_hash.setdefault(key, []).append(i)
     for same in by_hash.values():
         for a in same[1:]:
             if side is None or side.get(a, 0) != side.get(same[0], 0):
@@ -835,6 +892,8 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
             keeper_key: Callable[[FileRecord], Any] | None = None) -> list[DuplicateGroup]:
     """The groups of the joined files: a keeper each, every other member with its similarity to the keeper
     (verified directly where only keypoints can lift it); with two folders (``side``), kept by the first."""
+    import dataclasses
+
     two = side is not None
     sides = side or {}
     components: dict[int, list[int]] = {}
@@ -854,7 +913,7 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
             if pairs.known(keeper, i) or _exact(records[keeper], records[i]):
                 continue
             score, distance, cosine = pairs.global_score(keeper, i)
-            if verify and score < min_similarity and (cosine is None or cosine >= VERIFY_MIN_COSINE):
+            if verify and score < min_similarity:  # whatever the cosine: a rotated crop can embed far from its original
                 needed.append((keeper, i, distance, cosine, score))
             else:
                 pairs.remember(keeper, i, score)
@@ -867,7 +926,11 @@ def _groups(pairs: _Pairs, union: _Union, records: dict[int, FileRecord], side: 
         for i in others:
             exact = _exact(records[keeper], records[i])
             similarity = 1.0 if exact else pairs.similarity(keeper, i)
-            rows.append(_member(records[i], similarity, exact, sides.get(i, 0)))
+            member = _member(records[i], similarity, exact, sides.get(i, 0))
+            through = union.via(keeper, i) if similarity < min_similarity else None
+            if through is not None:  # below the threshold to the keeper: say what put it in the group
+                member = dataclasses.replace(member, via=records[through].path)
+            rows.append(member)
         rows.sort(key=lambda m: (-m.similarity, m.path))
         groups.append(DuplicateGroup(_member(records[keeper], 1.0, True, sides.get(keeper, 0)), tuple(rows)))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path))

@@ -65,6 +65,7 @@ from lookalike.matching import (  # noqa: F401 - the calibrated model, once, in 
     SEMANTIC_CALIBRATION,
     copy_logit,
     copy_similarity,
+    flat_hashes,
     matched_share,
     semantic_similarity,
     similarity_from_logit,
@@ -152,6 +153,11 @@ class Evidence:
         The query's bytes equal the file's (same SHA-256).
     matched : float
         Inliers over the keypoints of the image with fewer (0 when not verified).
+    flat : bool
+        The query or the file has no structure (a flat pHash, :func:`lookalike.matching.flat_hashes`):
+        the hash and the cosine are then no evidence of a copy.
+    same_pixels : bool
+        Both are flat and decode to the same pixels (:func:`lookalike.matching.pixel_digest`): a copy.
     """
 
     id: int
@@ -163,11 +169,13 @@ class Evidence:
     tried: bool = False
     exact: bool = False
     matched: float = 0.0
+    flat: bool = False
+    same_pixels: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "cosine": self.cosine, "hash_distance": self.hash_distance,
                 "inliers": self.inliers, "verified": self.verified, "mirrored": self.mirrored,
-                "exact": self.exact, "matched": self.matched}
+                "exact": self.exact, "matched": self.matched, "flat": self.flat, "same_pixels": self.same_pixels}
 
 
 @dataclass(frozen=True)
@@ -235,10 +243,10 @@ class SearchResult:
 # -- the evidence of one candidate ------------------------------------------------------------------
 
 def _logit(e: Evidence, *, use_verify: bool) -> float:
-    if e.exact:
+    if e.exact or e.same_pixels:
         return math.inf
     return copy_logit(hash_distance=e.hash_distance, cosine=e.cosine, inliers=e.inliers if use_verify else 0,
-                      verified=e.verified and use_verify, matched=e.matched if use_verify else 0.0)
+                      verified=e.verified and use_verify, matched=e.matched if use_verify else 0.0, flat=e.flat)
 
 
 
@@ -317,10 +325,14 @@ class _Engine:
         ids_array = np.array(sorted(found), dtype=np.int64)
         distance: dict[int, int] = {}
         cosine: dict[int, float] = {}
+        flat: set[int] = set()
         if hashes is not None and ids_array.size:
             got, vectors = self.index.vectors(self.hash_spec.name, ids_array)
             d = hamming_distance(hashes[None, :, :], vectors[:, None, :]).min(axis=1)
             distance = {int(i): int(v) for i, v in zip(got, d, strict=True)}
+            if str(self.hash_spec.params.get("method", "phash")) == "phash":  # no structure: no evidence
+                flat = set(ids_array.tolist()) if bool(flat_hashes(hashes[0])) else {
+                    int(i) for i in got[flat_hashes(vectors)]}
         if views is not None and ids_array.size:
             got, vectors = self.index.vectors(self.embed_spec.name, ids_array)
             c = (vectors.astype(np.float32) @ views.T).max(axis=1)
@@ -328,10 +340,31 @@ class _Engine:
         exact: set[int] = set()
         if query.sha256 is not None and ids_array.size:
             exact = {r.id for r in self.index.records(ids_array) if r.content_hash == query.sha256}
+        same = self.same_pixels(query, [i for i in flat if distance.get(i) == 0 and i not in exact]) if (
+            hashes is not None and bool(flat_hashes(hashes[0]))) else set()
         return {
-            i: Evidence(i, cosine.get(i), distance.get(i), exact=i in exact)
+            i: Evidence(i, cosine.get(i), distance.get(i), exact=i in exact, flat=i in flat, same_pixels=i in same)
             for i in (int(v) for v in ids_array) if i in distance or i in cosine
         }
+
+    def same_pixels(self, query: _Query, ids: list[int]) -> set[int]:
+        """Those of the files ``ids`` (flat, like the flat query) whose decoded pixels equal the query's."""
+        from lookalike.matching import pixel_digest
+
+        if not ids:
+            return set()
+        try:
+            mine = pixel_digest(query.data if query.data is not None else query.source)
+        except (LookalikeError, OSError, ValueError):
+            return set()
+        same = set()
+        for file_id, path in zip(ids, self.index.paths(ids), strict=True):
+            try:
+                if path is not None and pixel_digest(path) == mine:
+                    same.add(file_id)
+            except (LookalikeError, OSError, ValueError):
+                pass
+        return same
 
     # verification --------------------------------------------------------------------------------
     def candidate_features(self, file_id: int) -> LocalFeatures | None:

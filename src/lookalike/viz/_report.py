@@ -73,6 +73,9 @@ def _figure(member: Any, *, keeper: bool, size: int) -> str:
     kb = f", {member.size / 1024:.0f} KB" if member.size is not None else ""
     label = ('<span class="keeper">keeper</span>' if keeper else
              f'<span class="sim">{member.similarity * 100:.1f}%</span>' + (" exact copy" if member.exact else ""))
+    if not keeper and getattr(member, "via", None):  # below the threshold to the keeper: what put it here
+        via = html.escape(member.via)
+        label += f'<br><span title="{via}">copy of {html.escape(os.path.basename(member.via))}</span>'
     return (f'<figure class="{"keeper" if keeper else "member"}">{picture}<figcaption>{label}<br>'
             f'<span title="{full}">{name}</span><br>{dims}{kb}</figcaption></figure>')
 
