@@ -106,6 +106,10 @@ MIN_SOURCE_PIXELS = 250_000
 #: Crops described per lending photo (a pool the rows draw from).
 CROPS_PER_SOURCE = 40
 ANCHOR_THRESHOLD = 10  # imagededup's default max_distance_threshold for hashes
+#: The stored keypoint BLOB's header (lookalike.index._keypoints: magic, count, width, height, scale).
+KEYPOINTS_HEADER_SIZE = 24
+#: Files derive_words samples to fit the vocabulary (lookalike.index._ingest._VOCABULARY_FILES).
+VOCABULARY_FILES = 2000
 
 
 def _photo_paths() -> list[Path]:
@@ -217,8 +221,6 @@ def keypoint_crops(spec, *, seed: int, cache: Path) -> tuple[list[Path], list[st
 
 def _sift_of(blob: bytes) -> tuple[bytes, np.ndarray]:
     """A stored keypoint BLOB split: (its header and keypoint geometry, its (n, 128) uint8 SIFT descriptors)."""
-    from lookalike.index._keypoints import KEYPOINTS_HEADER_SIZE
-
     n = (len(blob) - KEYPOINTS_HEADER_SIZE) // 144
     head = blob[:KEYPOINTS_HEADER_SIZE + 16 * n]
     return head, np.frombuffer(blob, np.uint8, count=128 * n, offset=KEYPOINTS_HEADER_SIZE + 16 * n).reshape(n, 128)
@@ -240,16 +242,14 @@ def fit_words(index, pool_sift: np.ndarray, synthetic: dict[int, np.ndarray]) ->
     is quantised once and a synthetic row takes the words of the descriptors it carries (``synthetic``: row id ->
     pool indices). Returns (words, seconds fitting, seconds quantising)."""
     from lookalike.features import root_sift
-    from lookalike.index._ingest import _VOCABULARY_FILES
-    from lookalike.index._keypoints import KEYPOINTS_HEADER_SIZE
-    from lookalike.index._words import fit_vocabulary_tree, quantise
+    from lookalike.index import fit_vocabulary_tree, quantise
 
     spec = next(s for s in index.descriptors if s.kind == "keypoints")
     held, size = index.catalog.descriptor_totals(spec.name)
     total = max(0, (size - KEYPOINTS_HEADER_SIZE * held) // 144)
     ids = np.array([r.id for r in index.catalog.records(status="ok")], np.int64)
-    if ids.size > _VOCABULARY_FILES:
-        ids = np.sort(np.random.default_rng(0).choice(ids, _VOCABULARY_FILES, replace=False))
+    if ids.size > VOCABULARY_FILES:
+        ids = np.sort(np.random.default_rng(0).choice(ids, VOCABULARY_FILES, replace=False))
     started = time.perf_counter()
     sample = [f.descriptors for f in index.local_features(ids).values() if len(f)]
     vocabulary = fit_vocabulary_tree(np.concatenate(sample))

@@ -108,10 +108,10 @@ MIRROR_MIN_COSINE = 0.85
 WORD_NEIGHBOURS = 5
 #: ... and those among its first this many are verified whatever their cosine (ranked by word score).
 WORD_RANK = 5
-#: Up to this many files the visual words are used. Their self-join scores every pair of files that
-#: share a word (4,096 words): 1.6 s for 2,000 files, 7.1 s for 4,000 (synthetic Zipf-distributed words,
-#: 400 a file, load about 5), quadratic beyond (6.5 s of candidates at 5,000 benchmark files of 850
-#: keypoints); above, duplicates ranks by cosine alone, as before (benchmarks/README.md, issue 12).
+#: Up to this many files the visual words are used (a guard, not a measured limit: their join,
+#: :func:`lookalike.index.word_candidates`, reads each file's 16 rarest words' posting lists, none
+#: longer than 1,000 files, so it grows with the files times those lists, not with the pairs; the
+#: quadratic all-pairs join it replaced was capped at 2,000 files). Figures in benchmarks/README.md.
 WORD_MAX_FILES = 200_000
 #: Hash pairs within this many bits are always candidates (more when the threshold needs them).
 HASH_RADIUS = 3
