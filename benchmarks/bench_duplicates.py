@@ -19,28 +19,36 @@ The index (cached under ``--work``, default ``/tmp/lookalike-bench-dups``; built
   ``../shared/data`` (CIFAR-10, Caltech-101, cats and dogs, UKBench/Holidays; about 21,000), so
   the hash distances among them are those of real photos and their crops. Keypoints: the stored
   RootSIFT BLOB (the catalogue's own format, what a default build stores and ``Index.local_features``
-  reads), made by the index's own ``describe_keypoints`` (``verify_features`` at ``VERIFY_SIZE``, at
-  most ``VERIFY_KEYPOINTS`` = 1,000) on a random crop (60-95 % of each side, random position) of one
-  of the 49 photos of 0.27 MP and more in ``../shared/data`` (:func:`keypoint_sources`: the CMP
-  homogr pairs but the 0.09 MP "city", HPatches v_graffiti, the UKBench and Holidays samples;
-  600x450 to 3264x2448), so a row carries what a photo of a real collection carries (the cap of
-  1,000 keypoints for 70 % of the crops, fewer for low-texture ones such as the whiteboard: 863 on
-  average; the run prints the mean) and verifying a pair costs what it costs there. A pool of
-  :data:`CROPS_PER_SOURCE` crops per photo is described once and cached; each row draws one. The
-  row's path is a symbolic link (under ``--work``) to that photo, so where the mirrored
-  verification pass decodes the file (the pairs its mirrored keypoints verify), it decodes and
-  describes a real image of that size. Every row has a unique content hash (``synthetic-<row>``),
-  so none is an exact duplicate.
+  reads), with the geometry of a real crop and descriptors resampled so that no two rows carry one
+  scene. A pool of :data:`CROPS_PER_SOURCE` random crops (60-95 % of each side) of each of the 49
+  photos of 0.27 MP and more in ``../shared/data`` (:func:`keypoint_sources`: the CMP homogr pairs
+  but the 0.09 MP "city", HPatches v_graffiti, the UKBench and Holidays samples; 600x450 to
+  3264x2448) is described once by the index's own ``describe_keypoints`` (``verify_features`` at
+  ``VERIFY_SIZE``, at most ``VERIFY_KEYPOINTS`` = 1,000) and cached: 1,960 crops, 1.69 million SIFT
+  descriptors. Each row takes one crop's keypoints (count, positions, sizes, angles: the cap of
+  1,000 for 70 % of the crops, fewer for low-texture ones; 863 on average, the run prints the mean)
+  and, for each keypoint, the descriptor of a keypoint drawn at random from the whole pool
+  (:func:`resampled_rows`). So every row holds real SIFT descriptors and the words they quantise to,
+  as many as a photo of a real collection, and verifying a pair costs what it costs there; but no
+  two rows share a scene (their descriptors are unrelated draws: they verify as nothing), which the
+  19 scenes of the crops alone could not give at 100,000 rows (a row's best word neighbours were the
+  rows cut from its scene). What this leaves out: a real collection also holds photos of one place
+  or object that are not copies, whose words overlap more than unrelated draws do (the 611
+  same-class Caltech distractors of the real part are such photos). The row's path is a symbolic
+  link (under ``--work``) to the crop's photo, so where the mirrored verification pass decodes the
+  file, it decodes and describes a real image of that size. Every row has a unique content hash
+  (``synthetic-<row>``), so none is an exact duplicate. Visual words: as ``derive_words`` makes
+  them (the vocabulary tree fitted on the keypoints of its seeded sample of 2,000 files, each
+  file's keypoints quantised), except that each pool descriptor is quantised once and a row takes
+  the words of the descriptors it carries (:func:`fit_words`; the same words, without quantising
+  86 million descriptors row by row).
   **Benchmark shortcuts**: the rows are written with ``Catalog.commit`` (the internal call
   ``Index.update`` ends with) instead of being indexed; and a row's pHash, embedding and keypoints
-  come from three different real photos. So a pair of synthetic rows that the hash or the
-  embedding brings together is, for the keypoints, a pair of unrelated photos: the gated pairs are
-  mostly non-copies that verification rejects, as in a real collection, where the embedding's
-  near neighbours are mostly same-kind photos, not copies. To keep it so, no two rows that could
-  meet as candidates (either among the other's 10 nearest by cosine, or within 6 bits of pHash)
-  carry keypoints of one scene (a photo, or the photos of one scene in those sets: the two views of
-  a homogr pair, the six graffiti views, a UKBench group of 4, the Holidays group), whose crops
-  verify as copies of each other. The real planted files keep their own keypoints (mostly
+  come from three different real photos. So a pair of synthetic rows that the hash, the embedding or
+  the words bring together is, for the keypoints, a pair of unrelated photos: the gated pairs are
+  mostly non-copies that verification rejects, as in a real collection, where the embedding's near
+  neighbours are mostly same-kind photos, not copies.
+  The real planted files keep their own keypoints (mostly
   300-pixel Caltech-101 photos: about 375 keypoints). The run counts verified pairs whose file
   could not be read or had no keypoints; it must be 0.
 
@@ -91,12 +99,17 @@ from bench_index import IMAGEDEDUP_SHIM  # noqa: E402
 
 SHARED = neardup_data.SHARED
 DEFAULT_WORK = Path("/tmp/lookalike-bench-dups")
-CACHE_VERSION = "kp3"  # kp2 (keypoints of crops of photos of 0.27 MP and more, linked files) + dihedral hashes, words
+CACHE_VERSION = "kp4"  # kp3 (crops of photos of 0.27 MP and more, linked files, dihedral hashes, words)
+#                        + rows carrying resampled pool descriptors, words on the vocabulary tree
 #: Photos that lend keypoints are at least this big (the 0.09 MP homogr "city" pair is not).
 MIN_SOURCE_PIXELS = 250_000
 #: Crops described per lending photo (a pool the rows draw from).
 CROPS_PER_SOURCE = 40
 ANCHOR_THRESHOLD = 10  # imagededup's default max_distance_threshold for hashes
+#: The stored keypoint BLOB's header (lookalike.index._keypoints: magic, count, width, height, scale).
+KEYPOINTS_HEADER_SIZE = 24
+#: Files derive_words samples to fit the vocabulary (lookalike.index._ingest._VOCABULARY_FILES).
+VOCABULARY_FILES = 2000
 
 
 def _photo_paths() -> list[Path]:
@@ -206,48 +219,51 @@ def keypoint_crops(spec, *, seed: int, cache: Path) -> tuple[list[Path], list[st
     return paths, scenes, np.array(photo, np.int64), blobs
 
 
-def _assign_crops(vectors: np.ndarray, hashes: np.ndarray, n_real: int, crop_scene: np.ndarray,
-                  *, seed: int) -> tuple[np.ndarray, int]:
-    """For each synthetic row (those after the ``n_real`` real ones), the crop whose keypoints it carries,
-    drawn so that no two rows that could meet as candidates carry keypoints of one scene; and how many rows
-    could not be given such a crop (0 expected).
+def _sift_of(blob: bytes) -> tuple[bytes, np.ndarray]:
+    """A stored keypoint BLOB split: (its header and keypoint geometry, its (n, 128) uint8 SIFT descriptors)."""
+    n = (len(blob) - KEYPOINTS_HEADER_SIZE) // 144
+    head = blob[:KEYPOINTS_HEADER_SIZE + 16 * n]
+    return head, np.frombuffer(blob, np.uint8, count=128 * n, offset=KEYPOINTS_HEADER_SIZE + 16 * n).reshape(n, 128)
 
-    ``vectors``/``hashes`` cover every row (``hashes``: the (n, 64) dihedral pHashes); "could meet": either among
-    the other's 10 nearest by cosine, or within 6 bits of pHash under some rotation or flip (the candidates of
-    ``find_duplicates`` at its default threshold are each row's 5 nearest and pairs within 3 bits). Rows are
-    served most-connected first (greedy colouring, largest degree first), each a random crop among those of
-    the scenes its served neighbours leave free.
-    """
-    from lookalike.index import dihedral_pairs, embedding_neighbours
 
-    n = len(vectors)
-    rows, _cos = embedding_neighbours(vectors, 10)
-    a, b, _d = dihedral_pairs(hashes.reshape(n, 8, 8), 6)
-    listed = np.repeat(np.arange(n), rows.shape[1])
-    first = np.concatenate([listed, rows.ravel(), a, b])  # both directions: a candidate pair needs only one
-    second = np.concatenate([rows.ravel(), listed, b, a])
-    keep = (first >= n_real) & (second >= n_real)  # the real rows carry keypoints of other photos
-    first, second = first[keep], second[keep]
-    order = np.argsort(first, kind="stable")
-    first, second = first[order], second[order]
-    starts = np.searchsorted(first, np.arange(n + 1))
-    n_scenes = int(crop_scene.max()) + 1
-    crops_of = [np.flatnonzero(crop_scene == k) for k in range(n_scenes)]
-    scene_of_row = np.full(n, -1, np.int64)
-    crop = np.full(n, -1, np.int64)
+def resampled_rows(blobs: list[bytes], m: int, *, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For each of ``m`` synthetic rows, the crop whose keypoint geometry it keeps and, for each of its keypoints,
+    the pool descriptor it carries instead (an index into the concatenated descriptors of every crop), drawn at
+    random from the whole pool: no two rows carry one scene (see the module docstring)."""
     rng = np.random.default_rng(seed)
-    unserved = 0
-    for row in np.argsort(-np.diff(starts)[n_real:], kind="stable") + n_real:
-        taken = np.zeros(n_scenes, bool)
-        near = scene_of_row[second[starts[row]:starts[row + 1]]]
-        taken[near[near >= 0]] = True
-        free = np.concatenate([crops_of[k] for k in np.flatnonzero(~taken)]) if not taken.all() else None
-        if free is None:  # every scene is next door: the least used one
-            unserved += 1
-            free = crops_of[int(np.bincount(near[near >= 0], minlength=n_scenes).argmin())]
-        crop[row] = free[rng.integers(0, free.size)]
-        scene_of_row[row] = crop_scene[crop[row]]
-    return crop[n_real:], unserved
+    counts = np.array([(len(b) - 24) // 144 for b in blobs], np.int64)
+    crops = rng.integers(0, len(blobs), m)
+    return crops, [rng.integers(0, int(counts.sum()), int(counts[c])) for c in crops]
+
+
+def fit_words(index, pool_sift: np.ndarray, synthetic: dict[int, np.ndarray]) -> tuple[int, float, float]:
+    """The index's visual words as ``derive_words`` makes them (the vocabulary tree fitted on the keypoints of the
+    same seeded sample of 2,000 files, every file's keypoints quantised), with one shortcut: each pool descriptor
+    is quantised once and a synthetic row takes the words of the descriptors it carries (``synthetic``: row id ->
+    pool indices). Returns (words, seconds fitting, seconds quantising)."""
+    from lookalike.features import root_sift
+    from lookalike.index import fit_vocabulary_tree, quantise
+
+    spec = next(s for s in index.descriptors if s.kind == "keypoints")
+    held, size = index.catalog.descriptor_totals(spec.name)
+    total = max(0, (size - KEYPOINTS_HEADER_SIZE * held) // 144)
+    ids = np.array([r.id for r in index.catalog.records(status="ok")], np.int64)
+    if ids.size > VOCABULARY_FILES:
+        ids = np.sort(np.random.default_rng(0).choice(ids, VOCABULARY_FILES, replace=False))
+    started = time.perf_counter()
+    sample = [f.descriptors for f in index.local_features(ids).values() if len(f)]
+    vocabulary = fit_vocabulary_tree(np.concatenate(sample))
+    index._save_vocabulary(vocabulary, total)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    pool_words = np.concatenate([quantise(root_sift(pool_sift[i:i + 65536]), vocabulary)
+                                 for i in range(0, len(pool_sift), 65536)])
+    real = [r.id for r in index.catalog.records(status="ok") if r.id not in synthetic]
+    rows = [(i, quantise(f.descriptors, vocabulary).astype("<u2").tobytes())
+            for i, f in index.local_features(real).items()]
+    rows += [(i, pool_words[picked].astype("<u2").tobytes()) for i, picked in synthetic.items()]
+    index.catalog.put_descriptor("words", rows)
+    return len(vocabulary), fit_s, time.perf_counter() - started
 
 
 def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
@@ -266,6 +282,14 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
         return path, bench, float("nan")
     real = work / f"index-real-{CACHE_VERSION}"  # the real files alone, indexed once (by this code), then copied
     real_s = float("nan")
+    earlier = work / "index-real-kp3"  # the same files, indexed by the code before the vocabulary tree
+    if not (real / "manifest.json").exists() and (earlier / "manifest.json").exists():
+        shutil.rmtree(real, ignore_errors=True)
+        shutil.copytree(earlier, real)
+        started = time.perf_counter()
+        with Index.open(real) as index:  # the upgrade `index update` makes: the flat vocabulary becomes a tree
+            derive_words(index)
+        print(f"real files: words on the vocabulary tree in {time.perf_counter() - started:.1f} s", flush=True)
     if not (real / "manifest.json").exists():
         shutil.rmtree(real, ignore_errors=True)
         started = time.perf_counter()
@@ -287,21 +311,19 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
         specs = {s.name: s for s in index.descriptors}
         started = time.perf_counter()
         photos, scenes, crop_photo, blobs = keypoint_crops(specs["rootsift"], seed=1,
-                                                           cache=work / f"keypoint-crops-{CACHE_VERSION}.npz")
-        names: dict[str, int] = {}
-        crop_scene = np.array([names.setdefault(scenes[k], len(names)) for k in crop_photo], np.int64)
-        print(f"{len(blobs)} crops of {len(photos)} photos ({len(names)} scenes) described in "
+                                                           cache=work / "keypoint-crops-kp3.npz")  # as in kp3
+        print(f"{len(blobs)} crops of {len(photos)} photos ({len(set(scenes))} scenes) described in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
         vectors = synthetic_embeddings(m, seed=0, cache_dir=work / "synthetic")
         dihedral = synthetic_hashes(m, seed=0, cache=work / f"synthetic-dihedral-{m}.npy")
         hashes = np.ascontiguousarray(dihedral[:, :8])
-        real_ids, real_vectors = index.vectors("embedding")
-        _ids, real_hashes = index.vectors("dihedral", real_ids)
-        crops, unserved = _assign_crops(np.concatenate([real_vectors, vectors]).astype(np.float32),
-                                        np.concatenate([real_hashes, dihedral]), len(real_ids), crop_scene, seed=2)
-        print(f"rows that meet a row carrying keypoints of their scene: {unserved} (must be 0)", flush=True)
+        split = [_sift_of(blob) for blob in blobs]
+        pool_sift = np.concatenate([sift for _head, sift in split])
+        crops, picks = resampled_rows(blobs, m, seed=2)
         sizes = [p.stat().st_size for p in photos]
         crop_sizes: dict[int, tuple[int, int]] = {}
+        synthetic: dict[int, np.ndarray] = {}
+        started = time.perf_counter()
         for start in range(0, m, 1000):
             batch = []
             for row in range(start, min(m, start + 1000)):
@@ -318,11 +340,15 @@ def build(work: Path, n: int) -> tuple[Path, neardup_data.Benchmark, float]:
                     vectors={"phash": specs["phash"].to_bytes(hashes[row]),
                              "dihedral": specs["dihedral"].to_bytes(dihedral[row]),
                              "embedding": specs["embedding"].to_bytes(vectors[row]),
-                             "rootsift": blobs[crop]}))
+                             "rootsift": split[crop][0] + pool_sift[picks[row]].tobytes()}))
             index.catalog.commit(batch)
-        started = time.perf_counter()
-        derive_words(index)  # the synthetic rows' visual words, from their stored keypoints (as an update does)
-        print(f"visual words of {m} synthetic rows in {time.perf_counter() - started:.1f} s", flush=True)
+        for record in index.catalog.records(status="ok"):
+            if (record.content_hash or "").startswith("synthetic-"):
+                synthetic[record.id] = picks[int(record.content_hash.split("-")[1])]
+        print(f"{m} synthetic rows written in {time.perf_counter() - started:.1f} s", flush=True)
+        n_words, fit_s, words_s = fit_words(index, pool_sift, synthetic)
+        print(f"visual words: a tree of {n_words} words fitted in {fit_s:.1f} s; every file's words in "
+              f"{words_s:.1f} s", flush=True)
     done.write_text(f"{n}\n")
     return path, bench, real_s
 

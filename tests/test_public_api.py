@@ -66,7 +66,8 @@ PUBLIC: dict[str, frozenset[str]] = {
         "DESCRIPTOR_ALPHA", "load_for_descriptors",
         "MilvusStore", "vectors_backend", "EXPORT_VERSION", "export_index", "import_index",
         "UPGRADES", "dihedral_pairs", "dihedral_rows", "VOCABULARY_WORDS", "fit_vocabulary", "quantise",
-        "word_histograms", "word_neighbours", "word_scores", "derive_words",
+        "word_histograms", "word_neighbours", "word_scores", "derive_words", "Vocabulary", "WordQueries",
+        "fit_vocabulary_tree", "query_scores", "word_candidates", "word_queries",
     }),
     "lookalike.pipelines": frozenset({
         "DEFAULT_METRICS", "RESIZE_CHOICES", "Comparison", "ImageFile", "ImageListing", "MatrixIssue",

@@ -100,11 +100,13 @@ def photos(tmp_path: Path, _photo_template: Path) -> Path:
 
 
 def as_previous_version(index_path: Path) -> None:
-    """Make an index's manifest what lookalike wrote before issue 12: no ``"upgrades"`` entry (the descriptors
-    an index was created without on purpose), so ``update`` adds the dihedral hashes and the words to it."""
+    """Make an index's manifest what lookalike wrote before issue 12: format version 1 and no ``"upgrades"`` entry
+    (the descriptors an index was created without on purpose), so ``update`` adds the dihedral hashes and the
+    words to it."""
     import json
 
     manifest_path = Path(index_path) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     del manifest["upgrades"]
+    manifest["format_version"] = 1
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -75,10 +75,16 @@ from lookalike.index._vectors import (
 )
 from lookalike.index._words import (
     VOCABULARY_WORDS,
+    Vocabulary,
+    WordQueries,
     fit_vocabulary,
+    fit_vocabulary_tree,
     quantise,
+    query_scores,
+    word_candidates,
     word_histograms,
     word_neighbours,
+    word_queries,
     word_scores,
 )
 
@@ -115,6 +121,8 @@ __all__ = [
     "NumpyFlatStore",
     "PersistentStore",
     "VectorStore",
+    "Vocabulary",
+    "WordQueries",
     "backend_info",
     "backend_names",
     "build_index",
@@ -129,6 +137,7 @@ __all__ = [
     "embedding_neighbours",
     "export_index",
     "fit_vocabulary",
+    "fit_vocabulary_tree",
     "hamming_rows",
     "hash_pairs",
     "import_index",
@@ -137,10 +146,13 @@ __all__ = [
     "load_store",
     "make_store",
     "quantise",
+    "query_scores",
     "register_backend",
     "unregister_backend",
     "vectors_backend",
+    "word_candidates",
     "word_histograms",
     "word_neighbours",
+    "word_queries",
     "word_scores",
 ]

@@ -17,7 +17,7 @@ Two kinds of descriptor:
   vector store): :func:`lookalike.find_duplicates` joins each file's pHash against the others' 8,
   so rotated and mirrored copies become hash pairs without keypoint verification;
 - visual words, kind ``"words"`` (:mod:`lookalike.index._words`): each stored keypoint's nearest
-  word of a vocabulary fitted on the index's own descriptors, one ``uint16`` a keypoint, computed
+  word of a vocabulary tree (2 x 256) fitted on the index's own descriptors, one ``uint16`` a keypoint, computed
   from the stored keypoints after they are committed (never from the file); the candidates of
   :func:`lookalike.find_duplicates` that survive crops, borders and small rotations;
 - local features, kind ``"keypoints"``: ``"rootsift"``, the keypoints that

@@ -51,13 +51,16 @@ from lookalike.io import UnusableFile, resolve_path
 
 if TYPE_CHECKING:
     from lookalike.features import LocalFeatures
+    from lookalike.index._words import Vocabulary
     from lookalike.parallel import Jobs
     from lookalike.pipelines import SearchHit
 
 __all__ = ["FORMAT_VERSION", "FileError", "Index", "IndexInfo", "IndexReport"]
 
-#: The on-disk format this lookalike writes and the newest it reads.
-FORMAT_VERSION = 1
+#: The on-disk format this lookalike writes and the newest it reads. 2: the dihedral hashes, the
+#: visual words and their vocabulary tree (issue 12); a version-1 index is read as it is and
+#: raised to 2 by the ``index update`` that adds them (an older lookalike then refuses it clearly).
+FORMAT_VERSION = 2
 
 MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
@@ -554,7 +557,7 @@ class Index:
         common = max((spec.draft for spec in self.descriptors if spec.is_global), default=None)
         added = tuple(replace(spec, draft=max(common, spec.draft)) if spec.is_global and common else spec
                       for spec in map(descriptor_spec, fresh))
-        manifest = dict(self._manifest)
+        manifest = dict(self._manifest, format_version=max(FORMAT_VERSION, int(self._manifest["format_version"])))
         manifest["descriptors"] = [*manifest["descriptors"], *(spec.to_json() for spec in added)]
         manifest["upgrades"] = sorted({*manifest.get("upgrades", ()), *(spec.name for spec in added)})
         _write_json(os.path.join(self.path, MANIFEST), manifest)
@@ -821,16 +824,23 @@ class Index:
             order = {int(i): j for j, i in enumerate(found)}
             keep = [order[i] for i in id_list if i in order]
             found, words = found[keep], [words[j] for j in keep]
-        return found, words, int(vocabulary.shape[0])
+        return found, words, len(vocabulary)
 
-    def vocabulary(self) -> np.ndarray | None:
-        """The visual-word vocabulary the index fitted on its own descriptors ((words, 128) float32), or None."""
+    def vocabulary(self) -> Vocabulary | None:
+        """The visual-word vocabulary the index fitted on its own descriptors, or None (see
+        :class:`lookalike.index.Vocabulary`: a tree, or the flat one of an index fitted before the tree)."""
+        from lookalike.index._words import Vocabulary
+
         path = os.path.join(self.path, VECTORS, VOCABULARY_FILE)
         if not os.path.exists(path):
             return None
         try:
             with np.load(path) as data:
-                return np.asarray(data["centroids"], dtype=np.float32)
+                centroids = np.asarray(data["centroids"], dtype=np.float32)
+                if "top" not in data.files:
+                    return Vocabulary(centroids)
+                return Vocabulary(centroids, np.asarray(data["top"], dtype=np.float32),
+                                  np.asarray(data["offsets"], dtype=np.int64))
         except (OSError, ValueError, KeyError) as exc:
             raise IndexFormatError(f"the visual-word vocabulary of the index at {self.path!r} is damaged ({exc}); "
                                    "delete it and run `lookalike index update` to fit it again") from None
@@ -843,12 +853,28 @@ class Index:
         with np.load(path) as data:
             return int(data["fitted_on"])
 
-    def _save_vocabulary(self, centroids: np.ndarray, fitted_on: int) -> None:
+    def _save_vocabulary(self, vocabulary: Vocabulary, fitted_on: int) -> None:
         def write(tmp: str) -> None:
+            centroids, fitted = vocabulary.centroids.astype(np.float32), np.int64(fitted_on)
             with open(tmp, "wb") as handle:
-                np.savez(handle, centroids=centroids.astype(np.float32), fitted_on=np.int64(fitted_on))
+                if vocabulary.top is None or vocabulary.offsets is None:
+                    np.savez(handle, centroids=centroids, fitted_on=fitted)
+                else:
+                    np.savez(handle, centroids=centroids, fitted_on=fitted, top=vocabulary.top.astype(np.float32),
+                             offsets=vocabulary.offsets.astype(np.int64))
 
+        self._raise_format_version()  # an older lookalike would read the tree as a flat vocabulary
         _write_atomic(os.path.join(self.path, VECTORS, VOCABULARY_FILE), write)
+
+    def _raise_format_version(self) -> None:
+        """Mark the manifest with this version's format, before the index gets what only it can read (the
+        descriptors of :data:`~lookalike.index.UPGRADES`, the vocabulary tree), so an older lookalike refuses
+        it with "upgrade lookalike" instead of misreading it."""
+        if int(self._manifest["format_version"]) >= FORMAT_VERSION:
+            return
+        manifest = dict(self._manifest, format_version=FORMAT_VERSION)
+        _write_json(os.path.join(self.path, MANIFEST), manifest)
+        self._manifest = manifest
 
     def ids_of(self, paths: Iterable[str | os.PathLike[str]]) -> np.ndarray:
         """The ids of indexed files, in the order given (-1 for a path that is not indexed)."""

@@ -295,12 +295,13 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
     """Quantise the stored keypoints of the files that lack visual words (descriptor ``"words"``); how many.
 
     The vocabulary is fitted on a sample of the index's own stored descriptors the first time
-    (:func:`lookalike.index._words.fit_vocabulary`), and fitted again, with every file's words,
+    (:func:`lookalike.index._words.fit_vocabulary_tree`), and fitted again, with every file's words,
     when the index has grown :data:`_REFIT_GROWTH` times past a vocabulary smaller than
-    :data:`~lookalike.index._words.VOCABULARY_WORDS`. Nothing is decoded. ``progress("words", done, total)``.
+    :data:`~lookalike.index._words.VOCABULARY_WORDS`, or that is flat (fitted before the tree: an upgrade).
+    Nothing is decoded. ``progress("words", done, total)``.
     """
     from lookalike.index._keypoints import KEYPOINTS_HEADER_SIZE
-    from lookalike.index._words import VOCABULARY_SAMPLE_PER_WORD, VOCABULARY_WORDS, fit_vocabulary, quantise
+    from lookalike.index._words import VOCABULARY_SAMPLE_PER_WORD, VOCABULARY_WORDS, fit_vocabulary_tree, quantise
 
     spec = next((s for s in index.descriptors if s.kind == "words"), None)
     keypoints = next((s for s in index.descriptors if s.kind == "keypoints"), None)
@@ -310,8 +311,10 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
     total = max(0, (size - KEYPOINTS_HEADER_SIZE * held) // 144)  # descriptors stored (144 bytes a keypoint)
     vocabulary = index.vocabulary()
     fitted_on = index._vocabulary_fitted_on()
-    refit = vocabulary is not None and (vocabulary.shape[0] < VOCABULARY_WORDS and total >= _REFIT_GROWTH * fitted_on
-                                        and total // VOCABULARY_SAMPLE_PER_WORD > vocabulary.shape[0])
+    # a flat vocabulary (fitted before the tree) is replaced by a tree, with every file's words
+    refit = vocabulary is not None and (not vocabulary.is_tree or (
+        len(vocabulary) < VOCABULARY_WORDS and total >= _REFIT_GROWTH * fitted_on
+        and total // VOCABULARY_SAMPLE_PER_WORD > len(vocabulary)))
     if vocabulary is None or refit:
         if not total:
             return 0
@@ -321,7 +324,7 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
         sample = [f.descriptors for f in index.local_features(ids).values() if len(f)]
         if not sample:
             return 0
-        vocabulary = fit_vocabulary(np.concatenate(sample))
+        vocabulary = fit_vocabulary_tree(np.concatenate(sample))
         index._save_vocabulary(vocabulary, total)
     todo = [r.id for r in (index.catalog.records(status="ok") if refit else index.catalog.missing(spec.name))]
     if progress is not None:
@@ -330,8 +333,12 @@ def derive_words(index: Index, *, progress: Progress | None = None) -> int:
     for start in range(0, len(todo), _WORDS_CHUNK):
         chunk = todo[start:start + _WORDS_CHUNK]
         features = index.local_features(chunk)
-        rows = [(i, quantise(f.descriptors, vocabulary).astype("<u2").tobytes()) for i, f in features.items()]
-        stored += index.catalog.put_descriptor(spec.name, rows)
+        if features:  # one quantisation for the chunk: the tree's second level goes node by node
+            words = quantise(np.concatenate([f.descriptors for f in features.values()]), vocabulary)
+            ends = np.cumsum([len(f) for f in features.values()])
+            parts = np.split(words, ends[:-1])
+            rows = [(i, w.astype("<u2").tobytes()) for i, w in zip(features, parts, strict=True)]
+            stored += index.catalog.put_descriptor(spec.name, rows)
         if progress is not None:
             progress("words", min(len(todo), start + len(chunk)), len(todo))
     return stored

@@ -111,11 +111,11 @@ MIRROR_MIN_COSINE = 0.85
 WORD_NEIGHBOURS = 5
 #: ... and those among its first this many are verified whatever their cosine (ranked by word score).
 WORD_RANK = 5
-#: Up to this many files the visual words are used. Their self-join scores every pair of files that
-#: share a word (4,096 words): 1.6 s for 2,000 files, 7.1 s for 4,000 (synthetic Zipf-distributed words,
-#: 400 a file, load about 5), quadratic beyond (6.5 s of candidates at 5,000 benchmark files of 850
-#: keypoints); above, duplicates ranks by cosine alone, as before (benchmarks/README.md, issue 12).
-WORD_MAX_FILES = 2000
+#: Up to this many files the visual words are used (a guard, not a measured limit: their join,
+#: :func:`lookalike.index.word_candidates`, reads each file's 16 rarest words' posting lists, none
+#: longer than 1,000 files, so it grows with the files times those lists, not with the pairs; the
+#: quadratic all-pairs join it replaced was capped at 2,000 files). Figures in benchmarks/README.md.
+WORD_MAX_FILES = 200_000
 #: Hash pairs within this many bits are always candidates (more when the threshold needs them).
 HASH_RADIUS = 3
 #: Threads verifying pairs at once.
@@ -298,7 +298,7 @@ class _Candidates:
     distance: np.ndarray  # Hamming bits; -1 without hashes
     cosine: np.ndarray  # NaN without embeddings
     rank: np.ndarray  # 0 = each other's nearest by cosine; a large value when not an embedding neighbour
-    words: np.ndarray  # visual-word score (cosine of tf-idf histograms); NaN without words
+    words: np.ndarray  # visual-word evidence (query_scores) of a pair that can be verified; NaN otherwise
     word_rank: np.ndarray  # 0 = each other's best by word score; a large value when not a word neighbour
 
 
@@ -320,10 +320,10 @@ class _Pairs:
         dihedral, self.has_dihedral = self._load(dihedral_spec if self.hash_spec is not None else None)
         self.dihedral = None if dihedral is None else dihedral.reshape(dihedral.shape[0], 8, -1)
         self.vectors, self.has_vector = self._load(self.embed_spec)
-        self.histograms: Any = None
+        self.queries: Any = None
         self.has_words = np.zeros(self.ids.size, dtype=bool)
         if verify and self.ids.size <= WORD_MAX_FILES:  # the words only choose which pairs to verify
-            self.histograms, self.has_words = self._load_words()
+            self.queries, self.has_words = self._load_words()
         # images without structure (a flat pHash): their hash and cosine are no evidence, only identical pixels
         self.flat = np.zeros(self.ids.size, dtype=bool)
         if self.hashes is not None and str(self.hash_spec.params.get("method", "phash")) == "phash":
@@ -375,8 +375,9 @@ class _Pairs:
         return full, present
 
     def _load_words(self) -> tuple[Any, np.ndarray]:
-        """The files' visual-word histograms (a CSR matrix, a row per file, zeros where a file has none)."""
-        from lookalike.index import word_histograms
+        """The files' visual-word queries (:func:`lookalike.index.word_queries`, a row per file, empty where a
+        file has no words)."""
+        from lookalike.index import word_histograms, word_queries
 
         got, words, n_words = self.index.words()
         present = np.zeros(self.ids.size, dtype=bool)
@@ -390,7 +391,7 @@ class _Pairs:
             if ok:
                 full[p] = w
                 present[p] = w.size > 0
-        return word_histograms(full, n_words), present
+        return word_queries(word_histograms(full, n_words)), present
 
     # candidates ------------------------------------------------------------------------------------
     def candidates(self, neighbours: int, min_similarity: float) -> _Candidates:
@@ -400,8 +401,8 @@ class _Pairs:
             dihedral_pairs,
             embedding_neighbours,
             hash_pairs,
-            word_neighbours,
-            word_scores,
+            query_scores,
+            word_candidates,
         )
 
         n = self.ids.size
@@ -421,8 +422,8 @@ class _Pairs:
         parts_rank += [np.full(a.size, _NOT_RANKED, np.int64) for a in parts_a]
         parts_cos += [np.full(a.size, np.nan) for a in parts_a]
         parts_word_rank += [np.full(a.size, _NOT_RANKED, np.int64) for a in parts_a]
-        if self.histograms is not None and self.has_words.any():
-            found, _scores = word_neighbours(self.histograms, WORD_NEIGHBOURS)
+        if self.queries is not None and self.has_words.any():
+            found, _scores = word_candidates(self.queries, WORD_NEIGHBOURS)
             k = found.shape[1]
             a, b = np.repeat(np.arange(n), k), found.ravel()
             valid = b >= 0
@@ -458,14 +459,15 @@ class _Pairs:
         word_rank = np.minimum.reduceat(word_rank, np.flatnonzero(start)) if key.size else word_rank
         key, rank, cosine = key[start], rank[start], cosine[start]
         a, b = key // n, key % n
-        words = np.full(a.size, np.nan)
-        if self.histograms is not None:
-            both = self.has_words[a] & self.has_words[b]
-            words[both] = word_scores(self.histograms, a[both], b[both])
         distance = self.hash_distances(a, b)
         if self.vectors is not None:  # hash pairs that are not embedding neighbours
             both = np.isnan(cosine) & self.has_vector[a] & self.has_vector[b]
             cosine[both] = cosine_rows(self.vectors, a[both], b[both])
+        words = np.full(a.size, np.nan)
+        if self.queries is not None:  # the word evidence of the pairs that can be verified (it orders them)
+            both = self.has_words[a] & self.has_words[b] & (
+                (word_rank < WORD_RANK) | ((cosine >= VERIFY_MIN_COSINE) & (rank < VERIFY_RANK)))
+            words[both] = query_scores(self.queries, a[both], b[both])
         return _Candidates(a, b, distance, cosine, rank, words, word_rank)
 
     def hash_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
