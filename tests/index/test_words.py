@@ -107,6 +107,22 @@ def test_word_candidates_equal_their_rule_applied_to_every_pair() -> None:
     assert few.shape == (3, 2)
 
 
+def test_word_candidates_with_files_without_query_words_at_the_end() -> None:
+    """Files without words (flat pictures) sorted last: their empty queries close the query matrix (an
+    IndexError in the block costing before, met by duplicates on a folder of photos and flat pictures)."""
+    from lookalike.index import word_candidates, word_histograms, word_queries
+
+    rng = np.random.default_rng(7)
+    base = [rng.integers(0, 50, 30) for _ in range(4)]
+    files = [*base, base[0][:20], np.zeros(0, np.int64), np.zeros(0, np.int64)]
+    histograms = word_histograms(files, 50)
+    queries = word_queries(histograms, query_words=8, stop_files=10, min_hits=2)
+    rows, scores = word_candidates(queries, 3)
+    _query, _score, want_rows, _want = _query_reference(histograms.toarray().astype(np.float64), 8, 10, 2, 3)
+    assert (rows[-2:] == -1).all() and np.isinf(scores[-2:]).all()
+    assert (rows[4] == 0).any() and np.array_equal(rows >= 0, want_rows >= 0)
+
+
 def test_word_neighbours_through_the_inverted_file_equal_exhaustive_scoring() -> None:
     from lookalike.index import word_histograms, word_neighbours, word_scores
 

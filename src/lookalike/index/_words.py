@@ -344,7 +344,8 @@ def word_candidates(queries: WordQueries, k: int) -> tuple[np.ndarray, np.ndarra
     counted = sparse.csr_matrix((1.0 + query.data.astype(np.float64) / scale, query.indices, query.indptr),
                                 shape=query.shape)
     held = np.diff(target.indptr)
-    per_row = np.add.reduceat(held[query.indices], query.indptr[:-1]) * (np.diff(query.indptr) > 0)
+    read = np.concatenate([[0], np.cumsum(held[query.indices], dtype=np.int64)])
+    per_row = read[query.indptr[1:]] - read[query.indptr[:-1]]  # posting entries each row reads (0: no query)
     bounds = [0]
     total = 0
     for row, cost in enumerate(per_row.tolist()):  # blocks of about _PRODUCT_BLOCK posting entries read
