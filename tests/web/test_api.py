@@ -235,6 +235,37 @@ def test_add_search_and_delete_an_uploaded_image(index_copy: Path, key_file: Pat
     assert not (Path("/etc/passwd.png")).exists()
 
 
+def test_uploads_behind_a_linked_index_path_are_deleted_and_a_busy_index_names_no_server_path(
+        index_copy: Path, key_file: Path, tmp_path: Path) -> None:
+    """Served through a symbolic link, the index still owns (and deletes) its uploads, and names them by
+    ``uploads/``; a job that meets another writer says so without the server's folder."""
+    from lookalike.index import Index
+
+    linked = tmp_path / "linked-index"
+    linked.symlink_to(index_copy)
+    headers = {"X-API-Key": API_KEY}
+    png = noise_png(12, size=96)
+    with client(index=linked, allow_writes=True, api_key_file=key_file) as c:
+        job = c.post(f"{API}/index/images", files={"images": ("a.png", png)}, headers=headers).json()
+        [image] = wait_for(c, job)["result"]["images"]
+        assert image["name"] == f"uploads/{hashlib.sha256(png).hexdigest()}.png"
+        stored = index_copy / image["name"]
+        assert stored.exists()
+        assert c.delete(f"{API}/index/images/{image['id']}", headers=headers).status_code == 200
+        assert not stored.exists()  # the index's own upload is removed with it
+        other = Index.open(index_copy)
+        try:
+            with other.writing():  # another writer holds the index
+                job = c.post(f"{API}/index/images", files={"images": ("b.png", noise_png(13, size=96))},
+                             headers=headers).json()
+                failed = wait_for(c, job)
+        finally:
+            other.close()
+        assert failed["status"] == "failed" and "another process" in failed["error"]
+        assert str(tmp_path) not in json.dumps(failed)
+    assert not [p.name for p in (index_copy / "uploads").iterdir() if p.name.endswith(".tmp")]
+
+
 # -- CORS and configuration -----------------------------------------------------------------------
 
 def test_cors_is_off_unless_an_origin_is_given() -> None:

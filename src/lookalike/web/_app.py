@@ -42,7 +42,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lookalike.errors import ImageReadError, ImageSizeError, IndexFormatError, LookalikeError, ParameterError
+from lookalike.errors import (
+    ImageReadError,
+    ImageSizeError,
+    IndexBusyError,
+    IndexFormatError,
+    IndexReadOnlyError,
+    LookalikeError,
+    ParameterError,
+)
 from lookalike.features import LOCAL_METHODS
 from lookalike.io import common_root, display_name
 from lookalike.pipelines import (
@@ -116,6 +124,18 @@ def _api_error_from(exc: Exception) -> ApiError:
         log.error("request failed: %s", exc)
         return ApiError(503, "unavailable", "the server cannot answer this request (see its log)")
     raise exc
+
+
+def _job_error(exc: Exception) -> str:
+    """What a failed job says to the client: the cause in words, never a server path (library messages
+    about the index name its folder; the full message goes to the server's log)."""
+    if isinstance(exc, IndexBusyError):
+        return "the index is being changed by another process; try again when it is done"
+    if isinstance(exc, IndexReadOnlyError):
+        return "the index is on a read-only medium; images cannot be added"
+    if isinstance(exc, ImageReadError | ImageSizeError):
+        return f"an upload could not be indexed: {_api_error_from(exc).message}"
+    return "indexing failed (see the server's log)"
 
 
 def _read_error(exc: ImageReadError, field_name: str = "") -> ApiError:
@@ -356,8 +376,8 @@ class Service:
 
     def _refresh_names(self, index: Any) -> None:
         paths = [r.path for r in index.records(status="ok")]
-        uploads = os.path.join(index.path, UPLOADS)
-        self.roots = (common_root(p for p in paths if not p.startswith(uploads + os.sep)), index.path)
+        uploads = _uploads_prefix(index)
+        self.roots = (common_root(p for p in paths if not p.startswith(uploads)), os.path.realpath(index.path))
         self.files = len(paths)
         with self._classifier_lock:  # trained on the files indexed before this change
             self._classifiers.clear()
@@ -462,16 +482,21 @@ class Service:
         """Store ``(bytes, extension)`` uploads under the index's folder by content hash and index them."""
         job.status = "running"
         try:
-            folder = os.path.join(self.index.path, UPLOADS)
+            folder = _uploads_prefix(self.index).rstrip(os.sep)
             os.makedirs(folder, exist_ok=True)
             paths = []
             for data, extension in uploads:
                 target = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()}.{extension}")
                 if not os.path.exists(target):
                     tmp = f"{target}.{secrets.token_hex(4)}.tmp"
-                    with open(tmp, "xb") as handle:
-                        handle.write(data)
-                    os.replace(tmp, target)
+                    try:
+                        with open(tmp, "xb") as handle:
+                            handle.write(data)
+                        os.replace(tmp, target)
+                    except BaseException:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(tmp)  # no partial upload left in the index's folder
+                        raise
                 paths.append(target)
             job.progress("indexing", 0, len(paths))
             report = self.index.add(paths, jobs=self.config.jobs, progress=job.progress)
@@ -487,9 +512,7 @@ class Service:
             job.status = "done"
         except Exception as exc:
             log.exception("indexing uploads failed")
-            job.error, job.status = "indexing failed (see the server's log)", "failed"
-            if isinstance(exc, LookalikeError):
-                job.error = str(exc)
+            job.error, job.status = _job_error(exc), "failed"
 
     def delete_image(self, image_id: int) -> dict[str, Any]:
         [record] = self.index.records([image_id]) or [None]
@@ -497,13 +520,18 @@ class Service:
             raise ApiError(404, "not_found", f"no image with id {image_id} in the index")
         name = display_name(record.path, self.roots)
         self.index.remove([record.path])
-        uploads = os.path.join(self.index.path, UPLOADS) + os.sep
-        if record.path.startswith(uploads):  # a file the index owns (uploaded): removed with it
+        if record.path.startswith(_uploads_prefix(self.index)):  # a file the index owns (uploaded): removed with it
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record.path)
         self.thumbnails.discard(image_id)
         self._refresh_names(self.index)
         return {"deleted": image_id, "name": name, "files": self.files}
+
+
+def _uploads_prefix(index: Any) -> str:
+    """The folder of an index's uploads as its records name it (resolved: the catalogue holds real paths,
+    so an index reached through a symbolic link still owns its uploads), with a trailing separator."""
+    return os.path.join(os.path.realpath(index.path), UPLOADS) + os.sep
 
 
 def _cores() -> int:
