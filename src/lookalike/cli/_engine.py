@@ -8,9 +8,11 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from typing import Any
 
+from lookalike.engines import ENGINES
+
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+    parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="where files are read and described: local worker processes (default) or Ray tasks "
                         "(a local Ray on 127.0.0.1 unless --ray-address is given; needs the scale extra)")
     parser.add_argument("--ray-address", default=None, metavar="ADDR",
