@@ -256,7 +256,8 @@ def _cell(value: float | None, width: int) -> str:
 
 
 def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
-    """``Comparison.to_dict()`` is JSON-ready already ("inf" / null, as ``lookalike compare --json``)."""
+    """``Comparison.to_dict()`` is JSON-ready already (null, and ``"infinite"`` naming PSNR's infinity, as
+    ``lookalike compare --json``)."""
     return payload
 
 

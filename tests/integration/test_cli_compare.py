@@ -49,11 +49,17 @@ def test_json_shape(images: dict[str, str]) -> None:
     assert out.count("\n") == 1
 
 
-def test_identical_images_give_psnr_inf_as_a_string(images: dict[str, str]) -> None:
+def test_identical_images_give_psnr_null_and_say_it_is_infinite(images: dict[str, str]) -> None:
+    """A number is a JSON number or null, never a string (issue 11 item 19): PSNR's infinity is null,
+    named in "infinite"; a finite PSNR has no "infinite" at all."""
     code, out, _ = run("compare", images["a"], images["a"], "-m", "psnr,mse", "--json")
     assert code == 0
     payload = json.loads(out, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
-    assert payload["metrics"] == {"psnr": "inf", "mse": 0.0}
+    assert payload["metrics"] == {"psnr": None, "mse": 0.0}
+    assert payload["infinite"] == {"metrics/psnr": "+inf"}
+    code, out, _ = run("compare", images["a"], images["b"], "-m", "psnr", "--json")
+    payload = json.loads(out)
+    assert isinstance(payload["metrics"]["psnr"], float) and "infinite" not in payload
     code, out, _ = run("compare", images["a"], images["a"], "-m", "psnr")
     assert code == 0 and "inf" in out
 
@@ -154,7 +160,8 @@ def test_real_subprocess(images: dict[str, str]) -> None:
     done = subprocess.run([str(_console_script()), "compare", images["a"], images["a"], "-m", "mse,psnr", "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stderr) == (0, "")
-    assert json.loads(done.stdout) == {"a": images["a"], "b": images["a"], "metrics": {"mse": 0.0, "psnr": "inf"}}
+    assert json.loads(done.stdout) == {"a": images["a"], "b": images["a"], "metrics": {"mse": 0.0, "psnr": None},
+                                       "infinite": {"metrics/psnr": "+inf"}}
 
 
 # --- against the official values (../shared/data) ---------------------------------------------

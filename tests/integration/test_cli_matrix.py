@@ -142,6 +142,29 @@ def test_json_is_the_result_s_own_to_dict_and_valid_json(folder: Path, tmp_path:
     assert (tmp_path / "matrix.csv").exists()  # the files are written as without --json
 
 
+def test_json_of_identical_images_names_the_infinite_psnr_and_holds_no_string(tmp_path: Path) -> None:
+    """PSNR of two identical pictures is infinite: null in the matrix and in the pair, named in "infinite"."""
+    import json
+
+    folder = tmp_path / "same"
+    folder.mkdir()
+    pixels = np.random.default_rng(3).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "a.png")
+    Image.fromarray(pixels).save(folder / "b.png")
+    Image.fromarray(255 - pixels).save(folder / "c.png")
+    code, out, err = run(str(folder), "--metric", "psnr", "--out", str(tmp_path / "out"), "--jobs", "1", "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    labels = [row["label"] for row in payload["rows"]]
+    a, b, c = (labels.index(n) for n in ("a.png", "b.png", "c.png"))
+    assert payload["values"][a][b] is None and isinstance(payload["values"][a][c], float)
+    assert payload["infinite"][f"values/{a}/{b}"] == "+inf"
+    assert all(v == "+inf" for v in payload["infinite"].values())
+    [same] = [p for p in payload["pairs"] if {p["a"], p["b"]} == {"a.png", "b.png"}]
+    assert same["value"] is None and same["infinite"] == {"value": "+inf"}
+    assert not any(isinstance(v, str) for row in payload["values"] for v in row)
+
+
 def test_output_folder_inside_the_input_is_not_compared(folder: Path, tmp_path: Path) -> None:
     for name in GRAFFITI[:2]:
         shutil.copyfile(folder / name, tmp_path / name)

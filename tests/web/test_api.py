@@ -93,7 +93,8 @@ def test_compare_is_the_cli_document_plus_a_difference_picture(tmp_path: Path) -
         assert picture.content.startswith(b"\x89PNG")
         same = c.post(f"{API}/compare", files={"a": ("x.png", a.read_bytes()), "b": ("y.png", a.read_bytes())},
                       data={"difference": "false"}).json()
-        assert same["metrics"]["ssim"] == 1.0 and same["metrics"]["psnr"] == "inf" and "difference" not in same
+        assert same["metrics"]["ssim"] == 1.0 and same["metrics"]["psnr"] is None and "difference" not in same
+        assert same["infinite"] == {"metrics/psnr": "+inf"}
         error_of(c.get(f"{API}/pictures/AAAAAAAAAAAA.png"), 404)
 
 

@@ -47,11 +47,11 @@ def register(subparsers: Any) -> None:
     _index_option(build, required=False)
     build.add_argument("--descriptor", "-d", action="append", choices=_DESCRIPTOR_NAMES, default=None,
                        metavar="NAME",
-                       help=f"descriptor to compute, repeatable: {', '.join(_DESCRIPTOR_NAMES)} (rootsift: the keypoints "
-                       "that verify search results; dihedral: the pHashes of the 8 rotations and flips; words: "
-                       "visual words of the keypoints, for duplicates; default for a new index: phash, dihedral, "
-                       "embedding, rootsift and words; leave rootsift out for a faster build and slower verified "
-                       "searches)")
+                       help=f"descriptor to compute, repeatable: {', '.join(_DESCRIPTOR_NAMES)} (rootsift: the "
+                       "keypoints that verify search results; dihedral: the pHashes of the 8 rotations and "
+                       "flips; words: visual words of the keypoints, for duplicates; default for a new index: "
+                       "phash, dihedral, embedding, rootsift and words; leave rootsift out for a faster build "
+                       "and slower verified searches)")
     build.add_argument("--backend", default="auto", choices=("auto", "flat", "hnsw", "ivf", "numpy"),
                        help="vector index of the embedding (default auto: exact up to 50,000 images, HNSW "
                        "up to 250,000, IVF beyond)")

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
-from lookalike._json import json_number
+from lookalike._json import json_number, with_infinite
 from lookalike.errors import ImageSizeError, LookalikeError, ParameterError
 from lookalike.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from lookalike.metrics import describe_shape, get_metric, metric_names
@@ -62,15 +62,17 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"a": ..., "b": ..., "metrics": {...}}`` plus ``"convention"`` and ``"error"`` when set; valid JSON:
-        an infinite value (PSNR of identical images) is the string ``"inf"``, NaN is ``null`` (``lookalike._json``).
+        NaN and infinite values are ``null``, and an infinite one (PSNR of identical images) is named in
+        ``"infinite"`` (``{"metrics/psnr": "+inf"}``; ``lookalike._json``).
         What ``lookalike compare --json`` prints and ``POST /api/v1/compare`` returns."""
-        metrics = {name: json_number(float(value)) for name, value in self.metrics.items()}
+        infinite: dict[str, str] = {}
+        metrics = {name: json_number(float(value), infinite, f"metrics/{name}") for name, value in self.metrics.items()}
         out: dict[str, Any] = {"a": self.a, "b": self.b, "metrics": metrics}
         if self.convention:
             out["convention"] = self.convention
         if self.error is not None:
             out["error"] = self.error
-        return out
+        return with_infinite(out, infinite)
 
 
 def resolve_metrics(metrics: str | Sequence[str]) -> list[str]:

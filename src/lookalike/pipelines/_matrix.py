@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from lookalike._json import json_number
+from lookalike._json import json_number, with_infinite
 from lookalike.errors import LookalikeError, ParameterError
 from lookalike.io import DEFAULT_MAX_PIXELS, ImageFile, UnusableFile, find_images
 from lookalike.parallel import Jobs, available_cpus, check_jobs, process_pool, single_threaded_opencv, worker_count
@@ -113,13 +113,15 @@ class PairScore:
     result: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (``value`` null when the pair has none); ``matches``/``inliers`` for matching methods."""
-        out: dict[str, Any] = {"a": self.a, "b": self.b, "value": json_number(self.value)}
+        """JSON-ready (``value`` null when the pair has none, and when infinite, which ``"infinite"`` then
+        says: ``{"value": "+inf"}``); ``matches``/``inliers`` for matching methods."""
+        infinite: dict[str, str] = {}
+        out: dict[str, Any] = {"a": self.a, "b": self.b, "value": json_number(self.value, infinite, "value")}
         if self.matches is not None:
             out["matches"], out["inliers"] = self.matches, self.inliers
         if self.error is not None:
             out["error"] = self.error
-        return out
+        return with_infinite(out, infinite)
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,8 +180,10 @@ class MatrixResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, naming its inputs: the measure, every file (label and path) of the rows and the
-        columns, the matrix (``null`` where a pair has no value, ``"inf"``/``"-inf"`` for infinities), the
-        pairs (most similar first) and the files that could not be used."""
+        columns, the matrix (``null`` where a pair has no value or an infinite one, the infinite cells named in
+        ``"infinite"``: ``{"values/0/1": "+inf"}``), the pairs (most similar first) and the files that could
+        not be used."""
+        infinite: dict[str, str] = {}
         out: dict[str, Any] = {
             "measure": self.measure, "kind": self.kind, "higher_is_better": self.higher_is_better,
             "square": self.square, "resize": self.resize,
@@ -188,10 +192,11 @@ class MatrixResult:
         if not self.square:
             out["columns"] = [{"label": label, "path": path}
                               for label, path in zip(self.column_labels, self.column_paths, strict=True)]
-        out["values"] = [[json_number(float(v)) for v in row] for row in self.values]
+        out["values"] = [[json_number(float(v), infinite, f"values/{i}/{j}") for j, v in enumerate(row)]
+                         for i, row in enumerate(self.values)]
         out["pairs"] = [pair.to_dict() for pair in self.pairs]
         out["errors"] = [issue.to_dict() for issue in self.errors]
-        return out
+        return with_infinite(out, infinite)
 
     @property
     def skipped(self) -> list[MatrixIssue]:

@@ -67,7 +67,9 @@ function showScores(document_) {
     const cell = row.insertCell();
     cell.className = "value";
     cell.dataset.metric = name;
-    cell.textContent = typeof value === "number" ? value.toPrecision(6) : String(value);
+    const infinite = (document_.infinite || {})["metrics/" + name];
+    cell.textContent = infinite ? (infinite === "+inf" ? "∞" : "−∞")
+      : typeof value === "number" ? value.toPrecision(6) : "–";
   }
   show($("compare-scores"), true);
   if (document_.difference) { $("difference").src = document_.difference; show($("difference-figure"), true); }
