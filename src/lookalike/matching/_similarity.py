@@ -241,14 +241,19 @@ def global_similarity(distance: np.ndarray, cosine: np.ndarray, flat: np.ndarray
 
 def hash_reach(min_similarity: float) -> int:
     """The inverse of the hash term: the largest hash distance (bits) whose evidence alone reaches
-    ``min_similarity``; -1 when none does (``min_similarity`` >= 1 or beyond the margin).
+    ``min_similarity``; -1 when none does (``min_similarity`` >= 1 or beyond the margin), and at most
+    ``HASH_MARGIN - 1``, the farthest distance that is evidence (so for ``min_similarity`` <= 0 too).
 
     >>> d = hash_reach(0.85)
     >>> copy_similarity(hash_distance=d) >= 0.85 > copy_similarity(hash_distance=d + 1)
     True
+    >>> hash_reach(0.0) == HASH_MARGIN - 1
+    True
     """
     if min_similarity >= 1.0:
         return -1
+    if min_similarity <= 0.0:  # every distance the hash term counts (log(0) would raise)
+        return HASH_MARGIN - 1
     z = math.log(min_similarity / (1.0 - min_similarity))
     reach = math.floor(HASH_MARGIN - (z - A_HASH) / B_HASH + 1e-9)
     return int(min(HASH_MARGIN - 1, reach)) if reach >= 0 else -1
